@@ -1,0 +1,41 @@
+# tidegate's developer entry points. `make demo` and `make test` are the
+# two commands the README promises work on a fresh machine.
+SHELL := /usr/bin/env bash
+GO ?= go
+export GOFLAGS ?= -mod=mod
+
+.PHONY: all build test testenv demo cluster bench lint fmt
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "-s -w" -o bin/tidegate .
+
+# Everything CI runs: Debian packages the tests start, the test API server
+# binaries (built once, cached), vet, gofmt, and every test.
+test: testenv lint
+	TIDEGATE_TESTENV_ASSETS="$$(hack/testenv.sh)" $(GO) test -timeout 45m ./...
+
+testenv:
+	@if [ "$$(id -u)" -eq 0 ]; then hack/ci-deps.sh; fi
+	@hack/testenv.sh >/dev/null
+
+lint:
+	$(GO) vet ./...
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# The main job on an embedded default: a local API server and the example
+# repository in testdata/fleet.
+demo: testenv
+	hack/demo.sh
+
+# A local API server that stays up; prints its kubeconfig.
+cluster: testenv
+	$(GO) run ./internal/testenv/cmd/testcluster --kubeconfig "$${KUBECONFIG_OUT:-/tmp/tidegate-cluster.kubeconfig}"
+
+bench: testenv
+	hack/bench.sh

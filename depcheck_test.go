@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/tidegate/tidegate"
+
+// stages are the packages of the data flow. Each does one step and knows
+// nothing of the others; only the orchestrators (reconcile, cli) know the
+// order. Keeping them apart keeps each one testable on its own.
+var stages = []string{"source", "render", "apply", "prune", "images", "forge"}
+
+// TestImportRules keeps the layout described in the README honest.
+func TestImportRules(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		deps[f[0]] = f[1:]
+	}
+	if len(deps) < 5 {
+		t.Fatalf("go list found only %d packages; the check would prove nothing", len(deps))
+	}
+
+	for pkg, ds := range deps {
+		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+		for _, d := range ds {
+			// Only main parses the command line and talks to GitHub
+			// Actions; everything below it takes plain values.
+			if pkg != module && (strings.HasPrefix(d, "github.com/alecthomas/kong") || strings.HasPrefix(d, "github.com/sethvargo/go-githubactions")) {
+				t.Errorf("%s depends on %s; only package main may", pkg, d)
+			}
+			// Test harnesses never end up in the binary.
+			if !strings.Contains(rel, "testenv") && (strings.HasPrefix(d, module+"/internal/testenv") || strings.HasPrefix(d, "sigs.k8s.io/controller-runtime")) {
+				t.Errorf("%s depends on %s, a test-only package", pkg, d)
+			}
+			if !strings.HasPrefix(d, module+"/") {
+				continue
+			}
+			drel := strings.TrimPrefix(d, module+"/")
+			from, to := stageOf(rel), stageOf(drel)
+			if from != "" && to != "" && from != to {
+				t.Errorf("stage %s imports stage %s (%s -> %s); only reconcile and cli may combine stages", from, to, pkg, d)
+			}
+			if (from != "" || rel == "object") && (topOf(drel) == "cli" || topOf(drel) == "reconcile") {
+				t.Errorf("%s imports %s: lower layers must not import the orchestrators", pkg, d)
+			}
+			if rel == "object" {
+				t.Errorf("object must stay a leaf package, but imports %s", d)
+			}
+		}
+	}
+}
+
+func topOf(rel string) string {
+	top, _, _ := strings.Cut(rel, "/")
+	return top
+}
+
+func stageOf(rel string) string {
+	top := topOf(rel)
+	for _, s := range stages {
+		if top == s {
+			return s
+		}
+	}
+	return ""
+}
