@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/tidegate/tidegate/images"
+	"github.com/tidegate/tidegate/images/scan"
+)
+
+// ImagesCmd groups the image automation commands.
+type ImagesCmd struct {
+	List   ImagesListCmd   `cmd:"" help:"List workloads, their images and the tags their policies select."`
+	Update ImagesUpdateCmd `cmd:"" help:"Rewrite image references to the tags their policies select."`
+}
+
+// RegistryFlags configure registry access for the images commands.
+type RegistryFlags struct {
+	DockerConfig     string   `help:"Directory with a Docker config.json holding registry credentials. Default: $$DOCKER_CONFIG, then ~/.docker." env:"TIDEGATE_DOCKER_CONFIG" type:"path" placeholder:"DIR"`
+	InsecureRegistry []string `help:"Registry host[:port] to reach over plain HTTP instead of HTTPS. Repeatable." env:"TIDEGATE_INSECURE_REGISTRY" sep:"," placeholder:"HOST"`
+	Concurrency      int      `help:"Registry requests in flight at once, across repositories." default:"8" env:"TIDEGATE_IMAGES_CONCURRENCY"`
+	Strict           bool     `help:"Fail on a marker naming an ImagePolicy the scanned paths do not declare (default: leave it untouched with a warning)." env:"TIDEGATE_IMAGES_STRICT"`
+}
+
+func (f *RegistryFlags) options(g *Globals, paths []string) (images.Options, error) {
+	dir := f.DockerConfig
+	if dir == "" {
+		dir = g.getenv("DOCKER_CONFIG")
+	}
+	if dir == "" {
+		if home := g.getenv("HOME"); home != "" {
+			dir = filepath.Join(home, ".docker")
+		}
+	}
+	keychain := &scan.Keychain{}
+	if dir != "" {
+		var err error
+		if keychain, err = scan.LoadDockerConfig(dir); err != nil {
+			return images.Options{}, fmt.Errorf("%w (fix the file or point --docker-config at another directory)", err)
+		}
+	}
+	return images.Options{
+		Paths:  paths,
+		Strict: f.Strict,
+		Logger: g.Logger(),
+		Scan: scan.Options{
+			Concurrency: f.Concurrency,
+			Keychain:    keychain,
+			Insecure:    f.InsecureRegistry,
+			Logger:      g.Logger(),
+		},
+	}, nil
+}
+
+// ImagesListCmd lists every automated image with its candidate tags, like
+// fluxctl list-images.
+type ImagesListCmd struct {
+	SourceFlags
+	RegistryFlags
+	Limit int `help:"Tags shown per image, the policy's preference first." default:"5" env:"TIDEGATE_IMAGES_LIMIT"`
+}
+
+// Run scans the registries and prints one entry per marker or Flux v1
+// container. Registry errors are printed with their entries and make the
+// command fail after printing.
+func (c *ImagesListCmd) Run(ctx context.Context, g *Globals) error {
+	co, err := c.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer co.Close()
+	opts, err := c.options(g, c.Path)
+	if err != nil {
+		return err
+	}
+	opts.Tags = c.Limit
+	plan, err := images.List(ctx, co.Dir, opts)
+	if plan == nil {
+		return err
+	}
+	if g.Output == "json" {
+		if perr := printJSON(g.stdout(), listJSON{Entries: nonNil(plan.Entries), Warnings: nonNil(plan.Warnings)}); perr != nil {
+			return perr
+		}
+		return err
+	}
+	if perr := printEntries(g.stdout(), plan.Entries); perr != nil {
+		return perr
+	}
+	return err
+}
+
+type listJSON struct {
+	Entries  []images.Entry `json:"entries"`
+	Warnings []string       `json:"warnings"`
+}
+
+func printEntries(w io.Writer, entries []images.Entry) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OBJECT\tCONTAINER\tLOCATION\tPOLICY\tIMAGE\tSTATUS")
+	for _, e := range entries {
+		status := string(e.Status)
+		switch e.Status {
+		case images.StatusUpdate:
+			status += " -> " + e.Latest
+		case images.StatusError, images.StatusSkipped, images.StatusLocked:
+			status += ": " + e.Reason
+		}
+		policy := e.Policy
+		if e.Marker != "" {
+			policy = e.Marker
+		}
+		repo := e.Repository
+		if repo == "" {
+			repo = e.Current
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%s\t%s\t%s\n", e.Object, dash(e.Container), e.File, e.Line, policy, repo, status)
+		inUse := false
+		for _, t := range e.Tags {
+			prefix, suffix := "|   ", ""
+			if t == e.CurrentTag {
+				prefix, inUse = "'-> ", true
+			}
+			if t == e.Latest {
+				suffix = " (selected)"
+			}
+			fmt.Fprintf(tw, "\t\t\t\t%s%s%s\t\n", prefix, t, suffix)
+		}
+		if !inUse && e.CurrentTag != "" && len(e.Tags) > 0 {
+			fmt.Fprintf(tw, "\t\t\t\t'-> %s (in use)\t\n", e.CurrentTag)
+		}
+	}
+	return tw.Flush()
+}
+
+// ImagesUpdateCmd rewrites the marked image references in the working
+// tree.
+type ImagesUpdateCmd struct {
+	SourceFlags
+	RegistryFlags
+	DryRun bool `help:"Print a unified diff of the bumps and write nothing. Exit 2 when there are bumps." env:"TIDEGATE_DRY_RUN"`
+}
+
+// Run updates the working tree of the source and prints the change set.
+// Repositories that failed are reported after everything else was
+// written.
+func (c *ImagesUpdateCmd) Run(ctx context.Context, g *Globals) error {
+	co, err := c.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer co.Close()
+	opts, err := c.options(g, c.Path)
+	if err != nil {
+		return err
+	}
+	res, err := images.Update(ctx, co.Dir, c.DryRun, opts)
+	if res == nil {
+		return err
+	}
+	var perr error
+	switch {
+	case g.Output == "json":
+		perr = printJSON(g.stdout(), updateJSON{DryRun: c.DryRun, Changes: nonNil(res.Changes), Files: editedFiles(res.Files), Warnings: nonNil(res.Warnings), Diff: diffIf(c.DryRun, res)})
+	case c.DryRun:
+		_, perr = io.WriteString(g.stdout(), res.Diff())
+	default:
+		perr = printChanges(g.stdout(), res.Changes)
+	}
+	g.Logger().Info("image update", "changes", len(res.Changes), "files", len(res.Files), "dryRun", c.DryRun)
+	if err != nil || perr != nil {
+		return errors.Join(err, perr)
+	}
+	if c.DryRun && len(res.Changes) > 0 {
+		return &ExitError{Code: ExitChanges}
+	}
+	return nil
+}
+
+type updateJSON struct {
+	DryRun   bool            `json:"dryRun"`
+	Changes  []images.Change `json:"changes"`
+	Files    []string        `json:"files"`
+	Warnings []string        `json:"warnings"`
+	Diff     string          `json:"diff,omitempty"`
+}
+
+func printChanges(w io.Writer, changes []images.Change) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FILE\tOBJECT\tCONTAINER\tPOLICY\tCHANGE")
+	for _, c := range changes {
+		policy := c.Policy
+		if c.Marker != "" {
+			policy = c.Marker
+		}
+		fmt.Fprintf(tw, "%s:%d\t%s\t%s\t%s\t%s -> %s\n", c.File, c.Line, c.Object, dash(c.Container), policy, c.Old, c.New)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	files := map[string]bool{}
+	for _, c := range changes {
+		files[c.File] = true
+	}
+	_, err := fmt.Fprintf(w, "%d image references updated in %d files\n", len(changes), len(files))
+	return err
+}
+
+func editedFiles(fs []images.FileEdit) []string {
+	out := []string{}
+	for _, f := range fs {
+		out = append(out, f.File)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func diffIf(dryRun bool, res *images.Result) string {
+	if !dryRun {
+		return ""
+	}
+	return res.Diff()
+}
+
+func dash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}
+
+// nonNil keeps JSON arrays as [] instead of null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,263 @@
+// Command bench measures tidegate's whole reconcile against baselines run
+// in the same process and on the same API server, and prints each result
+// as a ratio to the floor: raw client-go server-side-apply PATCHes with 16
+// goroutines and no client rate limit. kubectl apply --server-side is
+// measured too when kubectl is installed.
+//
+//	go run ./hack/bench -n 1000
+//
+// Scenarios: create (N new objects), no-op (the same N again), and prune
+// (10% changed, 10% removed from Git). The numbers are wall-clock times of
+// one run each on a shared machine: compare ratios, not seconds.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/tidegate/tidegate/internal/testenv"
+)
+
+func main() {
+	n := flag.Int("n", 1000, "number of ConfigMaps")
+	workers := flag.Int("workers", 16, "goroutines of the raw client-go floor")
+	flag.Parse()
+	if err := run(*n, *workers); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	seconds float64
+	rssMB   float64
+}
+
+func run(n, workers int) error {
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "tidegate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	fmt.Fprintln(os.Stderr, "bench: building tidegate")
+	bin := filepath.Join(work, "tidegate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	fmt.Fprintln(os.Stderr, "bench: starting kube-apiserver + etcd")
+	env, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer env.Stop()
+	kubeconfig := filepath.Join(work, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.Kubeconfig, 0o600); err != nil {
+		return err
+	}
+	client := env.Client()
+	for _, ns := range []string{"bench-floor", "bench-tidegate", "bench-kubectl"} {
+		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+
+	scenarios := []string{"create", "no-op", "prune"}
+	floor := map[string]result{}
+	tide := map[string]result{}
+	kube := map[string]result{}
+
+	// Floor: the same three steps with raw PATCHes and DELETEs.
+	all := indexes(0, n)
+	changed, removed := indexes(0, n/10), indexes(n-n/10, n)
+	floor["create"] = timed(func() error { return floorApply(ctx, client, "bench-floor", all, "v1", workers) })
+	floor["no-op"] = timed(func() error { return floorApply(ctx, client, "bench-floor", all, "v1", workers) })
+	floor["prune"] = timed(func() error {
+		if err := floorApply(ctx, client, "bench-floor", changed, "v2", workers); err != nil {
+			return err
+		}
+		return floorDelete(ctx, client, "bench-floor", removed, workers)
+	})
+
+	// tidegate: the real binary, a fresh process per run, as a CronJob runs it.
+	repo := filepath.Join(work, "repo")
+	if err := writeRepo(repo, "bench-tidegate", n, nil, nil); err != nil {
+		return err
+	}
+	args := []string{"--kubeconfig", kubeconfig, "--log-level", "warn", "reconcile", "--source", repo, "--path", ".",
+		"--inventory-namespace", "bench-tidegate", "--inventory-name", "bench", "--no-wait", "--allow-mass-prune"}
+	tide["create"] = process(bin, args...)
+	tide["no-op"] = process(bin, args...)
+	if err := writeRepo(repo, "bench-tidegate", n, set(changed), set(removed)); err != nil {
+		return err
+	}
+	tide["prune"] = process(bin, args...)
+
+	kubectl, _ := exec.LookPath("kubectl")
+	if kubectl != "" {
+		krepo := filepath.Join(work, "krepo")
+		if err := writeRepo(krepo, "bench-kubectl", n, nil, nil); err != nil {
+			return err
+		}
+		kargs := []string{"--kubeconfig", kubeconfig, "apply", "--server-side", "-f", krepo, "-o", "name"}
+		kube["create"] = process(kubectl, kargs...)
+		kube["no-op"] = process(kubectl, kargs...)
+	}
+
+	fmt.Printf("tidegate benchmark: %d ConfigMaps, kube-apiserver %s + etcd on this machine\n", n, testenv.KubeVersion)
+	fmt.Printf("floor = raw client-go server-side-apply PATCHes, %d goroutines, no rate limit (prune: 10%% PATCH + 10%% DELETE)\n\n", workers)
+	fmt.Printf("%-8s %10s %22s %22s %14s\n", "scenario", "floor", "tidegate", "kubectl", "tidegate RSS")
+	for _, s := range scenarios {
+		f := floor[s]
+		fmt.Printf("%-8s %9.2fs %22s %22s %11.0f MB\n", s, f.seconds, cell(tide[s], f), cell(kube[s], f), tide[s].rssMB)
+	}
+	fmt.Println("\nratio = seconds / floor seconds; lower is better. targets: create <= 1.5x, no-op <= 0.6x, prune <= 2x")
+	return nil
+}
+
+func cell(r, floor result) string {
+	if r.seconds == 0 {
+		return "n/a"
+	}
+	if r.seconds < 0 {
+		return "failed"
+	}
+	return fmt.Sprintf("%.2fs (%.2fx)", r.seconds, r.seconds/floor.seconds)
+}
+
+func timed(f func() error) result {
+	start := time.Now()
+	if err := f(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return result{seconds: -1}
+	}
+	return result{seconds: time.Since(start).Seconds()}
+}
+
+// process runs a command and returns its wall time and peak RSS.
+func process(bin string, args ...string) result {
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	d := time.Since(start)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: %v\n%s\n", filepath.Base(bin), err, out)
+		return result{seconds: -1}
+	}
+	rss := 0.0
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = float64(ru.Maxrss) / 1024
+	}
+	return result{seconds: d.Seconds(), rssMB: rss}
+}
+
+func indexes(from, to int) []int {
+	out := make([]int, 0, to-from)
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+func set(xs []int) map[int]bool {
+	m := map[int]bool{}
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+func configMapName(i int) string { return fmt.Sprintf("bench-%05d", i) }
+
+func configMapJSON(ns string, i int, version string) []byte {
+	return []byte(fmt.Sprintf(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":%q,"namespace":%q},"data":{"index":"%d","version":%q}}`,
+		configMapName(i), ns, i, version))
+}
+
+// writeRepo writes the ConfigMaps as a plain YAML directory of 100
+// documents per file, the shape of a real generated repository.
+func writeRepo(dir, ns string, n int, changed, removed map[int]bool) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var files [][]byte
+	for i := 0; i < n; i++ {
+		if removed[i] {
+			continue
+		}
+		version := "v1"
+		if changed[i] {
+			version = "v2"
+		}
+		if i%100 == 0 || len(files) == 0 {
+			files = append(files, nil)
+		}
+		files[len(files)-1] = append(files[len(files)-1], []byte(fmt.Sprintf("---\n%s\n", configMapJSON(ns, i, version)))...)
+	}
+	for i, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d-configmaps.yaml", i)), f, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parallel(items []int, workers int, f func(int) error) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	ch := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ch {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, i := range items {
+		ch <- i
+	}
+	close(ch)
+	wg.Wait()
+	return first
+}
+
+func floorApply(ctx context.Context, c kubernetes.Interface, ns string, items []int, version string, workers int) error {
+	force := true
+	return parallel(items, workers, func(i int) error {
+		_, err := c.CoreV1().ConfigMaps(ns).Patch(ctx, configMapName(i), types.ApplyPatchType, configMapJSON(ns, i, version),
+			metav1.PatchOptions{FieldManager: "bench", Force: &force})
+		return err
+	})
+}
+
+func floorDelete(ctx context.Context, c kubernetes.Interface, ns string, items []int, workers int) error {
+	return parallel(items, workers, func(i int) error {
+		return c.CoreV1().ConfigMaps(ns).Delete(ctx, configMapName(i), metav1.DeleteOptions{})
+	})
+}

@@ -1,0 +1,139 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+)
+
+// FileEdit is the before and after content of one rewritten file.
+type FileEdit struct {
+	File          string
+	Before, After []byte
+}
+
+// Rewrite computes the new content of every file the plan changes. It
+// reads nothing from disk: the content is the one Load parsed.
+func (p *Plan) Rewrite() ([]FileEdit, error) {
+	byFile := map[string][]edit{}
+	for _, c := range p.Changes {
+		site, ok := p.site(c)
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: change has no site", c.File, c.Line)
+		}
+		byFile[c.File] = append(byFile[c.File], edit{Line: site.Line, Column: site.Column, Style: site.Style, Old: c.Old, New: c.New})
+	}
+	var files []string
+	for f := range byFile {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	var out []FileEdit
+	var errs []error
+	for _, f := range files {
+		before := p.sources.Files[f]
+		after, err := applyEdits(before, byFile[f])
+		if err != nil {
+			errs = append(errs, &FileError{File: f, Err: err})
+			continue
+		}
+		out = append(out, FileEdit{File: f, Before: before, After: after})
+	}
+	return out, errors.Join(errs...)
+}
+
+func (p *Plan) site(c Change) (Site, bool) {
+	for _, s := range p.sources.Sites {
+		if s.File == c.File && s.Line == c.Line && s.Value == c.Old && s.Object == c.Object {
+			return s, true
+		}
+	}
+	return Site{}, false
+}
+
+// Result is what Update did.
+type Result struct {
+	*Plan
+	// Files are the rewritten files (written unless dry-run).
+	Files []FileEdit
+}
+
+// Diff returns a unified diff of every rewritten file, paths prefixed
+// a/ and b/ like git.
+func (r *Result) Diff() string {
+	var b strings.Builder
+	for _, f := range r.Files {
+		d, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A:        difflib.SplitLines(string(f.Before)),
+			B:        difflib.SplitLines(string(f.After)),
+			FromFile: "a/" + f.File,
+			ToFile:   "b/" + f.File,
+			Context:  3,
+		})
+		b.WriteString(d)
+	}
+	return b.String()
+}
+
+// Update loads dir, resolves the policies and rewrites the files that
+// change, unless dryRun. Registry failures leave the affected entries
+// untouched and are returned joined with the Result; everything that
+// could be resolved is still written.
+func Update(ctx context.Context, dir string, dryRun bool, opts Options) (*Result, error) {
+	opts = opts.withDefaults()
+	src, loadErr := Load(dir, opts.Paths...)
+	plan, resolveErr := Resolve(ctx, src, opts)
+	res := &Result{Plan: plan}
+	files, err := plan.Rewrite()
+	if err != nil {
+		return res, errors.Join(loadErr, resolveErr, err)
+	}
+	res.Files = files
+	if !dryRun {
+		for _, f := range files {
+			if err := writeFile(filepath.Join(dir, filepath.FromSlash(f.File)), f.After); err != nil {
+				return res, errors.Join(loadErr, resolveErr, err)
+			}
+		}
+	}
+	return res, errors.Join(loadErr, resolveErr)
+}
+
+// List loads dir and resolves the policies without rewriting anything.
+func List(ctx context.Context, dir string, opts Options) (*Plan, error) {
+	opts = opts.withDefaults()
+	src, loadErr := Load(dir, opts.Paths...)
+	plan, err := Resolve(ctx, src, opts)
+	return plan, errors.Join(loadErr, err)
+}
+
+// writeFile replaces path atomically, keeping its mode.
+func writeFile(path string, data []byte) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tidegate-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,154 @@
+package reconcile
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Action says what a run did (or, in a dry-run, would do) to one object.
+type Action string
+
+// The actions a report can hold. Their names are part of the JSON output.
+const (
+	Created    Action = "created"
+	Configured Action = "configured"
+	Unchanged  Action = "unchanged"
+	Deleted    Action = "deleted"
+	Skipped    Action = "skipped"
+	Drifted    Action = "drifted"
+	Failed     Action = "failed"
+)
+
+// Entry is one object's line in the report.
+type Entry struct {
+	// Object is Kind/namespace/name, the form every message uses.
+	Object    string `json:"object"`
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Action    Action `json:"action"`
+	// Reason explains a skip or a failure in words a person can act on.
+	Reason string `json:"reason,omitempty"`
+	// Diff is a unified diff of live against desired, with Secret values
+	// masked; set by diff and by reconcile --drift=report.
+	Diff string `json:"diff,omitempty"`
+}
+
+// Health is the readiness of one applied object after --wait.
+type Health struct {
+	Object  string `json:"object"`
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}
+
+// Report is the result of one run, as data: the text and JSON printers,
+// the GitHub step summary and notifications all format this one value.
+type Report struct {
+	Source    string         `json:"source"`
+	Revision  string         `json:"revision,omitempty"`
+	Paths     []string       `json:"paths"`
+	DryRun    bool           `json:"dryRun"`
+	Drift     DriftMode      `json:"driftMode"`
+	Inventory string         `json:"inventory"`
+	Started   time.Time      `json:"started"`
+	Duration  Duration       `json:"duration"`
+	Objects   []Entry        `json:"objects"`
+	Counts    map[Action]int `json:"counts"`
+	NotReady  []Health       `json:"notReady,omitempty"`
+	// Error is the run's failure, empty when it succeeded.
+	Error string `json:"error,omitempty"`
+}
+
+// Duration marshals as seconds with millisecond precision, which both
+// jq users and dashboards can read.
+type Duration time.Duration
+
+// MarshalJSON renders the duration in seconds.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(fmt.Sprintf("%.3f", time.Duration(d).Seconds())), nil
+}
+
+func (r *Report) add(e Entry) { r.Objects = append(r.Objects, e) }
+
+// finish sorts the entries and counts them by action.
+func (r *Report) finish(started time.Time) {
+	r.Duration = Duration(time.Since(started))
+	sort.SliceStable(r.Objects, func(i, j int) bool { return r.Objects[i].Object < r.Objects[j].Object })
+	r.Counts = map[Action]int{}
+	for _, e := range r.Objects {
+		r.Counts[e.Action]++
+	}
+}
+
+// Changed reports whether the run changed (or, dry, would change) anything.
+func (r *Report) Changed() bool {
+	return r.Counts[Created]+r.Counts[Configured]+r.Counts[Deleted] > 0
+}
+
+// Filter returns the entries with one of the given actions.
+func (r *Report) Filter(actions ...Action) []Entry {
+	var out []Entry
+	for _, e := range r.Objects {
+		for _, a := range actions {
+			if e.Action == a {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// WriteText prints the report for people: one line per object that was
+// not left unchanged, then the totals. verbose adds unchanged objects.
+func (r *Report) WriteText(w io.Writer, verbose bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, e := range r.Objects {
+		if e.Action == Unchanged && !verbose {
+			continue
+		}
+		line := fmt.Sprintf("%s\t%s", e.Object, e.Action)
+		if e.Reason != "" {
+			line += "\t(" + e.Reason + ")"
+		}
+		fmt.Fprintln(tw, line)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range r.Objects {
+		if e.Diff != "" {
+			fmt.Fprintf(w, "\n%s\n", strings.TrimRight(e.Diff, "\n"))
+		}
+	}
+	for _, h := range r.NotReady {
+		fmt.Fprintf(w, "not ready: %s: %s: %s\n", h.Object, h.Status, h.Message)
+	}
+	mode := ""
+	if r.DryRun {
+		mode = " (dry-run: nothing was written)"
+	}
+	var parts []string
+	for _, a := range []Action{Created, Configured, Unchanged, Deleted, Skipped, Drifted, Failed} {
+		if n := r.Counts[a]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, a))
+		}
+	}
+	if len(parts) == 0 {
+		parts = []string{"no objects"}
+	}
+	rev := r.Revision
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		rev = "working tree"
+	}
+	_, err := fmt.Fprintf(w, "%s at %s: %s in %.1fs%s\n", r.Source, rev, strings.Join(parts, ", "), time.Duration(r.Duration).Seconds(), mode)
+	return err
+}
