@@ -27,6 +27,9 @@ type Globals struct {
 	Stderr io.Writer `kong:"-"`
 	// Getenv defaults to os.Getenv; tests replace it.
 	Getenv func(string) string `kong:"-"`
+	// OnSummary, when set, receives each command's Summary once it is done;
+	// main sets it to write GitHub Actions outputs, notifications, metrics.
+	OnSummary func(Summary) `kong:"-"`
 }
 
 func (g *Globals) stdout() io.Writer {

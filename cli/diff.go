@@ -1,9 +1,0 @@
-package cli
-
-import "context"
-
-// DiffCmd shows what a reconcile would change.
-type DiffCmd struct{}
-
-// Run fails until the feature is built; it never pretends to succeed.
-func (c *DiffCmd) Run(ctx context.Context, g *Globals) error { return ErrNotImplemented }

@@ -1,0 +1,43 @@
+package cli
+
+// Summary is what a command tells the place it runs in once it is done:
+// the GitHub Action's outputs and step summary, notifications and
+// metrics are all written from this one value, never from the command's
+// internals.
+type Summary struct {
+	// Command is the command that ran, e.g. "reconcile" or "images update".
+	Command string `json:"command"`
+	// Source is the repository with credentials removed, Revision the
+	// commit it was read at.
+	Source   string `json:"source,omitempty"`
+	Revision string `json:"revision,omitempty"`
+	// Changed is true when the command changed, or would change, anything.
+	Changed bool `json:"changed"`
+	// Counts are object counts by action (created, configured, ...) or,
+	// for images, bumps found.
+	Counts map[string]int `json:"counts,omitempty"`
+	// PullRequestURL is set when a pull/merge request was opened or updated.
+	PullRequestURL string `json:"pullRequestURL,omitempty"`
+	// Markdown is a table of the change set, for step summaries and PR
+	// comments.
+	Markdown string `json:"-"`
+	// Problems are errors that can be pinned to a file (and line) of the
+	// repository, for GitHub's error annotations.
+	Problems []Problem `json:"problems,omitempty"`
+	// Err is the command's failure, nil on success.
+	Err error `json:"-"`
+}
+
+// Problem is an error located in the repository.
+type Problem struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+// summarize hands s to the host's hook, if one is set.
+func (g *Globals) summarize(s Summary) {
+	if g.OnSummary != nil {
+		g.OnSummary(s)
+	}
+}
