@@ -1,0 +1,28 @@
+// Package render turns paths of a Git repository into the exact list of
+// Kubernetes objects a run applies.
+//
+// A path is one of two things, as in Flux:
+//
+//   - a kustomization: a directory holding kustomization.yaml,
+//     kustomization.yml or Kustomization, built with kustomize's krusty
+//     with plugins and exec functions off;
+//   - a plain directory: every .yaml, .yml and .json file below it, in
+//     lexical path order, each possibly holding several documents, as if a
+//     kustomization listed them all.
+//
+// Nothing is read outside the repository root: a kustomization that
+// reaches for ../../elsewhere, or a symlink that leaves the root, is an
+// error that names the file.
+//
+// SOPS-encrypted files (whole manifests, and the .env, .json, .yaml and
+// .ini files a secretGenerator reads) are decrypted in memory with the
+// keys the caller hands over, never with whatever keys the machine
+// happens to hold, and plaintext is never written to disk. A file that
+// cannot be decrypted is an error naming the file and the recipients it
+// was encrypted for, so the user knows which key is missing; ciphertext
+// is never applied.
+//
+// The result is deterministic: the same tree renders the same objects in
+// the same order, and an object ID rendered twice (from two paths, or two
+// files) is an error naming both places.
+package render

@@ -1,0 +1,275 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/tidegate/tidegate/object"
+)
+
+// Options configures Render.
+type Options struct {
+	// Keys decrypt SOPS files.
+	Keys Keys
+	// Logger receives progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Origin says where an object came from.
+type Origin struct {
+	// Path is the --path that rendered it.
+	Path string `json:"path"`
+	// File is the repository-relative file, when known (plain
+	// directories; kustomize does not say).
+	File string `json:"file,omitempty"`
+}
+
+func (o Origin) String() string {
+	if o.File != "" {
+		return o.File
+	}
+	return o.Path + " (kustomization)"
+}
+
+// Result is a render's output.
+type Result struct {
+	// Objects in a deterministic order: path order, then the order
+	// kustomize or the files give.
+	Objects []*unstructured.Unstructured
+	// Origins maps each object to where it came from.
+	Origins map[object.ID]Origin
+}
+
+// kustomizationFiles are the names kustomize recognises, in its order.
+var kustomizationFiles = [...]string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// Render renders each path (relative to root, the repository's working
+// tree) and returns the objects. It fails as a whole: a caller gets every
+// object or an error, never a partial list.
+func Render(ctx context.Context, root string, paths []string, opts Options) (*Result, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	if absRoot, err = filepath.EvalSymlinks(absRoot); err != nil {
+		return nil, fmt.Errorf("repository root %s: %w", root, err)
+	}
+	dec, err := newDecryptor(opts.Keys)
+	if err != nil {
+		return nil, err
+	}
+	defer dec.close()
+	r := &renderer{ctx: ctx, root: absRoot, dec: dec}
+
+	res := &Result{Origins: map[object.ID]Origin{}}
+	var errs []error
+	for _, p := range paths {
+		start := time.Now()
+		dir, rel, err := r.resolve(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var objs []*unstructured.Unstructured
+		var files []string
+		if isKustomization(dir) {
+			objs, err = r.kustomize(dir, rel)
+			files = make([]string, len(objs))
+		} else {
+			objs, files, err = r.plainDir(dir)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for i, o := range objs {
+			id := object.FromUnstructured(o)
+			origin := Origin{Path: rel, File: files[i]}
+			if prev, dup := res.Origins[id]; dup {
+				errs = append(errs, fmt.Errorf("%s is rendered twice: from %s and from %s; keep one of them", id, prev, origin))
+				continue
+			}
+			if err := checkObject(o, id, origin); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			res.Origins[id] = origin
+			res.Objects = append(res.Objects, o)
+		}
+		log.Debug("rendered", "path", rel, "objects", len(objs), "duration", time.Since(start))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return res, nil
+}
+
+// checkObject refuses objects that must never reach the cluster.
+func checkObject(o *unstructured.Unstructured, id object.ID, origin Origin) error {
+	if o.GetKind() == "" || o.GetAPIVersion() == "" {
+		return fmt.Errorf("%s: a document without apiVersion or kind; every document must be a Kubernetes object", origin)
+	}
+	if o.GetName() == "" {
+		return fmt.Errorf("%s: %s %s has no metadata.name", origin, o.GetAPIVersion(), o.GetKind())
+	}
+	if _, ok := o.Object["sops"]; ok {
+		return fmt.Errorf("%s: %s still carries SOPS metadata after rendering: it is encrypted, or was merged from an encrypted file; tidegate never applies ciphertext (check the file is a complete SOPS file and its key is given)", origin, id)
+	}
+	return nil
+}
+
+type renderer struct {
+	ctx  context.Context
+	root string
+	dec  *decryptor
+}
+
+// resolve turns a --path into a directory inside the root.
+func (r *renderer) resolve(p string) (dir, rel string, err error) {
+	clean := filepath.Clean(filepath.FromSlash(p))
+	if filepath.IsAbs(clean) {
+		return "", "", fmt.Errorf("path %s: give paths relative to the repository root", p)
+	}
+	dir = filepath.Join(r.root, clean)
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", "", fmt.Errorf("path %s does not exist in the repository (check --path and --ref)", p)
+		}
+		return "", "", fmt.Errorf("path %s: %w", p, err)
+	}
+	if !within(r.root, real) {
+		return "", "", fmt.Errorf("path %s leads outside the repository root; tidegate reads only the repository", p)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return "", "", fmt.Errorf("path %s: %w", p, err)
+	}
+	if !fi.IsDir() {
+		return "", "", fmt.Errorf("path %s is a file; give the directory that holds it", p)
+	}
+	rel, _ = filepath.Rel(r.root, real)
+	return real, filepath.ToSlash(rel), nil
+}
+
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+func isKustomization(dir string) bool {
+	for _, name := range kustomizationFiles {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && !fi.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// kustomize builds a kustomization with krusty on a filesystem that stays
+// inside the repository and decrypts SOPS files as they are read.
+func (r *renderer) kustomize(dir, rel string) ([]*unstructured.Unstructured, error) {
+	opts := krusty.MakeDefaultOptions()
+	// Overlays reach their bases with ../; the repository root, enforced
+	// by the filesystem below, is the limit instead of the overlay's own
+	// directory.
+	opts.LoadRestrictions = types.LoadRestrictionsNone
+	opts.PluginConfig = types.DisabledPluginConfig()
+	fs := &repoFS{FileSystem: filesys.MakeFsOnDisk(), r: r}
+	resMap, err := krusty.MakeKustomizer(opts).Run(fs, dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", rel, r.clean(err))
+	}
+	var out []*unstructured.Unstructured
+	for _, res := range resMap.Resources() {
+		m, err := res.Map()
+		if err != nil {
+			return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
+		}
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out, nil
+}
+
+// clean makes kustomize's errors about the repository, not the machine.
+func (r *renderer) clean(err error) error {
+	msg := strings.ReplaceAll(err.Error(), r.root+string(filepath.Separator), "")
+	return errors.New(msg)
+}
+
+// repoFS is the filesystem kustomize sees: reads outside the repository
+// root fail, SOPS files read as plaintext, and nothing can be written.
+type repoFS struct {
+	filesys.FileSystem
+	r *renderer
+}
+
+func (f *repoFS) check(path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// Let kustomize report a missing file in its own words.
+			real = abs
+		} else {
+			return err
+		}
+	}
+	if !within(f.r.root, real) {
+		rel, _ := filepath.Rel(f.r.root, abs)
+		return fmt.Errorf("%s is outside the repository root; tidegate reads only files of the repository", filepath.ToSlash(rel))
+	}
+	return nil
+}
+
+func (f *repoFS) ReadFile(path string) ([]byte, error) {
+	if err := f.check(path); err != nil {
+		return nil, err
+	}
+	data, err := f.FileSystem.ReadFile(path)
+	if err != nil || !isEncrypted(data) {
+		return data, err
+	}
+	rel, _ := filepath.Rel(f.r.root, path)
+	return f.r.dec.decrypt(f.r.ctx, filepath.ToSlash(rel), data)
+}
+
+func (f *repoFS) Open(path string) (filesys.File, error) {
+	if err := f.check(path); err != nil {
+		return nil, err
+	}
+	return f.FileSystem.Open(path)
+}
+
+func (f *repoFS) ReadDir(path string) ([]string, error) {
+	if err := f.check(path); err != nil {
+		return nil, err
+	}
+	return f.FileSystem.ReadDir(path)
+}
+
+func (f *repoFS) Create(path string) (filesys.File, error) { return nil, errReadOnly }
+func (f *repoFS) WriteFile(string, []byte) error           { return errReadOnly }
+func (f *repoFS) Mkdir(string) error                       { return errReadOnly }
+func (f *repoFS) MkdirAll(string) error                    { return errReadOnly }
+func (f *repoFS) RemoveAll(string) error                   { return errReadOnly }
+
+var errReadOnly = errors.New("rendering never writes to the repository")
