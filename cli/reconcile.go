@@ -1,15 +1,192 @@
 package cli
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
-// ReconcileCmd applies the repository to the cluster.
-type ReconcileCmd struct{}
+	"github.com/tidegate/tidegate/internal/version"
+	"github.com/tidegate/tidegate/prune"
+	"github.com/tidegate/tidegate/reconcile"
+	"github.com/tidegate/tidegate/render"
+)
 
-// Run fails until the feature is built; it never pretends to succeed.
-func (c *ReconcileCmd) Run(ctx context.Context, g *Globals) error { return ErrNotImplemented }
+// InventoryFlags name the ApplySet parent object that records what a
+// reconcile owns. One inventory per set of paths: two runs that share an
+// inventory but render different paths prune each other's objects (the
+// mass-prune guard refuses the worst of it).
+type InventoryFlags struct {
+	InventoryNamespace string `help:"Namespace of the inventory object (the ApplySet parent). It must exist." default:"default" env:"TIDEGATE_INVENTORY_NAMESPACE" placeholder:"NS"`
+	InventoryName      string `help:"Name of the inventory object. Use one name per set of --path; kubectl sees it as --applyset=configmap/NAME." default:"tidegate" env:"TIDEGATE_INVENTORY_NAME" placeholder:"NAME"`
+	InventoryKind      string `help:"Kind of the inventory object: ConfigMap or Secret." enum:"ConfigMap,Secret" default:"ConfigMap" env:"TIDEGATE_INVENTORY_KIND"`
+}
 
-// DiffCmd shows what a reconcile would change.
-type DiffCmd struct{}
+func (f *InventoryFlags) parent() prune.Parent {
+	return prune.Parent{Kind: f.InventoryKind, Namespace: f.InventoryNamespace, Name: f.InventoryName}
+}
 
-// Run fails until the feature is built; it never pretends to succeed.
-func (c *DiffCmd) Run(ctx context.Context, g *Globals) error { return ErrNotImplemented }
+// PlanFlags are the flags that change what a run would do, shared by
+// reconcile and diff so that a diff shows exactly what a reconcile with
+// the same flags would do.
+type PlanFlags struct {
+	Prune              bool     `help:"Delete objects that were removed from Git (--no-prune keeps them, still tracked)." default:"true" negatable:"" env:"TIDEGATE_PRUNE"`
+	AllowMassPrune     bool     `help:"Allow a prune that deletes everything (an empty render) or more than --max-prune-share of the inventory." env:"TIDEGATE_ALLOW_MASS_PRUNE"`
+	MaxPruneShare      float64  `help:"Largest share of the inventory (0–1) one run may prune without --allow-mass-prune." default:"0.5" env:"TIDEGATE_MAX_PRUNE_SHARE" placeholder:"SHARE"`
+	Concurrency        int      `help:"Objects applied in parallel within a stage." default:"16" env:"TIDEGATE_CONCURRENCY" placeholder:"N"`
+	AllowNamespace     []string `help:"Only touch objects in these namespaces; anything else is refused before any write. Repeatable." env:"TIDEGATE_ALLOW_NAMESPACES" sep:"," placeholder:"NS"`
+	AllowClusterScoped bool     `help:"With --allow-namespace, also allow cluster-scoped objects (CRDs, ClusterRoles, Namespaces)." env:"TIDEGATE_ALLOW_CLUSTER_SCOPED"`
+}
+
+// ReconcileCmd is tidegate's main job.
+type ReconcileCmd struct {
+	SourceFlags
+	KeyFlags
+	InventoryFlags
+	PlanFlags
+
+	DryRun  bool          `help:"Send every write as a server-side dry-run: report what would change, change nothing (not even the inventory)." env:"TIDEGATE_DRY_RUN"`
+	Drift   string        `help:"What to do with objects changed by hand in the cluster: revert them to Git, or report them as a diff, write nothing and exit 2." enum:"revert,report" default:"revert" env:"TIDEGATE_DRIFT"`
+	Force   bool          `help:"Take over fields other field managers own, and delete and recreate objects whose immutable fields changed (per object: annotation tidegate.dev/force: enabled)." env:"TIDEGATE_FORCE"`
+	Wait    bool          `help:"Wait for applied objects to become ready (kstatus) and fail if they do not (--no-wait skips it)." default:"true" negatable:"" env:"TIDEGATE_WAIT"`
+	Timeout time.Duration `help:"How long --wait waits." default:"5m" env:"TIDEGATE_TIMEOUT" placeholder:"DURATION"`
+}
+
+// Run reconciles and prints the report. A failed run still prints what it
+// did before failing.
+func (c *ReconcileCmd) Run(ctx context.Context, g *Globals) error {
+	drift, err := reconcile.ParseDriftMode(c.Drift)
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	r, co, err := newReconciler(ctx, g, &c.SourceFlags, &c.KeyFlags, &c.InventoryFlags, &c.PlanFlags, func(o *reconcile.Options) {
+		o.DryRun, o.Drift, o.Force, o.Wait, o.Timeout = c.DryRun, drift, c.Force, c.Wait, c.Timeout
+	})
+	if err != nil {
+		return err
+	}
+	defer co.Close()
+	rep, err := r.Run(ctx)
+	if perr := printReport(g, rep); perr != nil && err == nil {
+		err = perr
+	}
+	g.summarize(reportSummary("reconcile", rep, err))
+	if errors.Is(err, reconcile.ErrDrift) {
+		return &ExitError{Code: ExitChanges, Err: err}
+	}
+	return err
+}
+
+// DiffCmd shows what a reconcile would do.
+type DiffCmd struct {
+	SourceFlags
+	KeyFlags
+	InventoryFlags
+	PlanFlags
+}
+
+// Run prints the diff. Like terraform plan -detailed-exitcode it exits 0
+// when there is nothing to change and 2 when there is.
+func (c *DiffCmd) Run(ctx context.Context, g *Globals) error {
+	r, co, err := newReconciler(ctx, g, &c.SourceFlags, &c.KeyFlags, &c.InventoryFlags, &c.PlanFlags, nil)
+	if err != nil {
+		return err
+	}
+	defer co.Close()
+	rep, err := r.Diff(ctx)
+	if perr := printReport(g, rep); perr != nil && err == nil {
+		err = perr
+	}
+	g.summarize(reportSummary("diff", rep, err))
+	if err != nil {
+		return err
+	}
+	if rep.Changed() || rep.Counts[reconcile.Drifted] > 0 {
+		return &ExitError{Code: ExitChanges}
+	}
+	return nil
+}
+
+// sourceCloser is what newReconciler hands back to be closed.
+type sourceCloser interface{ Close() error }
+
+func newReconciler(ctx context.Context, g *Globals, src *SourceFlags, keys *KeyFlags, inv *InventoryFlags, plan *PlanFlags, more func(*reconcile.Options)) (*reconcile.Reconciler, sourceCloser, error) {
+	cfg, err := g.RESTConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := keys.Keys(ctx, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	co, err := src.Open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := reconcile.Options{
+		Source:             co.URL,
+		Revision:           co.Revision,
+		Root:               co.Dir,
+		Paths:              src.Path,
+		Render:             render.Options{Keys: k, Logger: g.Logger()},
+		Inventory:          inv.parent(),
+		Tooling:            "tidegate/" + version.Version(),
+		Prune:              plan.Prune,
+		AllowMassPrune:     plan.AllowMassPrune,
+		MaxPruneShare:      plan.MaxPruneShare,
+		Concurrency:        plan.Concurrency,
+		AllowNamespaces:    plan.AllowNamespace,
+		AllowClusterScoped: plan.AllowClusterScoped,
+		Logger:             g.Logger(),
+	}
+	if more != nil {
+		more(&opts)
+	}
+	r, err := reconcile.New(cfg, opts)
+	if err != nil {
+		co.Close()
+		return nil, nil, err
+	}
+	return r, co, nil
+}
+
+func printReport(g *Globals, rep *reconcile.Report) error {
+	if rep == nil {
+		return nil
+	}
+	if g.Output == "json" {
+		return printJSON(g.stdout(), rep)
+	}
+	return rep.WriteText(g.stdout(), g.LogLevel == "debug")
+}
+
+// reportSummary turns a report into what the host (GitHub Actions,
+// notifications, metrics) is told.
+func reportSummary(command string, rep *reconcile.Report, err error) Summary {
+	s := Summary{Command: command, Err: err, Counts: map[string]int{}}
+	if rep == nil {
+		return s
+	}
+	s.Source, s.Revision = rep.Source, rep.Revision
+	s.Changed = rep.Changed() || rep.Counts[reconcile.Drifted] > 0
+	for a, n := range rep.Counts {
+		s.Counts[string(a)] = n
+	}
+	var b strings.Builder
+	b.WriteString("| object | action | note |\n|---|---|---|\n")
+	rows := 0
+	for _, e := range rep.Objects {
+		if e.Action == reconcile.Unchanged {
+			continue
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", e.Object, e.Action, strings.ReplaceAll(e.Reason, "|", "\\|"))
+		rows++
+	}
+	if rows == 0 {
+		b.Reset()
+		b.WriteString("No changes.\n")
+	}
+	s.Markdown = b.String()
+	return s
+}

@@ -1,9 +1,61 @@
 package cli
 
-import "context"
+import (
+	"bytes"
+	"context"
 
-// RenderCmd renders the repository.
-type RenderCmd struct{}
+	"sigs.k8s.io/yaml"
 
-// Run fails until the feature is built; it never pretends to succeed.
-func (c *RenderCmd) Run(ctx context.Context, g *Globals) error { return ErrNotImplemented }
+	"github.com/tidegate/tidegate/object"
+	"github.com/tidegate/tidegate/render"
+)
+
+// RenderCmd prints what the repository renders to, with no cluster: the
+// local dry-run for laptops and merge-request pipelines.
+type RenderCmd struct {
+	SourceFlags
+	KeyFlags
+	ShowSecrets bool `help:"Print Secret values in clear (default: masked)." env:"TIDEGATE_SHOW_SECRETS"`
+}
+
+// Run renders and prints a YAML stream (or, with --output json, a JSON
+// list). Nothing reaches stdout unless the whole render succeeded.
+func (c *RenderCmd) Run(ctx context.Context, g *Globals) error {
+	keys, err := c.Keys(ctx, g)
+	if err != nil {
+		return err
+	}
+	co, err := c.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer co.Close()
+	res, err := render.Render(ctx, co.Dir, c.Path, render.Options{Keys: keys, Logger: g.Logger()})
+	if err != nil {
+		return err
+	}
+	objs := make([]map[string]any, 0, len(res.Objects))
+	for _, o := range res.Objects {
+		if !c.ShowSecrets {
+			o = object.RedactSecret(o)
+		}
+		objs = append(objs, o.Object)
+	}
+	g.summarize(Summary{Command: "render", Source: co.URL, Revision: co.Revision, Counts: map[string]int{"objects": len(objs)}})
+	if g.Output == "json" {
+		return printJSON(g.stdout(), objs)
+	}
+	var buf bytes.Buffer
+	for i, o := range objs {
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		b, err := yaml.Marshal(o)
+		if err != nil {
+			return err
+		}
+		buf.Write(b)
+	}
+	_, err = g.stdout().Write(buf.Bytes())
+	return err
+}

@@ -1,0 +1,117 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/tidegate/tidegate/object"
+)
+
+// ObjectDiff is one object's difference between the cluster and Git.
+type ObjectDiff struct {
+	ID     object.ID
+	Action Action
+	// Text is a unified diff from live to the object as the server would
+	// store it; empty when unchanged. Secret values are masked.
+	Text string
+}
+
+// Diff compares every object with the cluster. Objects Plan finds
+// unchanged are not sent; the others go through a server-side dry-run
+// apply, so defaults the server fills in and fields other managers own
+// are the same on both sides and do not show up.
+func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) ([]ObjectDiff, error) {
+	plan, err := m.Plan(ctx, objs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ObjectDiff, len(plan.Items))
+	errs := make([]error, len(plan.Items))
+	m.parallel(len(plan.Items), func(i int) {
+		p := plan.Items[i]
+		out[i] = ObjectDiff{ID: p.ID, Action: p.Action}
+		if p.Action == Unchanged {
+			return
+		}
+		var merged *unstructured.Unstructured
+		if p.err == nil {
+			merged, err = m.patch(ctx, p, true, true)
+			if err != nil {
+				errs[i] = explain(p.ID, err)
+				out[i].Action = Failed
+				return
+			}
+		} else {
+			// A kind the cluster does not know yet: show Git's object.
+			merged = p.Desired
+		}
+		out[i].Text = unified(p.ID, p.Live, merged)
+		if p.Live != nil && out[i].Text == "" {
+			out[i].Action = Unchanged
+		}
+	})
+	return out, errors.Join(errs...)
+}
+
+// unified renders a diff of two objects without the fields that are
+// noise to a reader.
+func unified(id object.ID, live, merged *unstructured.Unstructured) string {
+	a, b := "", render(merged, live)
+	from := "live"
+	if live != nil {
+		a = render(live, merged)
+	} else {
+		from = "/dev/null"
+	}
+	if a == b {
+		return ""
+	}
+	text, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
+		FromFile: from + " " + id.String(), ToFile: "git " + id.String(), Context: 3,
+	})
+	return text
+}
+
+// render prints u for a diff against other (nil when there is none).
+func render(u, other *unstructured.Unstructured) string {
+	c := object.RedactSecret(u.DeepCopy())
+	if c.GetKind() == "Secret" && other != nil {
+		markChanged(c, u, other)
+	}
+	unstructured.RemoveNestedField(c.Object, "status")
+	for _, f := range []string{"managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink"} {
+		unstructured.RemoveNestedField(c.Object, "metadata", f)
+	}
+	ann := c.GetAnnotations()
+	delete(ann, DigestAnnotation)
+	delete(ann, lastApplied)
+	if len(ann) == 0 {
+		unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
+	} else {
+		c.SetAnnotations(ann)
+	}
+	b, err := yaml.Marshal(c.Object)
+	if err != nil {
+		return fmt.Sprintf("(cannot print: %v)\n", err)
+	}
+	return string(b)
+}
+
+// markChanged tells, in a masked Secret, which values differ from the
+// other side, so a diff shows that a value changed but never what it is.
+func markChanged(masked, u, other *unstructured.Unstructured) {
+	vals, _ := u.Object["data"].(map[string]any)
+	others, _ := other.Object["data"].(map[string]any)
+	out, _ := masked.Object["data"].(map[string]any)
+	for k, v := range vals {
+		if ov, ok := others[k]; ok && ov != v {
+			out[k] = object.Redacted + " (changed)"
+		}
+	}
+}

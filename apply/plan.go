@@ -1,0 +1,232 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/tidegate/tidegate/object"
+)
+
+// Planned is one object's plan: what Apply would do to it.
+type Planned struct {
+	ID object.ID
+	// Desired is the object as it will be sent (digest set).
+	Desired *unstructured.Unstructured
+	// Live is the object in the cluster, nil when absent.
+	Live *unstructured.Unstructured
+	// Action is created, configured or unchanged.
+	Action Action
+	// Drifted is set when Git did not change the object (the live digest
+	// equals the rendered one) but its live fields differ: someone
+	// changed it in the cluster.
+	Drifted bool
+
+	client dynamic.ResourceInterface
+	err    error
+}
+
+// Plan is the result of Manager.Plan.
+type Plan struct{ Items []Planned }
+
+// bulkThreshold is the number of objects of one type in one namespace
+// from which a LIST is cheaper than a GET each.
+const bulkThreshold = 4
+
+type listKey struct {
+	gvr schema.GroupVersionResource
+	ns  string
+}
+
+// Plan reads live state and classifies each object, writing nothing.
+// Objects of a kind the cluster does not know yet (its CRD is in the same
+// run) are planned as created; Apply plans each stage again after the
+// CRDs are in.
+func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (*Plan, error) {
+	p := &Plan{Items: make([]Planned, len(objs))}
+	groups := map[listKey][]int{}
+	for i, o := range objs {
+		it := &p.Items[i]
+		it.ID = object.FromUnstructured(o)
+		it.Desired = prepare(o)
+		gvk := o.GroupVersionKind()
+		mapping, err := m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			if meta.IsNoMatchError(err) {
+				it.err = fmt.Errorf("the cluster does not know the kind %s (install its CustomResourceDefinition, or add it to the repository)", gvk)
+				it.Action = Created
+				continue
+			}
+			return nil, fmt.Errorf("%s: look up the kind: %w", it.ID, err)
+		}
+		ns := ""
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			ns = o.GetNamespace()
+			it.client = m.dyn.Resource(mapping.Resource).Namespace(ns)
+		} else {
+			it.client = m.dyn.Resource(mapping.Resource)
+		}
+		k := listKey{mapping.Resource, ns}
+		groups[k] = append(groups[k], i)
+	}
+
+	var mu sync.Mutex
+	var firstErr error
+	keys := make([]listKey, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	m.parallel(len(keys), func(gi int) {
+		k := keys[gi]
+		idx := groups[k]
+		live, err := m.readLive(ctx, k, p.Items, idx)
+		if err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+			return
+		}
+		for _, i := range idx {
+			it := &p.Items[i]
+			it.Live = live[it.ID.Name]
+			it.Action, it.Drifted = classify(it.Desired, it.Live)
+		}
+	})
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return p, nil
+}
+
+// readLive returns the live objects by name: one LIST for many objects,
+// a GET each for a few.
+func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx []int) (map[string]*unstructured.Unstructured, error) {
+	out := map[string]*unstructured.Unstructured{}
+	if len(idx) >= bulkThreshold {
+		var ri dynamic.ResourceInterface = m.dyn.Resource(k.gvr)
+		if k.ns != "" {
+			ri = m.dyn.Resource(k.gvr).Namespace(k.ns)
+		}
+		list, err := ri.List(ctx, metav1.ListOptions{})
+		if err == nil {
+			for i := range list.Items {
+				out[list.Items[i].GetName()] = &list.Items[i]
+			}
+			return out, nil
+		}
+		if !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("list %s in %q: %w", k.gvr.Resource, k.ns, err)
+		}
+		// RBAC may allow get but not list (namespaced tenants): fall back.
+	}
+	for _, i := range idx {
+		it := items[i]
+		live, err := it.client.Get(ctx, it.ID.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: read live object: %w", it.ID, err)
+		}
+		out[it.ID.Name] = live
+	}
+	return out, nil
+}
+
+// classify compares desired with live. A patch is always safe, so when in
+// doubt the answer is configured.
+func classify(desired, live *unstructured.Unstructured) (Action, bool) {
+	if live == nil {
+		return Created, false
+	}
+	same := subset(desired.Object, live.Object)
+	gitUnchanged := live.GetAnnotations()[DigestAnnotation] == desired.GetAnnotations()[DigestAnnotation]
+	switch {
+	case same && gitUnchanged:
+		return Unchanged, false
+	case gitUnchanged:
+		return Configured, true
+	default:
+		return Configured, false
+	}
+}
+
+// subset reports whether every field set in want holds the same value in
+// got. Fields only in got (server defaults, other managers' fields,
+// status) do not matter.
+func subset(want, got any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return len(w) == 0 && got == nil
+		}
+		for k, wv := range w {
+			if k == "status" {
+				continue
+			}
+			gv, ok := g[k]
+			if !ok {
+				if wv == nil {
+					continue
+				}
+				return false
+			}
+			if !subset(wv, gv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !subset(w[i], g[i]) {
+				return false
+			}
+		}
+		return true
+	default:
+		return scalarEqual(want, got)
+	}
+}
+
+// scalarEqual compares JSON scalars; numbers may arrive as int64 from
+// the API and as float64 or int from YAML.
+func scalarEqual(a, b any) bool {
+	if fa, ok := number(a); ok {
+		fb, ok := number(b)
+		return ok && fa == fb
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}

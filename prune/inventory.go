@@ -1,0 +1,274 @@
+// Package prune keeps tidegate's inventory and deletes what Git removed,
+// safely.
+//
+// The inventory follows the ApplySet standard (KEP-3659), so kubectl can
+// read it: a parent object (a ConfigMap or Secret) labelled
+// applyset.kubernetes.io/id, whose members are labelled
+// applyset.kubernetes.io/part-of with the same id. The id is derived from
+// the parent's name, namespace, kind and group, exactly as kubectl does.
+// Beyond the standard, the parent records the Git revision last applied
+// and the full member list, so a prune reads one object instead of
+// listing every type in the cluster.
+//
+// Deleting is where GitOps tools lose users' trust, so a prune deletes an
+// object only when all of these hold:
+//
+//   - it was a member of the previous inventory, and Git no longer has it;
+//   - its live copy still carries part-of with this inventory's id (an
+//     object someone else created under the same name is left alone);
+//   - it does not opt out: tidegate.dev/prune: disabled, Flux's
+//     kustomize.toolkit.fluxcd.io/prune: disabled, Argo CD's
+//     argocd.argoproj.io/sync-options containing Prune=false, or
+//     cli-utils' cli-utils.sigs.k8s.io/on-remove: keep;
+//   - the run is not a mass deletion: an empty render, or a prune of more
+//     than MaxShare of an inventory of at least minGuardedSize objects, is
+//     refused as a whole unless AllowMassPrune.
+//
+// Deletes run in reverse apply order (custom resources before their
+// definitions, Namespaces last) with the UID read as a precondition. A
+// delete that fails stays in the inventory so that the next run retries
+// it. The caller (package reconcile) prunes only after the render and
+// every apply succeeded.
+package prune
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/tidegate/tidegate/object"
+)
+
+// The ApplySet labels and annotations (KEP-3659), and tidegate's own.
+const (
+	IDLabel                  = "applyset.kubernetes.io/id"
+	PartOfLabel              = "applyset.kubernetes.io/part-of"
+	ToolingAnnotation        = "applyset.kubernetes.io/tooling"
+	GroupKindsAnnotation     = "applyset.kubernetes.io/contains-group-kinds"
+	NamespacesAnnotation     = "applyset.kubernetes.io/additional-namespaces"
+	RevisionAnnotation       = "tidegate.dev/revision"
+	membersKey               = "members"
+	inventoryFieldManager    = "tidegate-inventory"
+	minGuardedInventorySize  = 5
+	defaultMaxShare          = 0.5
+	parentKindConfigMap      = "ConfigMap"
+	parentKindSecret         = "Secret"
+	membersEncodingSeparator = "\n"
+)
+
+// Parent is the object that holds the inventory.
+type Parent struct {
+	// Kind is ConfigMap or Secret.
+	Kind            string
+	Namespace, Name string
+}
+
+// ID is the ApplySet id of the parent, computed as kubectl computes it:
+// "applyset-" + base64url(sha256(name.namespace.kind.group)) + "-v1".
+func (p Parent) ID() string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{p.Name, p.Namespace, p.Kind, ""}, ".")))
+	return "applyset-" + base64.RawURLEncoding.EncodeToString(sum[:]) + "-v1"
+}
+
+func (p Parent) String() string { return p.Kind + " " + p.Namespace + "/" + p.Name }
+
+func (p Parent) resource() (schema.GroupVersionResource, error) {
+	switch p.Kind {
+	case parentKindConfigMap:
+		return schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}, nil
+	case parentKindSecret:
+		return schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, nil
+	}
+	return schema.GroupVersionResource{}, fmt.Errorf("inventory kind %q: use ConfigMap or Secret", p.Kind)
+}
+
+// Inventory is what the parent records.
+type Inventory struct {
+	ID       string
+	Revision string
+	// Members, sorted.
+	Members []object.ID
+}
+
+// Store reads and writes one parent.
+type Store struct {
+	dyn     dynamic.Interface
+	parent  Parent
+	tooling string
+}
+
+// NewStore returns a Store for parent; tooling ("tidegate/v1.2.3") is
+// written to the parent so that other ApplySet tools leave it alone.
+func NewStore(dyn dynamic.Interface, parent Parent, tooling string) *Store {
+	return &Store{dyn: dyn, parent: parent, tooling: tooling}
+}
+
+func (s *Store) client() (dynamic.ResourceInterface, error) {
+	gvr, err := s.parent.resource()
+	if err != nil {
+		return nil, err
+	}
+	return s.dyn.Resource(gvr).Namespace(s.parent.Namespace), nil
+}
+
+// Load returns the inventory; an empty one when the parent does not exist
+// yet. A parent owned by another ApplySet tool is an error: tidegate
+// never adopts kubectl's or Helm's inventory.
+func (s *Store) Load(ctx context.Context) (*Inventory, error) {
+	inv := &Inventory{ID: s.parent.ID()}
+	c, err := s.client()
+	if err != nil {
+		return nil, err
+	}
+	u, err := c.Get(ctx, s.parent.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return inv, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if tool := u.GetAnnotations()[ToolingAnnotation]; tool != "" && !strings.HasPrefix(tool, "tidegate/") {
+		return nil, fmt.Errorf("%s is the inventory of %s, not tidegate; choose another --inventory-name", s.parent, tool)
+	}
+	if id := u.GetLabels()[IDLabel]; id != "" && id != inv.ID {
+		return nil, fmt.Errorf("%s has ApplySet id %s, want %s; it was not written by tidegate for this name", s.parent, id, inv.ID)
+	}
+	inv.Revision = u.GetAnnotations()[RevisionAnnotation]
+	raw, err := membersText(u)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.parent, err)
+	}
+	for _, line := range strings.Split(raw, membersEncodingSeparator) {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		id, err := object.Decode(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s: member %q: %w (the inventory was edited by hand?)", s.parent, line, err)
+		}
+		inv.Members = append(inv.Members, id)
+	}
+	object.Sort(inv.Members)
+	return inv, nil
+}
+
+func membersText(u *unstructured.Unstructured) (string, error) {
+	v, _, _ := unstructured.NestedString(u.Object, "data", membersKey)
+	if u.GetKind() != parentKindSecret || v == "" {
+		return v, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return "", fmt.Errorf("decode members: %w", err)
+	}
+	return string(b), nil
+}
+
+// Save writes the parent with server-side apply. dryRun sends it as a
+// server-side dry-run.
+func (s *Store) Save(ctx context.Context, inv *Inventory, dryRun bool) error {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	members := append([]object.ID(nil), inv.Members...)
+	object.Sort(members)
+	var lines []string
+	gks := map[string]bool{}
+	namespaces := map[string]bool{}
+	for _, id := range members {
+		lines = append(lines, id.Encode())
+		gk := id.Kind
+		if id.Group != "" {
+			gk += "." + id.Group
+		}
+		gks[gk] = true
+		if id.Namespace != "" && id.Namespace != s.parent.Namespace {
+			namespaces[id.Namespace] = true
+		}
+	}
+	text := strings.Join(lines, membersEncodingSeparator)
+	data := map[string]any{membersKey: text}
+	if s.parent.Kind == parentKindSecret {
+		data[membersKey] = base64.StdEncoding.EncodeToString([]byte(text))
+	}
+	u := map[string]any{
+		"apiVersion": "v1",
+		"kind":       s.parent.Kind,
+		"metadata": map[string]any{
+			"name":      s.parent.Name,
+			"namespace": s.parent.Namespace,
+			"labels":    map[string]any{IDLabel: inv.ID},
+			"annotations": map[string]any{
+				ToolingAnnotation:    s.tooling,
+				GroupKindsAnnotation: joinSorted(gks),
+				NamespacesAnnotation: joinSorted(namespaces),
+				RevisionAnnotation:   inv.Revision,
+			},
+		},
+		"data": data,
+	}
+	body, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	force := true
+	opts := metav1.PatchOptions{FieldManager: inventoryFieldManager, Force: &force}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	if _, err := c.Patch(ctx, s.parent.Name, types.ApplyPatchType, body, opts); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("%s: %w (create the namespace %s, or choose --inventory-namespace)", s.parent, err, s.parent.Namespace)
+		}
+		return fmt.Errorf("%s: %w", s.parent, err)
+	}
+	return nil
+}
+
+func joinSorted(set map[string]bool) string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// Label marks obj as a member of the ApplySet id.
+func Label(obj *unstructured.Unstructured, id string) {
+	l := obj.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[PartOfLabel] = id
+	obj.SetLabels(l)
+}
+
+// Stale returns the members of previous that current does not hold,
+// sorted. It is pure: the arithmetic of what a prune may consider.
+func Stale(previous, current []object.ID) []object.ID {
+	keep := make(map[object.ID]bool, len(current))
+	for _, id := range current {
+		keep[id] = true
+	}
+	var out []object.ID
+	for _, id := range previous {
+		if !keep[id] {
+			out = append(out, id)
+		}
+	}
+	object.Sort(out)
+	return out
+}

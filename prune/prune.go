@@ -1,0 +1,212 @@
+package prune
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/tidegate/tidegate/object"
+)
+
+// ErrMassPrune is wrapped by the refusal of a prune that would delete
+// everything or too much at once.
+var ErrMassPrune = errors.New("refusing a mass prune")
+
+// Options configures a Pruner.
+type Options struct {
+	// MaxShare is the largest share (0–1) of the previous inventory one
+	// run may delete; default 0.5. Inventories smaller than 5 objects may
+	// always shrink, except to nothing.
+	MaxShare float64
+	// AllowMassPrune lifts the share and empty-render guards.
+	AllowMassPrune bool
+	// DryRun sends deletes as server-side dry-runs.
+	DryRun bool
+	// Concurrency bounds the deletes in flight; default 8.
+	Concurrency int
+	Logger      *slog.Logger
+}
+
+// Skip is an object a prune left in place, and why.
+type Skip struct {
+	ID     object.ID
+	Reason string
+}
+
+// Result is what a prune did.
+type Result struct {
+	Deleted []object.ID
+	Skipped []Skip
+	// Remaining are objects whose delete failed; keep them in the
+	// inventory so that the next run retries.
+	Remaining []object.ID
+}
+
+// Pruner deletes stale members of one ApplySet.
+type Pruner struct {
+	dyn    dynamic.Interface
+	mapper meta.RESTMapper
+	id     string
+	opts   Options
+}
+
+// NewPruner returns a Pruner for the ApplySet id.
+func NewPruner(dyn dynamic.Interface, mapper meta.RESTMapper, id string, opts Options) *Pruner {
+	if opts.MaxShare <= 0 {
+		opts.MaxShare = defaultMaxShare
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pruner{dyn: dyn, mapper: mapper, id: id, opts: opts}
+}
+
+// Guard refuses mass deletions before anything is deleted.
+func (p *Pruner) Guard(stale int, previousSize, desiredSize int) error {
+	if p.opts.AllowMassPrune || stale == 0 {
+		return nil
+	}
+	if desiredSize == 0 {
+		return fmt.Errorf("%w: the render is empty and would delete all %d objects of the inventory; if that is what you want, pass --allow-mass-prune", ErrMassPrune, previousSize)
+	}
+	if previousSize >= minGuardedInventorySize && float64(stale) > p.opts.MaxShare*float64(previousSize) {
+		return fmt.Errorf("%w: %d of %d objects (more than %.0f%%) would be deleted; a renamed path or a wrong --path does this. Check with tidegate diff; to go ahead pass --allow-mass-prune or raise --max-prune-share", ErrMassPrune, stale, previousSize, p.opts.MaxShare*100)
+	}
+	return nil
+}
+
+// Prune deletes the stale objects that may be deleted. previousSize is
+// the size of the previous inventory and desiredSize the number of
+// objects rendered now.
+func (p *Pruner) Prune(ctx context.Context, stale []object.ID, previousSize, desiredSize int) (*Result, error) {
+	res := &Result{}
+	if err := p.Guard(len(stale), previousSize, desiredSize); err != nil {
+		return res, err
+	}
+	var mu sync.Mutex
+	var errs []error
+	for _, batch := range deleteOrder(stale) {
+		sem := make(chan struct{}, p.opts.Concurrency)
+		var wg sync.WaitGroup
+		for _, id := range batch {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				deleted, reason, err := p.deleteOne(ctx, id)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					res.Remaining = append(res.Remaining, id)
+					errs = append(errs, fmt.Errorf("%s: %w", id, err))
+				case deleted:
+					res.Deleted = append(res.Deleted, id)
+				default:
+					res.Skipped = append(res.Skipped, Skip{ID: id, Reason: reason})
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	object.Sort(res.Deleted)
+	object.Sort(res.Remaining)
+	sort.Slice(res.Skipped, func(i, j int) bool { return object.Less(res.Skipped[i].ID, res.Skipped[j].ID) })
+	return res, errors.Join(errs...)
+}
+
+// deleteOne deletes id if every rule allows it.
+func (p *Pruner) deleteOne(ctx context.Context, id object.ID) (deleted bool, reason string, err error) {
+	mapping, err := p.mapper.RESTMapping(schema.GroupKind{Group: id.Group, Kind: id.Kind})
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return false, "", fmt.Errorf("the cluster no longer knows the kind %s (its CRD was removed?); delete the object by hand if it still exists", id.Kind)
+		}
+		return false, "", err
+	}
+	var c dynamic.ResourceInterface = p.dyn.Resource(mapping.Resource)
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		c = p.dyn.Resource(mapping.Resource).Namespace(id.Namespace)
+	}
+	live, err := c.Get(ctx, id.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, "already gone", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	if got := live.GetLabels()[PartOfLabel]; got != p.id {
+		return false, "not deleted: it does not carry this inventory's " + PartOfLabel + " label (someone else owns it now)", nil
+	}
+	if why := optOut(live.GetAnnotations()); why != "" {
+		return false, "not deleted: " + why, nil
+	}
+	if live.GetDeletionTimestamp() != nil {
+		return false, "already being deleted", nil
+	}
+	uid := live.GetUID()
+	bg := metav1.DeletePropagationBackground
+	opts := metav1.DeleteOptions{PropagationPolicy: &bg, Preconditions: &metav1.Preconditions{UID: &uid}}
+	if p.opts.DryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	if err := c.Delete(ctx, id.Name, opts); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, "already gone", nil
+		}
+		return false, "", err
+	}
+	p.opts.Logger.Debug("deleted", "object", id.String(), "dryRun", p.opts.DryRun)
+	return true, "", nil
+}
+
+// optOut says why annotations keep an object, "" when they do not.
+func optOut(ann map[string]string) string {
+	switch {
+	case ann["tidegate.dev/prune"] == "disabled":
+		return "annotated tidegate.dev/prune: disabled"
+	case ann["kustomize.toolkit.fluxcd.io/prune"] == "disabled":
+		return "annotated kustomize.toolkit.fluxcd.io/prune: disabled"
+	case strings.Contains(ann["argocd.argoproj.io/sync-options"], "Prune=false"):
+		return "annotated argocd.argoproj.io/sync-options: Prune=false"
+	case ann["cli-utils.sigs.k8s.io/on-remove"] == "keep":
+		return "annotated cli-utils.sigs.k8s.io/on-remove: keep"
+	}
+	return ""
+}
+
+// deleteOrder groups ids into batches deleted one after the other: the
+// reverse of the apply stages, so custom resources go before their
+// definitions and Namespaces, which take their contents with them, last.
+func deleteOrder(ids []object.ID) [][]object.ID {
+	rank := func(id object.ID) int {
+		switch {
+		case id.Group == "" && id.Kind == "Namespace":
+			return 3
+		case id.Group == "apiextensions.k8s.io" && id.Kind == "CustomResourceDefinition":
+			return 2
+		case id.Namespace == "":
+			return 1
+		}
+		return 0
+	}
+	batches := make([][]object.ID, 4)
+	for _, id := range ids {
+		r := rank(id)
+		batches[r] = append(batches[r], id)
+	}
+	return batches
+}

@@ -1,0 +1,495 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/tidegate/tidegate/apply"
+	"github.com/tidegate/tidegate/object"
+	"github.com/tidegate/tidegate/prune"
+	"github.com/tidegate/tidegate/render"
+)
+
+// ErrDrift is returned by a --drift=report run that found drift and so
+// wrote nothing. The command maps it to exit code 2.
+var ErrDrift = errors.New("live objects drifted from Git; nothing was written")
+
+// Options is one run's configuration. Defaults fills what is left zero.
+type Options struct {
+	// Source is the repository as it may be printed (no credentials),
+	// Revision the commit it was read at, Root its directory on disk.
+	Source, Revision, Root string
+	// Paths are the directories inside Root to render.
+	Paths []string
+	// Render holds the SOPS keys.
+	Render render.Options
+	// Inventory is the ApplySet parent that records what this run owns.
+	Inventory prune.Parent
+	// Tooling is written to the parent, e.g. "tidegate/v0.3.0".
+	Tooling string
+
+	// DryRun sends every write as a server-side dry-run: nothing changes,
+	// not even the inventory.
+	DryRun bool
+	// Prune deletes what Git no longer has.
+	Prune bool
+	// Drift says what to do with objects changed by hand in the cluster.
+	Drift DriftMode
+	// Force takes over fields owned by other managers and recreates
+	// objects whose immutable fields changed.
+	Force bool
+	// Wait waits up to Timeout for applied objects to become ready.
+	Wait    bool
+	Timeout time.Duration
+	// AllowMassPrune and MaxPruneShare tune the mass-deletion guard.
+	AllowMassPrune bool
+	MaxPruneShare  float64
+	// Concurrency bounds the objects in flight per apply stage.
+	Concurrency int
+	// AllowNamespaces, when set, restricts the run to these namespaces;
+	// cluster-scoped objects then need AllowClusterScoped.
+	AllowNamespaces    []string
+	AllowClusterScoped bool
+	// DefaultNamespace is given to namespaced objects that name none, as
+	// kubectl does with the kubeconfig's namespace.
+	DefaultNamespace string
+
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Drift == "" {
+		o.Drift = DriftRevert
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	if o.DefaultNamespace == "" {
+		o.DefaultNamespace = "default"
+	}
+	if o.Tooling == "" {
+		o.Tooling = "tidegate/dev"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(o.Paths) == 0 {
+		o.Paths = []string{"."}
+	}
+}
+
+// Reconciler runs the story against one cluster.
+type Reconciler struct {
+	dyn    dynamic.Interface
+	mapper meta.ResettableRESTMapper
+	opts   Options
+	apply  *apply.Manager
+}
+
+// New connects to the cluster described by cfg. It does not contact the
+// API server until a run starts.
+func New(cfg *rest.Config, opts Options) (*Reconciler, error) {
+	opts.defaults()
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the cluster: %w", err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the cluster: %w", err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	return &Reconciler{
+		dyn:    dyn,
+		mapper: mapper,
+		opts:   opts,
+		apply: apply.New(dyn, mapper, apply.Options{
+			Concurrency: opts.Concurrency,
+			Logger:      opts.Logger,
+		}),
+	}, nil
+}
+
+func (r *Reconciler) newReport() *Report {
+	return &Report{
+		Source:    r.opts.Source,
+		Revision:  r.opts.Revision,
+		Paths:     r.opts.Paths,
+		DryRun:    r.opts.DryRun,
+		Drift:     r.opts.Drift,
+		Inventory: parentString(r.opts.Inventory),
+		Started:   time.Now(),
+	}
+}
+
+// Run makes the cluster equal to Git. The report is returned even when
+// the run fails, holding what was done before the failure.
+func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
+	rep := r.newReport()
+	defer rep.finish(rep.Started)
+	log := r.opts.Logger
+
+	// Render first: a repository that does not render changes nothing.
+	objs, err := r.desired(ctx, rep)
+	if err != nil {
+		return rep, r.fail(rep, err)
+	}
+
+	store := prune.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling)
+	prev, err := store.Load(ctx)
+	if err != nil {
+		return rep, r.fail(rep, fmt.Errorf("read inventory %s: %w", parentString(r.opts.Inventory), err))
+	}
+	for _, o := range objs {
+		prune.Label(o, r.opts.Inventory.ID())
+	}
+	current := ids(objs)
+
+	// Plan reads live state in bulk and tells Git changes from drift.
+	plan, err := r.apply.Plan(ctx, objs)
+	if err != nil {
+		return rep, r.fail(rep, fmt.Errorf("read live objects: %w", err))
+	}
+	if r.opts.Drift == DriftReport {
+		if drifted := driftedObjects(plan); len(drifted) > 0 {
+			return rep, r.reportDrift(ctx, rep, drifted)
+		}
+	}
+
+	// The parent must list every object before it is created, so that a
+	// run that dies half-way leaves nothing untracked (KEP-3659 does the
+	// same: the parent's group-kinds are widened before applying).
+	if !r.opts.DryRun {
+		widened := &prune.Inventory{ID: r.opts.Inventory.ID(), Revision: prev.Revision, Members: union(prev.Members, current)}
+		if err := store.Save(ctx, widened, false); err != nil {
+			return rep, r.fail(rep, fmt.Errorf("write inventory %s before applying: %w", parentString(r.opts.Inventory), err))
+		}
+	}
+
+	log.Info("applying", "objects", len(objs), "dryRun", r.opts.DryRun)
+	cs, applyErr := r.apply.Apply(ctx, objs, apply.ApplyOptions{DryRun: r.opts.DryRun, Force: r.opts.Force, RevertDrift: r.opts.Drift == DriftRevert})
+	drifted := map[object.ID]bool{}
+	for _, p := range plan.Items {
+		if p.Drifted {
+			drifted[p.ID] = true
+		}
+	}
+	if cs != nil {
+		for _, c := range cs.Changes {
+			e := entry(c.ID, Action(c.Action), c.Reason)
+			if drifted[c.ID] && e.Action == Configured {
+				e.Reason = "drift reverted"
+			}
+			rep.add(e)
+		}
+	}
+	if applyErr != nil {
+		// Never prune after a failed apply: the render may be fine but the
+		// cluster is half-way, and deleting now could take down what the
+		// failed objects were meant to replace.
+		return rep, r.fail(rep, fmt.Errorf("apply: %w (nothing was pruned)", applyErr))
+	}
+
+	remaining := []object.ID(nil)
+	if r.opts.Prune {
+		stale := prune.Stale(prev.Members, current)
+		if len(stale) > 0 {
+			log.Info("pruning", "objects", len(stale), "dryRun", r.opts.DryRun)
+		}
+		pr := prune.NewPruner(r.dyn, r.mapper, r.opts.Inventory.ID(), prune.Options{
+			MaxShare:       r.opts.MaxPruneShare,
+			AllowMassPrune: r.opts.AllowMassPrune,
+			DryRun:         r.opts.DryRun,
+			Concurrency:    r.opts.Concurrency,
+			Logger:         log,
+		})
+		res, err := pr.Prune(ctx, stale, len(prev.Members), len(current))
+		if res != nil {
+			for _, id := range res.Deleted {
+				rep.add(entry(id, Deleted, ""))
+			}
+			for _, s := range res.Skipped {
+				rep.add(entry(s.ID, Skipped, s.Reason))
+			}
+			for _, id := range res.Remaining {
+				rep.add(entry(id, Failed, "delete failed; kept in the inventory, the next run retries it"))
+			}
+			remaining = res.Remaining
+		}
+		if err != nil {
+			return rep, r.fail(rep, fmt.Errorf("prune: %w", err))
+		}
+	} else {
+		// Without pruning the inventory keeps what it had: those objects
+		// are still ours, and a later run with pruning removes them.
+		remaining = prune.Stale(prev.Members, current)
+	}
+
+	if !r.opts.DryRun {
+		final := &prune.Inventory{ID: r.opts.Inventory.ID(), Revision: r.opts.Revision, Members: union(current, remaining)}
+		if err := store.Save(ctx, final, false); err != nil {
+			return rep, r.fail(rep, fmt.Errorf("write inventory %s: %w", parentString(r.opts.Inventory), err))
+		}
+	}
+
+	if r.opts.Wait && !r.opts.DryRun {
+		log.Info("waiting for objects to become ready", "timeout", r.opts.Timeout)
+		notReady, err := r.apply.Wait(ctx, current, r.opts.Timeout)
+		for _, s := range notReady {
+			rep.NotReady = append(rep.NotReady, Health{Object: s.ID.String(), Status: s.Status, Message: s.Message})
+		}
+		if err != nil {
+			return rep, r.fail(rep, fmt.Errorf("wait: %w", err))
+		}
+		if len(notReady) > 0 {
+			return rep, r.fail(rep, fmt.Errorf("%d objects are not ready after %s (see the list above; raise --timeout or fix them)", len(notReady), r.opts.Timeout))
+		}
+	}
+	return rep, nil
+}
+
+// Diff reports what Run would change, with a diff per changed object and
+// the objects a prune would delete. It writes nothing.
+func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
+	rep := r.newReport()
+	rep.DryRun = true
+	defer rep.finish(rep.Started)
+
+	objs, err := r.desired(ctx, rep)
+	if err != nil {
+		return rep, r.fail(rep, err)
+	}
+	store := prune.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling)
+	prev, err := store.Load(ctx)
+	if err != nil {
+		return rep, r.fail(rep, fmt.Errorf("read inventory %s: %w", parentString(r.opts.Inventory), err))
+	}
+	for _, o := range objs {
+		prune.Label(o, r.opts.Inventory.ID())
+	}
+	plan, err := r.apply.Plan(ctx, objs)
+	if err != nil {
+		return rep, r.fail(rep, fmt.Errorf("read live objects: %w", err))
+	}
+	drifted := map[object.ID]bool{}
+	for _, p := range plan.Items {
+		if p.Drifted {
+			drifted[p.ID] = true
+		}
+	}
+	diffs, err := r.apply.Diff(ctx, objs)
+	for _, d := range diffs {
+		e := entry(d.ID, Action(d.Action), "")
+		if drifted[d.ID] {
+			e.Action, e.Reason = Drifted, "changed in the cluster, not in Git"
+		}
+		e.Diff = d.Text
+		rep.add(e)
+	}
+	if err != nil {
+		return rep, r.fail(rep, fmt.Errorf("diff: %w", err))
+	}
+	if r.opts.Prune {
+		pr := prune.NewPruner(r.dyn, r.mapper, r.opts.Inventory.ID(), prune.Options{
+			MaxShare:       r.opts.MaxPruneShare,
+			AllowMassPrune: r.opts.AllowMassPrune,
+			DryRun:         true,
+			Concurrency:    r.opts.Concurrency,
+			Logger:         r.opts.Logger,
+		})
+		res, err := pr.Prune(ctx, prune.Stale(prev.Members, ids(objs)), len(prev.Members), len(objs))
+		if res != nil {
+			for _, id := range res.Deleted {
+				rep.add(entry(id, Deleted, "removed from Git"))
+			}
+			for _, s := range res.Skipped {
+				rep.add(entry(s.ID, Skipped, s.Reason))
+			}
+		}
+		if err != nil {
+			return rep, r.fail(rep, fmt.Errorf("prune: %w", err))
+		}
+	}
+	return rep, nil
+}
+
+// desired renders the repository and returns the objects to apply, after
+// setting aside tidegate's own configuration and enforcing the namespace
+// limits. It records skipped objects in rep.
+func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.Unstructured, error) {
+	res, err := render.Render(ctx, r.opts.Root, r.opts.Paths, r.opts.Render)
+	if err != nil {
+		return nil, fmt.Errorf("render: %w (nothing was applied or pruned)", err)
+	}
+	crdScopes := crdScopes(res.Objects)
+	var objs []*unstructured.Unstructured
+	var refused []error
+	for _, o := range res.Objects {
+		id := object.FromUnstructured(o)
+		if isImageAutomation(id) {
+			rep.add(entry(id, Skipped, "image automation configuration: read by tidegate images, not applied"))
+			continue
+		}
+		namespaced, known := crdScopes[schemaGK(id)]
+		if !known {
+			namespaced, err = r.namespaced(o)
+			if err != nil {
+				refused = append(refused, fmt.Errorf("%s: %w", id, err))
+				continue
+			}
+		}
+		if namespaced && o.GetNamespace() == "" {
+			o.SetNamespace(r.opts.DefaultNamespace)
+		}
+		if !namespaced && o.GetNamespace() != "" {
+			// The API server ignores it, but the ID would then differ
+			// between render and the live object.
+			o.SetNamespace("")
+		}
+		if err := r.allowed(o, namespaced); err != nil {
+			refused = append(refused, err)
+			continue
+		}
+		objs = append(objs, o)
+	}
+	if len(refused) > 0 {
+		return nil, fmt.Errorf("%w (nothing was applied or pruned)", errors.Join(refused...))
+	}
+	return objs, nil
+}
+
+// namespaced asks the API server's discovery whether o's kind is
+// namespaced. A kind the server does not know is assumed namespaced when
+// the object names a namespace; apply reports the missing type.
+func (r *Reconciler) namespaced(o *unstructured.Unstructured) (bool, error) {
+	gvk := o.GroupVersionKind()
+	m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			return o.GetNamespace() != "", nil
+		}
+		return false, fmt.Errorf("look up the kind %s: %w", gvk, err)
+	}
+	return m.Scope.Name() == meta.RESTScopeNameNamespace, nil
+}
+
+// allowed enforces --allow-namespace before anything is written.
+func (r *Reconciler) allowed(o *unstructured.Unstructured, namespaced bool) error {
+	if len(r.opts.AllowNamespaces) == 0 {
+		return nil
+	}
+	id := object.FromUnstructured(o)
+	if !namespaced {
+		if r.opts.AllowClusterScoped {
+			return nil
+		}
+		return fmt.Errorf("%s: cluster-scoped objects are not allowed (this run is limited to namespaces %s; pass --allow-cluster-scoped to permit them)", id, strings.Join(r.opts.AllowNamespaces, ", "))
+	}
+	if !slices.Contains(r.opts.AllowNamespaces, o.GetNamespace()) {
+		return fmt.Errorf("%s: namespace %q is not allowed (allowed: %s; add --allow-namespace %s or move the object)", id, o.GetNamespace(), strings.Join(r.opts.AllowNamespaces, ", "), o.GetNamespace())
+	}
+	return nil
+}
+
+// reportDrift writes nothing: it diffs the drifted objects and returns
+// ErrDrift so that a person can look before Git is applied over them.
+func (r *Reconciler) reportDrift(ctx context.Context, rep *Report, drifted []*unstructured.Unstructured) error {
+	diffs, err := r.apply.Diff(ctx, drifted)
+	for _, d := range diffs {
+		e := entry(d.ID, Drifted, "changed in the cluster since tidegate applied it; not reverted (--drift=report)")
+		e.Diff = d.Text
+		rep.add(e)
+	}
+	if err != nil {
+		return r.fail(rep, fmt.Errorf("diff drifted objects: %w", err))
+	}
+	rep.Error = ErrDrift.Error()
+	return fmt.Errorf("%d objects: %w (run with --drift=revert to apply Git over them)", len(drifted), ErrDrift)
+}
+
+func (r *Reconciler) fail(rep *Report, err error) error {
+	rep.Error = err.Error()
+	return err
+}
+
+func driftedObjects(p *apply.Plan) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, it := range p.Items {
+		if it.Drifted {
+			out = append(out, it.Desired)
+		}
+	}
+	return out
+}
+
+func entry(id object.ID, a Action, reason string) Entry {
+	return Entry{Object: id.String(), Group: id.Group, Kind: id.Kind, Namespace: id.Namespace, Name: id.Name, Action: a, Reason: reason}
+}
+
+func ids(objs []*unstructured.Unstructured) []object.ID {
+	out := make([]object.ID, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, object.FromUnstructured(o))
+	}
+	return out
+}
+
+// union returns the sorted set of IDs in a or b.
+func union(a, b []object.ID) []object.ID {
+	seen := make(map[object.ID]bool, len(a)+len(b))
+	var out []object.ID
+	for _, s := range [][]object.ID{a, b} {
+		for _, id := range s {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	object.Sort(out)
+	return out
+}
+
+// isImageAutomation tells Flux's image automation objects, which tidegate
+// reads as configuration and never applies.
+func isImageAutomation(id object.ID) bool {
+	return id.Group == "image.toolkit.fluxcd.io"
+}
+
+type groupKind struct{ group, kind string }
+
+func schemaGK(id object.ID) groupKind { return groupKind{id.Group, id.Kind} }
+
+// crdScopes reads the scope of the custom resources whose definitions are
+// in the same render, which discovery cannot know before they are applied.
+func crdScopes(objs []*unstructured.Unstructured) map[groupKind]bool {
+	out := map[groupKind]bool{}
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		if gvk.Group != "apiextensions.k8s.io" || gvk.Kind != "CustomResourceDefinition" {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
+		out[groupKind{group, kind}] = scope != "Cluster"
+	}
+	return out
+}
+
+func parentString(p prune.Parent) string {
+	return fmt.Sprintf("%s %s/%s", p.Kind, p.Namespace, p.Name)
+}
