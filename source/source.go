@@ -1,14 +1,37 @@
-// Package source fetches the Git repository tidegate reconciles from.
+// Package source fetches the Git repository tidegate reconciles, and on
+// the write side pushes the branches that pull requests propose.
 //
-// LEAD'S STUB: only local directories work; the source helper replaces the
-// internals (go-git clone over file://, HTTPS, SSH) while keeping this API.
+// A source is a local directory (used as it is, uncommitted edits
+// included, which is what a laptop dry-run wants), a local bare repository
+// or file:// URL, an https:// URL (token or basic auth), an ssh:// or
+// scp-like git@host:org/repo URL (deploy key, host checked against
+// known_hosts), or a git:// URL. Remotes are cloned into a temporary
+// directory that Close removes, shallowly when the ref allows it.
+//
+// Credentials never appear in what tidegate prints: URLs are redacted
+// with Redact, and errors from the Git libraries are redacted before they
+// are returned.
 package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"golang.org/x/crypto/ssh"
 )
 
 // Auth holds the credentials for a remote. The zero value is anonymous.
@@ -34,11 +57,15 @@ type Checkout struct {
 	// Revision is the resolved commit SHA, empty for a directory that is
 	// not a Git repository.
 	Revision string
-	// Ref is the ref that was asked for, empty for the default branch.
-	Ref string
+	// Ref is the ref that was asked for; Branch the branch checked out
+	// (the remote's default branch when Ref was empty).
+	Ref, Branch string
 	// URL is the source with credentials removed, safe to print.
 	URL string
 
+	remote  string // where to fetch and push; "" when there is none
+	auth    Auth
+	log     *slog.Logger
 	cleanup func() error
 }
 
@@ -53,6 +80,7 @@ func (c *Checkout) Close() error {
 type options struct {
 	ref  string
 	auth Auth
+	log  *slog.Logger
 }
 
 // Option configures Open.
@@ -64,18 +92,273 @@ func WithRef(ref string) Option { return func(o *options) { o.ref = ref } }
 // WithAuth sets the credentials for a remote.
 func WithAuth(a Auth) Option { return func(o *options) { o.auth = a } }
 
-// Open makes the repository at url available on local disk.
-func Open(ctx context.Context, url string, opts ...Option) (*Checkout, error) {
-	o := options{}
+// WithLogger sets where progress goes.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// Open makes the repository at rawURL available on local disk.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Checkout, error) {
+	o := options{log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dir, err := filepath.Abs(url)
+	if isLocalDir(rawURL) {
+		return openDir(rawURL, o)
+	}
+	return clone(ctx, rawURL, o)
+}
+
+// isLocalDir tells a working tree (or any directory that is not a bare
+// repository) from a URL or a bare repository to clone.
+func isLocalDir(s string) bool {
+	if strings.Contains(s, "://") {
+		return false
+	}
+	fi, err := os.Stat(s)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(s, "HEAD"))
+	bare := err == nil && exists(filepath.Join(s, "objects")) && !exists(filepath.Join(s, ".git"))
+	return !bare
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func openDir(path string, o options) (*Checkout, error) {
+	dir, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("source %s is not a directory (remote sources are not implemented yet)", url)
+	c := &Checkout{Dir: dir, URL: path, Ref: o.ref, auth: o.auth, log: o.log}
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		if o.ref != "" {
+			return nil, fmt.Errorf("--ref %s: %s is not a Git repository", o.ref, path)
+		}
+		return c, nil
 	}
-	return &Checkout{Dir: dir, Ref: o.ref, URL: url}, nil
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if o.ref != "" {
+		// A working tree is read as it is; --ref would silently be
+		// ignored, so say what to do instead.
+		return nil, fmt.Errorf("--ref %s with a local working tree: check the ref out first, or pass the repository as file://%s", o.ref, dir)
+	}
+	if head, err := repo.Head(); err == nil {
+		c.Revision = head.Hash().String()
+		if head.Name().IsBranch() {
+			c.Branch = head.Name().Short()
+		}
+	}
+	if rem, err := repo.Remote("origin"); err == nil && len(rem.Config().URLs) > 0 {
+		c.remote = rem.Config().URLs[0]
+	}
+	return c, nil
+}
+
+var shaPattern = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
+
+func clone(ctx context.Context, rawURL string, o options) (*Checkout, error) {
+	safe := Redact(rawURL)
+	endpoint := rawURL
+	if fi, err := os.Stat(rawURL); err == nil && fi.IsDir() {
+		abs, _ := filepath.Abs(rawURL)
+		endpoint = abs
+	}
+	auth, err := transportAuth(endpoint, o.auth)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "tidegate-source-")
+	if err != nil {
+		return nil, err
+	}
+	c := &Checkout{Dir: dir, URL: safe, Ref: o.ref, remote: endpoint, auth: o.auth, log: o.log,
+		cleanup: func() error { return os.RemoveAll(dir) }}
+	start := time.Now()
+	o.log.Info("cloning", "source", safe, "ref", o.ref)
+
+	var repo *git.Repository
+	cloneOpts := func(ref plumbing.ReferenceName, depth int) *git.CloneOptions {
+		return &git.CloneOptions{URL: endpoint, Auth: auth, ReferenceName: ref, SingleBranch: ref != "", Depth: depth, Tags: git.NoTags}
+	}
+	switch {
+	case o.ref == "":
+		repo, err = git.PlainCloneContext(ctx, dir, false, cloneOpts("", 1))
+	case shaPattern.MatchString(o.ref):
+		// A commit needs the history that holds it.
+		repo, err = git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{URL: endpoint, Auth: auth, Tags: git.NoTags})
+		if err == nil {
+			err = checkoutCommit(repo, o.ref)
+		}
+	default:
+		repo, err = git.PlainCloneContext(ctx, dir, false, cloneOpts(plumbing.NewBranchReferenceName(o.ref), 1))
+		if isRefNotFound(err) {
+			_ = os.RemoveAll(dir)
+			_ = os.MkdirAll(dir, 0o700)
+			repo, err = git.PlainCloneContext(ctx, dir, false, cloneOpts(plumbing.NewTagReferenceName(o.ref), 1))
+		}
+		if isRefNotFound(err) {
+			err = fmt.Errorf("branch or tag %q not found in %s (check --ref)", o.ref, safe)
+		}
+	}
+	if err != nil {
+		c.Close()
+		return nil, explainRemote(err, safe, rawURL, o.auth)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%s: %w", safe, err)
+	}
+	c.Revision = head.Hash().String()
+	if head.Name().IsBranch() {
+		c.Branch = head.Name().Short()
+	}
+	o.log.Info("cloned", "source", safe, "revision", c.Revision, "duration", time.Since(start).Round(time.Millisecond))
+	return c, nil
+}
+
+func checkoutCommit(repo *git.Repository, ref string) error {
+	h, err := repo.ResolveRevision(plumbing.Revision(ref))
+	if err != nil {
+		return fmt.Errorf("commit %q not found (check --ref): %w", ref, err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return err
+	}
+	return wt.Checkout(&git.CheckoutOptions{Hash: *h})
+}
+
+func isRefNotFound(err error) bool {
+	if err == nil {
+		return false
+	}
+	var nf git.NoMatchingRefSpecError
+	return errors.As(err, &nf) || errors.Is(err, plumbing.ErrReferenceNotFound) || strings.Contains(err.Error(), "couldn't find remote ref")
+}
+
+// transportAuth turns Auth into go-git's, for the URL's protocol.
+func transportAuth(rawURL string, a Auth) (transport.AuthMethod, error) {
+	ep, err := transport.NewEndpoint(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", Redact(rawURL), err)
+	}
+	switch ep.Protocol {
+	case "http", "https":
+		user, pass := a.Username, a.Password
+		if a.Token != "" {
+			pass = a.Token
+			if user == "" {
+				user = "git"
+			}
+		}
+		if user == "" && pass == "" {
+			if ep.User != "" {
+				return &githttp.BasicAuth{Username: ep.User, Password: ep.Password}, nil
+			}
+			return nil, nil
+		}
+		return &githttp.BasicAuth{Username: user, Password: pass}, nil
+	case "ssh":
+		user := ep.User
+		if user == "" {
+			user = "git"
+		}
+		if len(a.SSHKey) == 0 {
+			return nil, fmt.Errorf("source %s is SSH: give a deploy key with --ssh-key-file", Redact(rawURL))
+		}
+		keys, err := gitssh.NewPublicKeys(user, a.SSHKey, a.SSHKeyPassphrase)
+		if err != nil {
+			return nil, fmt.Errorf("read the SSH key: %w (a PEM or OpenSSH private key; pass --ssh-passphrase if it is encrypted)", err)
+		}
+		if a.InsecureIgnoreHostKey {
+			keys.HostKeyCallback = ssh.InsecureIgnoreHostKey()
+			return keys, nil
+		}
+		if len(a.KnownHosts) == 0 {
+			return nil, fmt.Errorf("source %s is SSH and no known_hosts was given: pass --known-hosts FILE (get the line with: ssh-keyscan -p %d %s)", Redact(rawURL), portOr(ep.Port, 22), ep.Host)
+		}
+		cb, algos, err := knownHosts(a.KnownHosts, net.JoinHostPort(ep.Host, fmt.Sprint(portOr(ep.Port, 22))))
+		if err != nil {
+			return nil, err
+		}
+		keys.HostKeyCallback, keys.HostKeyAlgorithms = cb, algos
+		return keys, nil
+	}
+	return nil, nil
+}
+
+func portOr(p, def int) int {
+	if p == 0 {
+		return def
+	}
+	return p
+}
+
+// knownHosts builds a host key check from known_hosts text. The file
+// exists only for the call: the parser reads files.
+func knownHosts(text []byte, hostport string) (ssh.HostKeyCallback, []string, error) {
+	f, err := os.CreateTemp("", "tidegate-known-hosts-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(text); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	f.Close()
+	db, err := gitssh.NewKnownHostsDb(f.Name())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read --known-hosts: %w", err)
+	}
+	return db.HostKeyCallback(), db.HostKeyAlgorithms(hostport), nil
+}
+
+// explainRemote redacts a Git error and says what to do about it.
+func explainRemote(err error, safe, raw string, a Auth) error {
+	msg := redactText(err.Error(), raw, a)
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%s: %s (check --git-token or --git-username/--git-password, and that the token may read the repository)", safe, msg)
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return fmt.Errorf("%s: repository not found (check the URL, and that the credentials can see it)", safe)
+	case strings.Contains(msg, "knownhosts: key is unknown"):
+		return fmt.Errorf("%s: the SSH host key is not in --known-hosts; add it (ssh-keyscan prints it) or, for a throwaway server only, pass --insecure-skip-host-key-check", safe)
+	case strings.Contains(msg, "knownhosts: key mismatch"):
+		return fmt.Errorf("%s: the SSH host key does NOT match --known-hosts: the server changed its key or someone is in between; check with the server's owner", safe)
+	case strings.Contains(msg, "unable to authenticate"):
+		return fmt.Errorf("%s: the SSH server refused the key (add the deploy key's public half to the repository)", safe)
+	}
+	return fmt.Errorf("%s: %s", safe, msg)
+}
+
+// redactText removes every credential from s.
+func redactText(s, raw string, a Auth) string {
+	if raw != "" {
+		s = strings.ReplaceAll(s, raw, Redact(raw))
+	}
+	for _, secret := range []string{a.Token, a.Password, a.SSHKeyPassphrase} {
+		if len(secret) >= 4 {
+			s = strings.ReplaceAll(s, secret, "***")
+		}
+	}
+	return s
+}
+
+// Redact removes the password or token from a URL, keeping the user name
+// so the reader still knows which account was used.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); !has {
+		return raw
+	}
+	u.User = url.UserPassword(u.User.Username(), "***")
+	return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
 }

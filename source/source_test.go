@@ -1,0 +1,431 @@
+package source_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	neturl "net/url"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tidegate/tidegate/source"
+)
+
+func gitCmd(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "init.defaultBranch=main"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// fixture is a bare repository with main (two commits), a branch "next"
+// and a tag v1 on the first commit.
+type fixture struct {
+	bare             string
+	first, second    string
+	nextTip, workDir string
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed (hack/ci-deps.sh installs it)")
+	}
+	root := t.TempDir()
+	work := filepath.Join(root, "work")
+	bare := filepath.Join(root, "repo.git")
+	os.MkdirAll(work, 0o755)
+	gitCmd(t, work, "init", "-q", "-b", "main")
+	write(t, filepath.Join(work, "apps/a.yaml"), "version: 1\n")
+	gitCmd(t, work, "add", "-A")
+	gitCmd(t, work, "commit", "-qm", "one")
+	first := gitCmd(t, work, "rev-parse", "HEAD")
+	gitCmd(t, work, "tag", "v1")
+	write(t, filepath.Join(work, "apps/a.yaml"), "version: 2\n")
+	gitCmd(t, work, "commit", "-qam", "two")
+	second := gitCmd(t, work, "rev-parse", "HEAD")
+	gitCmd(t, work, "checkout", "-qb", "next", first)
+	write(t, filepath.Join(work, "apps/a.yaml"), "version: next\n")
+	gitCmd(t, work, "commit", "-qam", "next")
+	next := gitCmd(t, work, "rev-parse", "HEAD")
+	gitCmd(t, work, "checkout", "-q", "main")
+	gitCmd(t, root, "clone", "-q", "--bare", work, bare)
+	gitCmd(t, bare, "symbolic-ref", "HEAD", "refs/heads/main")
+	return fixture{bare: bare, first: first, second: second, nextTip: next, workDir: work}
+}
+
+func write(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestOpenRefs(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name, url, ref, wantRev, wantContent string
+	}{
+		{"default branch over file://", "file://" + f.bare, "", f.second, "version: 2\n"},
+		{"bare path", f.bare, "", f.second, "version: 2\n"},
+		{"branch", "file://" + f.bare, "next", f.nextTip, "version: next\n"},
+		{"tag", "file://" + f.bare, "v1", f.first, "version: 1\n"},
+		{"full SHA", "file://" + f.bare, f.first, f.first, "version: 1\n"},
+		{"short SHA", "file://" + f.bare, f.first[:10], f.first, "version: 1\n"},
+		{"working tree", f.workDir, "", f.second, "version: 2\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			co, err := source.Open(context.Background(), tc.url, source.WithRef(tc.ref))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer co.Close()
+			if co.Revision != tc.wantRev {
+				t.Errorf("revision = %s, want %s", co.Revision, tc.wantRev)
+			}
+			if got := read(t, filepath.Join(co.Dir, "apps/a.yaml")); got != tc.wantContent {
+				t.Errorf("content = %q, want %q", got, tc.wantContent)
+			}
+		})
+	}
+	t.Run("unknown ref", func(t *testing.T) {
+		_, err := source.Open(context.Background(), "file://"+f.bare, source.WithRef("nope"))
+		if err == nil || !strings.Contains(err.Error(), `"nope" not found`) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("clone is removed on Close", func(t *testing.T) {
+		co, err := source.Open(context.Background(), "file://"+f.bare)
+		if err != nil {
+			t.Fatal(err)
+		}
+		co.Close()
+		if _, err := os.Stat(co.Dir); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after Close", co.Dir)
+		}
+	})
+}
+
+// httpServer serves the bare repository's parent through git
+// http-backend, the smart HTTP server GitHub-like hosts speak, behind
+// basic auth with a token.
+func httpServer(t *testing.T, root, token string) *httptest.Server {
+	t.Helper()
+	backend, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		t.Skip("git is not installed")
+	}
+	h := &cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(backend)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=tidegate"},
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pass, ok := r.BasicAuth(); !ok || pass != token {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestHTTPS(t *testing.T) {
+	f := newFixture(t)
+	gitCmd(t, f.bare, "config", "http.receivepack", "true")
+	srv := httpServer(t, filepath.Dir(f.bare), "tok-secret-123")
+	url := srv.URL + "/repo.git"
+
+	co, err := source.Open(context.Background(), url, source.WithAuth(source.Auth{Token: "tok-secret-123"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	if co.Revision != f.second || co.Branch != "main" {
+		t.Errorf("revision %s branch %s, want %s main", co.Revision, co.Branch, f.second)
+	}
+
+	_, err = source.Open(context.Background(), url, source.WithAuth(source.Auth{Token: "wrong-token-456"}))
+	if err == nil {
+		t.Fatal("a wrong token was accepted")
+	}
+	if strings.Contains(err.Error(), "wrong-token-456") || !strings.Contains(err.Error(), "--git-token") {
+		t.Errorf("error leaks the token or gives no advice: %v", err)
+	}
+
+	// A token in the URL is redacted in everything tidegate prints.
+	withCreds := strings.Replace(url, "http://", "http://git:url-token-789@", 1)
+	_, err = source.Open(context.Background(), withCreds)
+	if err == nil || strings.Contains(err.Error(), "url-token-789") {
+		t.Errorf("err = %v, want an auth error without the token", err)
+	}
+
+	// Write side over HTTP.
+	res, err := co.Propose(context.Background(), "main", "tidegate/images/x", source.Change{
+		Files: map[string][]byte{"apps/a.yaml": []byte("version: 3\n")}, Message: "bump", Author: source.Signature{Name: "bot", Email: "bot@example.invalid"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Pushed || !res.Created {
+		t.Errorf("first propose: %+v, want pushed and created", res)
+	}
+	if got := gitCmd(t, f.bare, "show", "tidegate/images/x:apps/a.yaml"); got != "version: 3" {
+		t.Errorf("pushed content = %q", got)
+	}
+}
+
+func TestProposeIsIdempotentAndNeverPushesToBase(t *testing.T) {
+	f := newFixture(t)
+	co, err := source.Open(context.Background(), "file://"+f.bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	ch := source.Change{
+		Files:   map[string][]byte{"apps/a.yaml": []byte("version: 3\n"), "apps/new.yaml": []byte("new: true\n")},
+		Message: "Update images", Author: source.Signature{Name: "tidegate", Email: "bot@example.invalid"},
+	}
+	ctx := context.Background()
+	first, err := co.Propose(ctx, "main", "bump", ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Pushed || !first.Created {
+		t.Fatalf("first: %+v", first)
+	}
+	second, err := co.Propose(ctx, "main", "bump", ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Pushed || second.Commit != first.Commit {
+		t.Errorf("second identical propose wrote: %+v (first %+v)", second, first)
+	}
+	if tip, _ := co.RemoteBranch(ctx, "bump"); tip != first.Commit {
+		t.Errorf("remote tip %s, want %s", tip, first.Commit)
+	}
+
+	// The base moves on: the branch is rebuilt on the new base.
+	gitCmd(t, f.workDir, "push", "-q", f.bare, "main")
+	write(t, filepath.Join(f.workDir, "other.txt"), "x\n")
+	gitCmd(t, f.workDir, "add", "-A")
+	gitCmd(t, f.workDir, "commit", "-qm", "base moves")
+	gitCmd(t, f.workDir, "push", "-q", f.bare, "main")
+	newBase := gitCmd(t, f.bare, "rev-parse", "main")
+	third, err := co.Propose(ctx, "main", "bump", ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !third.Pushed || third.Created {
+		t.Errorf("third: %+v, want a push to the existing branch", third)
+	}
+	if parent := gitCmd(t, f.bare, "rev-parse", "bump^"); parent != newBase {
+		t.Errorf("branch parent %s, want the new base %s", parent, newBase)
+	}
+	if got := gitCmd(t, f.bare, "show", "main:apps/a.yaml"); got != "version: 2" {
+		t.Errorf("main changed: %q", got)
+	}
+
+	for _, branch := range []string{"main", ""} {
+		if _, err := co.Propose(ctx, "main", branch, ch); !errors.Is(err, source.ErrProtectedBranch) {
+			t.Errorf("propose to %q: err = %v, want ErrProtectedBranch", branch, err)
+		}
+	}
+	// The default branch is protected even when it is not the base.
+	if _, err := co.Propose(ctx, "next", "main", ch); !errors.Is(err, source.ErrProtectedBranch) {
+		t.Errorf("propose onto the default branch: err = %v", err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://git:tok@github.com/acme/fleet":   "https://git:***@github.com/acme/fleet",
+		"https://github.com/acme/fleet":           "https://github.com/acme/fleet",
+		"git@github.com:acme/fleet.git":           "git@github.com:acme/fleet.git",
+		"ssh://git@host:2222/acme/fleet.git":      "ssh://git@host:2222/acme/fleet.git",
+		"https://user:p%40ss@gitlab.example/a/b":  "https://user:***@gitlab.example/a/b",
+		"file:///srv/git/fleet.git":               "file:///srv/git/fleet.git",
+		"https://oauth2:glpat-xyz@gitlab.com/a/b": "https://oauth2:***@gitlab.com/a/b",
+	} {
+		if got := source.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzRedact(f *testing.F) {
+	f.Add("https://git:tok@github.com/acme/fleet")
+	f.Add("ssh://git@host:22/x")
+	f.Add("https://u:p%40ss@h/x")
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := neturl.Parse(s)
+		if err != nil || u.User == nil {
+			return
+		}
+		pass, ok := u.User.Password()
+		if !ok || pass == "***" {
+			return
+		}
+		out := source.Redact(s)
+		if back, err := neturl.Parse(out); err == nil && back.User != nil {
+			if p, _ := back.User.Password(); p == pass {
+				t.Errorf("Redact(%q) = %q keeps the password", s, out)
+			}
+		}
+	})
+}
+
+// sshServer starts Debian's sshd on a loopback port serving the fixture
+// to a generated client key. It returns the URL, the client key (PEM)
+// and the server's known_hosts line.
+func sshServer(t *testing.T, repoDir string) (url string, clientKey []byte, knownHosts []byte) {
+	t.Helper()
+	sshd, err := exec.LookPath("sshd")
+	if err != nil {
+		if _, err2 := os.Stat("/usr/sbin/sshd"); err2 != nil {
+			t.Skip("sshd is not installed (hack/ci-deps.sh installs openssh-server)")
+		}
+		sshd = "/usr/sbin/sshd"
+	}
+	dir := t.TempDir()
+	hostPub, hostPEM := newKey(t)
+	clientPub, clientPEM := newKey(t)
+	write(t, filepath.Join(dir, "host_key"), string(hostPEM))
+	os.Chmod(filepath.Join(dir, "host_key"), 0o600)
+	write(t, filepath.Join(dir, "authorized_keys"), string(ssh.MarshalAuthorizedKey(clientPub)))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	gitPath, _ := exec.LookPath("git")
+	cfg := fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+AuthorizedKeysFile %s
+PidFile %s
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin yes
+SetEnv PATH=%s:/usr/bin:/bin
+`, port, filepath.Join(dir, "host_key"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"), filepath.Dir(gitPath))
+	write(t, filepath.Join(dir, "sshd_config"), cfg)
+	os.MkdirAll("/run/sshd", 0o755)
+	cmd := exec.Command(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	user := os.Getenv("USER")
+	if user == "" {
+		user = "root"
+	}
+	known := fmt.Sprintf("[127.0.0.1]:%d %s", port, ssh.MarshalAuthorizedKey(hostPub))
+	return fmt.Sprintf("ssh://%s@127.0.0.1:%d%s", user, port, repoDir), clientPEM, []byte(known)
+}
+
+func newKey(t *testing.T) (ssh.PublicKey, []byte) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp, pem.EncodeToMemory(block)
+}
+
+func TestSSH(t *testing.T) {
+	f := newFixture(t)
+	url, key, known := sshServer(t, f.bare)
+	ctx := context.Background()
+
+	co, err := source.Open(ctx, url, source.WithAuth(source.Auth{SSHKey: key, KnownHosts: known}))
+	if err != nil {
+		t.Fatalf("clone over SSH with a known host: %v", err)
+	}
+	defer co.Close()
+	if co.Revision != f.second {
+		t.Errorf("revision %s, want %s", co.Revision, f.second)
+	}
+
+	_, otherHost := newKey(t)
+	otherPub, _ := ssh.ParsePrivateKey(otherHost)
+	wrongKnown := []byte(strings.SplitN(string(known), " ", 2)[0] + " " + string(ssh.MarshalAuthorizedKey(otherPub.PublicKey())))
+	if _, err := source.Open(ctx, url, source.WithAuth(source.Auth{SSHKey: key, KnownHosts: wrongKnown})); err == nil || !strings.Contains(err.Error(), "known-hosts") {
+		t.Errorf("a host key mismatch: err = %v", err)
+	}
+	unrelated := []byte("[example.invalid]:22 " + string(ssh.MarshalAuthorizedKey(otherPub.PublicKey())))
+	if _, err := source.Open(ctx, url, source.WithAuth(source.Auth{SSHKey: key, KnownHosts: unrelated})); err == nil || !strings.Contains(err.Error(), "--known-hosts") {
+		t.Errorf("an unknown host: err = %v", err)
+	}
+	if _, err := source.Open(ctx, url, source.WithAuth(source.Auth{SSHKey: key})); err == nil || !strings.Contains(err.Error(), "ssh-keyscan") {
+		t.Errorf("no known_hosts: err = %v", err)
+	}
+	insecure, err := source.Open(ctx, url, source.WithAuth(source.Auth{SSHKey: key, InsecureIgnoreHostKey: true}))
+	if err != nil {
+		t.Errorf("--insecure-skip-host-key-check: %v", err)
+	} else {
+		insecure.Close()
+	}
+	_, wrongClient := newKey(t)
+	if _, err := source.Open(ctx, url, source.WithAuth(source.Auth{SSHKey: wrongClient, KnownHosts: known})); err == nil {
+		t.Error("an unauthorized deploy key was accepted")
+	}
+
+	res, err := co.Propose(ctx, "main", "bump-ssh", source.Change{Files: map[string][]byte{"apps/a.yaml": []byte("version: ssh\n")}, Message: "m", Author: source.Signature{Name: "b", Email: "b@example.invalid"}})
+	if err != nil {
+		t.Fatalf("push over SSH: %v", err)
+	}
+	if !res.Pushed {
+		t.Errorf("push over SSH: %+v", res)
+	}
+}
