@@ -38,18 +38,23 @@ git -C "$repo" -c user.name=demo -c user.email=demo@example.invalid commit -qm "
 find "$repo" -name '*.yaml' -not -path '*/.git/*' | sed "s|$repo/||" | sort
 
 tg() { "$work/tidegate" --kubeconfig "$work/kubeconfig" "$@"; }
-common=(--source "file://$repo" --path clusters/demo --inventory-namespace default --inventory-name demo)
+# The demo API server runs no controllers, so Deployments never become
+# ready: --no-wait. A real cluster would use the default --wait.
+src=(--source "file://$repo" --path infrastructure --path clusters/demo --path apps/demo --path image-automation)
+common=("${src[@]}" --inventory-namespace default --inventory-name demo)
+
+step "tidegate render (no cluster needed; what the run will apply)"
+tg render "${src[@]}" | grep -E '^(kind|  name):' | paste - - | column -t
 
 step "tidegate reconcile (first run: everything is created)"
-tg reconcile "${common[@]}"
+tg reconcile "${common[@]}" --no-wait
 
 step "tidegate reconcile again (nothing to do: every object unchanged, no writes)"
-tg reconcile "${common[@]}"
+tg reconcile "${common[@]}" --no-wait
 
 step "Git changes: one object edited, one removed"
 sed -i 's/greeting: hello/greeting: hello from git/' "$repo/apps/demo/configmap.yaml"
 git -C "$repo" rm -q apps/demo/service.yaml
-sed -i '/service.yaml/d' "$repo/apps/demo/kustomization.yaml"
 git -C "$repo" -c user.name=demo -c user.email=demo@example.invalid commit -qam "fleet: edit greeting, drop service"
 git -C "$repo" show --stat --format='%h %s' HEAD | head -5
 
@@ -58,16 +63,21 @@ set +e; tg diff "${common[@]}"; code=$?; set -e
 echo "diff exit code: $code"
 
 step "tidegate reconcile (configured + pruned)"
-tg reconcile "${common[@]}"
+tg reconcile "${common[@]}" --no-wait
 
 step "someone edits the cluster by hand; tidegate reconcile --drift=report pauses instead of reverting"
 kubectl_patch='{"data":{"greeting":"changed by hand"}}'
-tg reconcile "${common[@]}" --dry-run -o json >/dev/null
-"$work/tidegate" --kubeconfig "$work/kubeconfig" version >/dev/null
 if command -v kubectl >/dev/null; then
 	kubectl --kubeconfig "$work/kubeconfig" -n demo patch configmap demo-settings --type merge -p "$kubectl_patch" --field-manager=kubectl-edit >/dev/null
-	set +e; tg reconcile "${common[@]}" --drift=report; code=$?; set -e
+	set +e; tg reconcile "${common[@]}" --no-wait --drift=report; code=$?; set -e
 	echo "reconcile --drift=report exit code: $code (2: drift found, nothing reverted)"
+
+	step "tidegate reconcile (default --drift=revert: Git wins again)"
+	tg reconcile "${common[@]}" --no-wait
+
+	step "the inventory is an ApplySet parent kubectl can read"
+	kubectl --kubeconfig "$work/kubeconfig" -n default get configmap demo -o jsonpath='{.metadata.labels}{"\n"}{.metadata.annotations}{"\n"}'
+	echo
 else
 	echo "(kubectl not installed: skipping the drift step)"
 fi

@@ -417,7 +417,7 @@ func (r *Reconciler) reportDrift(ctx context.Context, rep *Report, drifted []*un
 		return r.fail(rep, fmt.Errorf("diff drifted objects: %w", err))
 	}
 	rep.Error = ErrDrift.Error()
-	return fmt.Errorf("%d objects: %w (run with --drift=revert to apply Git over them)", len(drifted), ErrDrift)
+	return fmt.Errorf("%d drifted: %w (look at the diff; run with --drift=revert to apply Git over them)", len(drifted), ErrDrift)
 }
 
 func (r *Reconciler) fail(rep *Report, err error) error {

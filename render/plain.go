@@ -3,6 +3,7 @@ package render
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -85,9 +86,13 @@ func Decode(name string, data []byte) ([]*unstructured.Unstructured, error) {
 		if isBlank(d.text) {
 			continue
 		}
-		var m map[string]any
-		if err := yaml.Unmarshal(d.text, &m); err != nil {
-			return nil, fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, d.line+lineOf(err)-1, strings.TrimPrefix(trimLine(err.Error()), "error converting YAML to JSON: yaml: "))
+		j, err := yaml.YAMLToJSON(d.text)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, d.line+lineOf(err)-1, strings.TrimPrefix(trimLine(err.Error()), "yaml: "))
+		}
+		m, err := jsonObject(j)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: the document is not a mapping: %w", name, d.line, err)
 		}
 		if m == nil {
 			continue
@@ -169,4 +174,45 @@ func lineOf(err error) int {
 // trimLine drops the parser's own "line N:" now that the line is in front.
 func trimLine(s string) string {
 	return yamlLine.ReplaceAllStringFunc(s, func(string) string { return "" })
+}
+
+// jsonObject decodes a JSON object with the number types Kubernetes'
+// unstructured objects use: int64 for integers, float64 otherwise.
+func jsonObject(j []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, nil
+	}
+	m, ok := normalizeNumbers(v).(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("got %T", v)
+	}
+	return m, nil
+}
+
+func normalizeNumbers(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = normalizeNumbers(e)
+		}
+		return t
+	case []any:
+		for i, e := range t {
+			t[i] = normalizeNumbers(e)
+		}
+		return t
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	}
+	return v
 }

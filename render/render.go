@@ -197,7 +197,11 @@ func (r *renderer) kustomize(dir, rel string) ([]*unstructured.Unstructured, err
 	}
 	var out []*unstructured.Unstructured
 	for _, res := range resMap.Resources() {
-		m, err := res.Map()
+		j, err := res.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
+		}
+		m, err := jsonObject(j)
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
 		}

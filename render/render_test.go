@@ -119,6 +119,11 @@ configMapGenerator:
 	if len(got) != 2 || got[0] != "Deployment/prod/web" || !strings.HasPrefix(got[1], "ConfigMap/prod/settings-") {
 		t.Fatalf("objects = %v", got)
 	}
+	// Objects must hold JSON types only (int64, not int): client-go deep
+	// copies them and panics on anything else.
+	for _, o := range res.Objects {
+		_ = o.DeepCopy()
+	}
 	if r, _, _ := unstructuredInt(res.Objects[0].Object, "spec", "replicas"); r != 3 {
 		t.Errorf("replicas = %d, want 3", r)
 	}

@@ -21,9 +21,12 @@ import (
 )
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", "", "write the admin kubeconfig to this file (required)")
-	ready := flag.String("ready-file", "", "touch this file once the API server is ready, for scripts that wait")
-	flag.Parse()
+	// A flag set of its own: controller-runtime, linked in through envtest,
+	// registers --kubeconfig on the global one.
+	fs := flag.NewFlagSet("testcluster", flag.ExitOnError)
+	kubeconfig := fs.String("kubeconfig", "", "write the admin kubeconfig to this file (required)")
+	ready := fs.String("ready-file", "", "touch this file once the API server is ready, for scripts that wait")
+	_ = fs.Parse(os.Args[1:])
 	if *kubeconfig == "" {
 		fmt.Fprintln(os.Stderr, "testcluster: --kubeconfig FILE is required")
 		os.Exit(64)
