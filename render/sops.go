@@ -206,4 +206,3 @@ func recipients(m sops.Metadata) string {
 	}
 	return strings.Join(out, ", ")
 }
-
