@@ -64,7 +64,7 @@ func unified(id object.ID, live, merged *unstructured.Unstructured) string {
 	a, b := "", render(merged, live)
 	from := "live"
 	if live != nil {
-		a = render(live, merged)
+		a = render(live, nil)
 	} else {
 		from = "/dev/null"
 	}

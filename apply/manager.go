@@ -191,8 +191,16 @@ func (m *Manager) applyOne(ctx context.Context, p Planned, o ApplyOptions) (Chan
 		c.Reason = strings.TrimPrefix(err.Error(), p.ID.String()+": ")
 		return c, err
 	}
-	if p.Live != nil && res.GetResourceVersion() == p.Live.GetResourceVersion() {
-		c.Action = Unchanged
+	if p.Live != nil {
+		// A write that changed nothing keeps resourceVersion; a dry-run
+		// never bumps it, so compare its result instead.
+		if o.DryRun {
+			if unified(p.ID, p.Live, res) == "" {
+				c.Action = Unchanged
+			}
+		} else if res.GetResourceVersion() == p.Live.GetResourceVersion() {
+			c.Action = Unchanged
+		}
 	}
 	return c, nil
 }
@@ -288,7 +296,11 @@ func (m *Manager) waitForCRDs(ctx context.Context, changes []Change) error {
 }
 
 func isImmutable(err error) bool {
-	return apierrors.IsInvalid(err) && strings.Contains(err.Error(), "immutable")
+	if !apierrors.IsInvalid(err) {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "immutable") || strings.Contains(msg, "may not change once set")
 }
 
 // explain turns API errors into errors that say what to do.
