@@ -1,0 +1,414 @@
+package prune_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/tidegate/tidegate/internal/testenv"
+	"github.com/tidegate/tidegate/object"
+	"github.com/tidegate/tidegate/prune"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+func TestParentIDMatchesKubectl(t *testing.T) {
+	// Computed by hand from the KEP-3659 definition:
+	// base64url(sha256("tidegate.default.ConfigMap.")).
+	p := prune.Parent{Kind: "ConfigMap", Namespace: "default", Name: "tidegate"}
+	if got, want := p.ID(), "applyset-gJTKG_0v8Hwq-HngsO0vAOXaJ8IfPW588n9GQS7Yuk0-v1"; got != want {
+		t.Fatalf("ID = %s, want %s", got, want)
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed; the algorithm is still checked by the kubectl test below when it is")
+	}
+	ns := env.Namespace(t)
+	dyn := dynamicClient(t, env.Config)
+	parent := prune.Parent{Kind: "Secret", Namespace: ns, Name: "set"}
+	// kubectl creates its own parent and labels it with the id it
+	// computes; ours must be the same string.
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	os.WriteFile(kubeconfig, env.Kubeconfig, 0o600)
+	manifest := filepath.Join(dir, "cm.yaml")
+	os.WriteFile(manifest, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-kubectl\n  namespace: "+ns+"\n"), 0o644)
+	cmd := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "--prune", "--applyset=secret/set", "-n", ns, "-f", manifest)
+	cmd.Env = append(os.Environ(), "KUBECTL_APPLYSET=true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply --applyset: %v\n%s", err, out)
+	}
+	live, err := env.Client().CoreV1().Secrets(ns).Get(context.Background(), "set", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := live.Labels[prune.IDLabel]; got != parent.ID() {
+		t.Errorf("kubectl's id %s, ours %s", got, parent.ID())
+	}
+	// And tidegate refuses to adopt kubectl's parent.
+	if _, err := prune.NewStore(dyn, parent, "tidegate/test").Load(context.Background()); err == nil || !strings.Contains(err.Error(), "kubectl") {
+		t.Errorf("loading kubectl's applyset: err = %v, want a refusal naming kubectl", err)
+	}
+}
+
+func TestKubectlReadsOurInventory(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed")
+	}
+	ns := env.Namespace(t)
+	dyn := dynamicClient(t, env.Config)
+	parent := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "inv"}
+	store := prune.NewStore(dyn, parent, "tidegate/v0.1.0")
+	if err := store.Save(context.Background(), &prune.Inventory{ID: parent.ID(), Members: []object.ID{{Kind: "ConfigMap", Namespace: ns, Name: "a"}}}, false); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	os.WriteFile(kubeconfig, env.Kubeconfig, 0o600)
+	manifest := filepath.Join(dir, "cm.yaml")
+	os.WriteFile(manifest, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: "+ns+"\n"), 0o644)
+	cmd := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "--prune", "--applyset=configmap/inv", "-n", ns, "-f", manifest)
+	cmd.Env = append(os.Environ(), "KUBECTL_APPLYSET=true")
+	out, err := cmd.CombinedOutput()
+	// kubectl finds the parent, reads its tooling annotation and leaves
+	// an ApplySet of another tool alone: that is the interoperability
+	// KEP-3659 promises.
+	if err == nil || !strings.Contains(string(out), `managed by tooling "tidegate"`) {
+		t.Fatalf("kubectl on tidegate's parent: err=%v\n%s\nwant a refusal naming tidegate's tooling", err, out)
+	}
+}
+
+func dynamicClient(t *testing.T, cfg *rest.Config) dynamic.Interface {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dyn
+}
+
+func mapper(t *testing.T) *restmapper.DeferredDiscoveryRESTMapper {
+	dc, err := discovery.NewDiscoveryClientForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	ns := env.Namespace(t)
+	other := env.Namespace(t)
+	for _, kind := range []string{"ConfigMap", "Secret"} {
+		t.Run(kind, func(t *testing.T) {
+			dyn := dynamicClient(t, env.Config)
+			parent := prune.Parent{Kind: kind, Namespace: ns, Name: "inv-" + strings.ToLower(kind)}
+			store := prune.NewStore(dyn, parent, "tidegate/v1.2.3")
+			empty, err := store.Load(context.Background())
+			if err != nil || len(empty.Members) != 0 || empty.ID != parent.ID() {
+				t.Fatalf("load before save: %+v, %v", empty, err)
+			}
+			inv := &prune.Inventory{ID: parent.ID(), Revision: "abc123", Members: []object.ID{
+				{Group: "apps", Kind: "Deployment", Namespace: other, Name: "web"},
+				{Kind: "ConfigMap", Namespace: ns, Name: "a"},
+				{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition", Name: "widgets.example.dev"},
+			}}
+			if err := store.Save(context.Background(), inv, false); err != nil {
+				t.Fatal(err)
+			}
+			got, err := store.Load(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append([]object.ID(nil), inv.Members...)
+			object.Sort(want)
+			if d := cmp.Diff(want, got.Members); d != "" || got.Revision != "abc123" {
+				t.Errorf("members (-want +got):\n%s revision %s", d, got.Revision)
+			}
+			var ann map[string]string
+			var labels map[string]string
+			if kind == "ConfigMap" {
+				cm, _ := env.Client().CoreV1().ConfigMaps(ns).Get(context.Background(), parent.Name, metav1.GetOptions{})
+				ann, labels = cm.Annotations, cm.Labels
+			} else {
+				s, _ := env.Client().CoreV1().Secrets(ns).Get(context.Background(), parent.Name, metav1.GetOptions{})
+				ann, labels = s.Annotations, s.Labels
+			}
+			wantAnn := map[string]string{
+				prune.ToolingAnnotation:    "tidegate/v1.2.3",
+				prune.GroupKindsAnnotation: "ConfigMap,CustomResourceDefinition.apiextensions.k8s.io,Deployment.apps",
+				prune.NamespacesAnnotation: other,
+				prune.RevisionAnnotation:   "abc123",
+			}
+			if d := cmp.Diff(wantAnn, ann); d != "" {
+				t.Errorf("annotations (-want +got):\n%s", d)
+			}
+			if labels[prune.IDLabel] != parent.ID() {
+				t.Errorf("id label = %q", labels[prune.IDLabel])
+			}
+		})
+	}
+}
+
+func TestStale(t *testing.T) {
+	a := object.ID{Kind: "ConfigMap", Namespace: "n", Name: "a"}
+	b := object.ID{Kind: "ConfigMap", Namespace: "n", Name: "b"}
+	c := object.ID{Kind: "Namespace", Name: "n"}
+	for _, tc := range []struct {
+		name              string
+		previous, current []object.ID
+		want              []object.ID
+	}{
+		{"nothing before", nil, []object.ID{a}, nil},
+		{"one removed", []object.ID{a, b}, []object.ID{a}, []object.ID{b}},
+		{"all removed", []object.ID{c, a}, nil, []object.ID{a, c}},
+		{"renamed", []object.ID{a}, []object.ID{b}, []object.ID{a}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, prune.Stale(tc.previous, tc.current)); d != "" {
+				t.Error(d)
+			}
+		})
+	}
+}
+
+// members creates n labelled ConfigMaps and returns their IDs.
+func members(t *testing.T, ns, id string, n int, extra func(i int, cm *corev1.ConfigMap)) []object.ID {
+	t.Helper()
+	var out []object.ID
+	for i := 0; i < n; i++ {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "m" + string(rune('a'+i)), Namespace: ns, Labels: map[string]string{prune.PartOfLabel: id}}}
+		if extra != nil {
+			extra(i, cm)
+		}
+		if _, err := env.Client().CoreV1().ConfigMaps(ns).Create(context.Background(), cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, object.ID{Kind: "ConfigMap", Namespace: ns, Name: cm.Name})
+	}
+	return out
+}
+
+func exists(t *testing.T, id object.ID) bool {
+	t.Helper()
+	_, err := env.Client().CoreV1().ConfigMaps(id.Namespace).Get(context.Background(), id.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
+func TestGuards(t *testing.T) {
+	ns := env.Namespace(t)
+	id := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "guards"}.ID()
+	ids := members(t, ns, id, 10, nil)
+	dyn := dynamicClient(t, env.Config)
+	ctx := context.Background()
+
+	t.Run("empty render", func(t *testing.T) {
+		p := prune.NewPruner(dyn, mapper(t), id, prune.Options{})
+		res, err := p.Prune(ctx, ids, len(ids), 0)
+		if !errors.Is(err, prune.ErrMassPrune) || !strings.Contains(err.Error(), "--allow-mass-prune") {
+			t.Fatalf("err = %v", err)
+		}
+		if len(res.Deleted) != 0 || !exists(t, ids[0]) {
+			t.Error("an empty render deleted something")
+		}
+	})
+	t.Run("more than the share", func(t *testing.T) {
+		p := prune.NewPruner(dyn, mapper(t), id, prune.Options{MaxShare: 0.3})
+		_, err := p.Prune(ctx, ids[:4], len(ids), 6)
+		if !errors.Is(err, prune.ErrMassPrune) || !strings.Contains(err.Error(), "4 of 10") {
+			t.Fatalf("err = %v", err)
+		}
+		if !exists(t, ids[0]) {
+			t.Error("a refused prune deleted something")
+		}
+	})
+	t.Run("within the share", func(t *testing.T) {
+		p := prune.NewPruner(dyn, mapper(t), id, prune.Options{MaxShare: 0.3})
+		res, err := p.Prune(ctx, ids[:3], len(ids), 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(ids[:3], res.Deleted); d != "" {
+			t.Errorf("deleted (-want +got):\n%s", d)
+		}
+	})
+	t.Run("allowed mass prune", func(t *testing.T) {
+		p := prune.NewPruner(dyn, mapper(t), id, prune.Options{AllowMassPrune: true})
+		res, err := p.Prune(ctx, ids[3:], len(ids)-3, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Deleted) != 7 || exists(t, ids[9]) {
+			t.Errorf("deleted %d", len(res.Deleted))
+		}
+	})
+	t.Run("small inventories may shrink", func(t *testing.T) {
+		p := prune.NewPruner(dyn, mapper(t), id, prune.Options{})
+		if err := p.Guard(3, 4, 1); err != nil {
+			t.Errorf("3 of 4: %v", err)
+		}
+	})
+}
+
+func TestOnlyOursAndNotOptedOut(t *testing.T) {
+	ns := env.Namespace(t)
+	id := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "ours"}.ID()
+	otherID := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "theirs"}.ID()
+	optOuts := []map[string]string{
+		{"tidegate.dev/prune": "disabled"},
+		{"kustomize.toolkit.fluxcd.io/prune": "disabled"},
+		{"argocd.argoproj.io/sync-options": "ServerSideApply=true,Prune=false"},
+		{"cli-utils.sigs.k8s.io/on-remove": "keep"},
+	}
+	ids := members(t, ns, id, 8, func(i int, cm *corev1.ConfigMap) {
+		switch {
+		case i < 4:
+			cm.Annotations = optOuts[i]
+		case i == 4:
+			delete(cm.Labels, prune.PartOfLabel) // someone else's, same name
+		case i == 5:
+			cm.Labels[prune.PartOfLabel] = otherID // another inventory's
+		}
+	})
+	gone := object.ID{Kind: "ConfigMap", Namespace: ns, Name: "never-existed"}
+	p := prune.NewPruner(dynamicClient(t, env.Config), mapper(t), id, prune.Options{AllowMassPrune: true})
+	res, err := p.Prune(context.Background(), append(ids, gone), 9, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(ids[6:], res.Deleted); d != "" {
+		t.Errorf("deleted (-want +got):\n%s", d)
+	}
+	if len(res.Skipped) != 7 {
+		t.Errorf("skipped = %+v", res.Skipped)
+	}
+	for _, i := range []int{0, 1, 2, 3, 4, 5} {
+		if !exists(t, ids[i]) {
+			t.Errorf("%s was deleted", ids[i])
+		}
+	}
+	for _, s := range res.Skipped {
+		if s.Reason == "" {
+			t.Errorf("%s skipped without a reason", s.ID)
+		}
+	}
+}
+
+// orderTransport records DELETE paths in the order they are sent.
+type orderTransport struct {
+	rt    http.RoundTripper
+	mu    *sync.Mutex
+	paths *[]string
+}
+
+func (o orderTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodDelete {
+		o.mu.Lock()
+		*o.paths = append(*o.paths, r.URL.Path)
+		o.mu.Unlock()
+	}
+	return o.rt.RoundTrip(r)
+}
+
+func TestReverseOrderAndDryRun(t *testing.T) {
+	ns := env.Namespace(t)
+	id := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "order"}.ID()
+	ctx := context.Background()
+	nsName := ns + "-gone"
+	if _, err := env.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsName, Labels: map[string]string{prune.PartOfLabel: id}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-role", Labels: map[string]string{prune.PartOfLabel: id}}}
+	if _, err := env.Client().RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cms := members(t, ns, id, 2, nil)
+	stale := append([]object.ID{{Kind: "Namespace", Name: nsName}, {Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: cr.Name}}, cms...)
+
+	var mu sync.Mutex
+	var paths []string
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return orderTransport{rt, &mu, &paths} }
+
+	dry := prune.NewPruner(dynamicClient(t, cfg), mapper(t), id, prune.Options{AllowMassPrune: true, DryRun: true})
+	res, err := dry.Prune(ctx, stale, 4, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Deleted) != 4 || !exists(t, cms[0]) {
+		t.Fatalf("dry-run: %+v; objects must still exist", res)
+	}
+
+	paths = nil
+	p := prune.NewPruner(dynamicClient(t, cfg), mapper(t), id, prune.Options{AllowMassPrune: true})
+	if _, err := p.Prune(ctx, stale, 4, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 4 {
+		t.Fatalf("deletes: %v", paths)
+	}
+	if !strings.Contains(paths[0], "/configmaps/") || !strings.Contains(paths[1], "/configmaps/") ||
+		!strings.Contains(paths[2], "/clusterroles/") || !strings.Contains(paths[3], "/namespaces/"+nsName) {
+		t.Errorf("delete order = %v, want namespaced objects, then cluster-scoped, Namespaces last", paths)
+	}
+}
+
+func TestFailedDeleteStaysInTheInventory(t *testing.T) {
+	ns := env.Namespace(t)
+	id := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "rbac"}.ID()
+	ids := members(t, ns, id, 2, nil)
+	// A user who may read ConfigMaps but not delete them.
+	user := "reader-" + ns
+	cfg, err := env.AddUser(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "read", Namespace: ns},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list"}}}}
+	if _, err := env.Client().RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rb := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "read", Namespace: ns},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "read"},
+		Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}}
+	if _, err := env.Client().RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := prune.NewPruner(dynamicClient(t, cfg), mapper(t), id, prune.Options{AllowMassPrune: true})
+	res, err := p.Prune(ctx, ids, 2, 0)
+	if err == nil || !strings.Contains(err.Error(), ids[0].String()) {
+		t.Fatalf("err = %v, want errors naming the objects", err)
+	}
+	if d := cmp.Diff(ids, res.Remaining); d != "" {
+		t.Errorf("remaining (-want +got):\n%s", d)
+	}
+	if !exists(t, ids[0]) {
+		t.Error("object deleted despite RBAC")
+	}
+}
