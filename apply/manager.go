@@ -99,6 +99,10 @@ type ApplyOptions struct {
 	// RevertDrift takes back, from whoever changed them, the fields of
 	// objects Plan found drifted: Git's values win for the fields Git sets.
 	RevertDrift bool
+	// Plan, when the caller already planned these objects, saves reading
+	// the live state again. Objects whose kind was unknown when it was
+	// made (their CRD comes in this run) are planned again.
+	Plan *Plan
 }
 
 // Change is what happened to one object.
@@ -121,7 +125,7 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		if len(stageObjs) == 0 {
 			continue
 		}
-		plan, err := m.Plan(ctx, stageObjs)
+		plan, err := m.stagePlan(ctx, stageObjs, o.Plan)
 		if err != nil {
 			return cs, err
 		}
@@ -145,6 +149,41 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		m.opts.Logger.Debug("applied stage", "stage", s, "objects", len(stageObjs))
 	}
 	return cs, errors.Join(errs...)
+}
+
+// stagePlan reuses the caller's plan where it is complete and plans the
+// rest.
+func (m *Manager) stagePlan(ctx context.Context, objs []*unstructured.Unstructured, given *Plan) (*Plan, error) {
+	if given == nil {
+		return m.Plan(ctx, objs)
+	}
+	known := make(map[object.ID]Planned, len(given.Items))
+	for _, it := range given.Items {
+		if it.err == nil {
+			known[it.ID] = it
+		}
+	}
+	out := &Plan{Items: make([]Planned, len(objs))}
+	var missing []*unstructured.Unstructured
+	var at []int
+	for i, o := range objs {
+		if it, ok := known[object.FromUnstructured(o)]; ok {
+			out.Items[i] = it
+			continue
+		}
+		missing = append(missing, o)
+		at = append(at, i)
+	}
+	if len(missing) > 0 {
+		p, err := m.Plan(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range at {
+			out.Items[i] = p.Items[j]
+		}
+	}
+	return out, nil
 }
 
 func (m *Manager) parallel(n int, f func(i int)) {

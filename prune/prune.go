@@ -32,7 +32,7 @@ type Options struct {
 	AllowMassPrune bool
 	// DryRun sends deletes as server-side dry-runs.
 	DryRun bool
-	// Concurrency bounds the deletes in flight; default 8.
+	// Concurrency bounds the deletes in flight; default 16.
 	Concurrency int
 	Logger      *slog.Logger
 }
@@ -66,7 +66,7 @@ func NewPruner(dyn dynamic.Interface, mapper meta.RESTMapper, id string, opts Op
 		opts.MaxShare = defaultMaxShare
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
+		opts.Concurrency = 16
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -432,3 +432,40 @@ func dynamicClient(t *testing.T) dynamic.Interface {
 	}
 	return dyn
 }
+
+func TestCustomResourceWithItsDefinitionInOneRun(t *testing.T) {
+	ns := env.Namespace(t)
+	r := newRepo(t)
+	group := strings.ReplaceAll(ns, "-", "") + ".tidegate.dev"
+	r.write("crd.yaml", `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gizmos.`+group+`
+spec:
+  group: `+group+`
+  names: {kind: Gizmo, plural: gizmos}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`)
+	r.write("gizmo.yaml", "apiVersion: "+group+"/v1\nkind: Gizmo\nmetadata:\n  name: g\n  namespace: "+ns+"\nspec:\n  size: 1\n")
+	o := options(t, r, ns)
+	rep, err := run(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(rep)["Gizmo."+group+"/"+ns+"/g"]; got != reconcile.Created {
+		t.Fatalf("Gizmo: %q, want created (actions %v)", got, actions(rep))
+	}
+	rep, err = run(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(rep)["Gizmo."+group+"/"+ns+"/g"]; got != reconcile.Unchanged {
+		t.Errorf("second run: Gizmo %q, want unchanged", got)
+	}
+}
