@@ -3,6 +3,7 @@ package render_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +15,9 @@ import (
 	"github.com/getsops/sops/v3/cmd/sops/common"
 	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/keys"
 	"github.com/getsops/sops/v3/keyservice"
+	"github.com/getsops/sops/v3/pgp"
 	sopsversion "github.com/getsops/sops/v3/version"
 	"github.com/google/go-cmp/cmp"
 
@@ -236,12 +239,17 @@ func TestInvalidYAMLLine(t *testing.T) {
 // '^(data|stringData)$'` would.
 func encrypt(t *testing.T, recipient string, format formats.Format, plain []byte, regex string) []byte {
 	t.Helper()
-	store := common.StoreForFormat(format, config.NewStoresConfig())
-	branches, err := store.LoadPlainFile(plain)
+	mk, err := sopsage.MasterKeyFromRecipient(recipient)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk, err := sopsage.MasterKeyFromRecipient(recipient)
+	return encryptFor(t, mk, format, plain, regex)
+}
+
+func encryptFor(t *testing.T, mk keys.MasterKey, format formats.Format, plain []byte, regex string) []byte {
+	t.Helper()
+	store := common.StoreForFormat(format, config.NewStoresConfig())
+	branches, err := store.LoadPlainFile(plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,6 +366,49 @@ func TestSOPSAge(t *testing.T) {
 			t.Fatalf("err = %v, want an error that does not echo the key", err)
 		}
 	})
+}
+
+func TestSOPSPGP(t *testing.T) {
+	gpg, err := exec.LookPath("gpg")
+	if err != nil {
+		t.Skip("gpg is not installed (hack/ci-deps.sh installs gnupg)")
+	}
+	home := t.TempDir()
+	run := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(gpg, append([]string{"--homedir", home, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("gpg %v: %v", args, err)
+		}
+		return out
+	}
+	run("--quick-generate-key", "tidegate test <test@example.invalid>", "rsa2048", "encrypt,sign", "never")
+	var fpr string
+	for _, l := range strings.Split(string(run("--list-secret-keys", "--with-colons")), "\n") {
+		if strings.HasPrefix(l, "fpr:") {
+			fpr = strings.Split(l, ":")[9]
+			break
+		}
+	}
+	armored := run("--armor", "--export-secret-keys", fpr)
+	mk := pgp.NewMasterKeyFromFingerprint(fpr)
+	t.Setenv("GNUPGHOME", home) // the test's encryption uses gpg's public key
+	enc := encryptFor(t, mk, formats.Yaml, []byte(secretYAML), "^(data|stringData)$")
+	os.RemoveAll(home) // render must use only the key it is given
+
+	root := tree(t, map[string]string{"plain/secret.yaml": string(enc)})
+	res, err := render.Render(context.Background(), root, []string{"plain"}, render.Options{Keys: render.Keys{PGP: [][]byte{armored}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sd := res.Objects[0].Object["stringData"].(map[string]any); sd["password"] != "s3cr3t-value" {
+		t.Errorf("password = %v", sd["password"])
+	}
+	_, err = render.Render(context.Background(), root, []string{"plain"}, render.Options{})
+	if err == nil || !strings.Contains(err.Error(), "PGP "+fpr) {
+		t.Errorf("without the key: err = %v, want it to name the PGP fingerprint", err)
+	}
 }
 
 func TestSOPSLeftoverIsRefused(t *testing.T) {
