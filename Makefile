@@ -4,7 +4,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all build test testenv demo cluster bench lint fmt
+.PHONY: all build test testenv gitea demo cluster bench lint fmt
 
 all: build
 
@@ -13,12 +13,17 @@ build:
 
 # Everything CI runs: Debian packages the tests start, the test API server
 # binaries (built once, cached), vet, gofmt, and every test.
-test: testenv lint
-	TIDEGATE_TESTENV_ASSETS="$$(hack/testenv.sh)" $(GO) test -timeout 45m ./...
+test: testenv gitea lint
+	TIDEGATE_TESTENV_ASSETS="$$(hack/testenv.sh)" TIDEGATE_GITEA="$$(hack/gitea.sh)" \
+		$(GO) test -timeout 45m ./...
 
 testenv:
 	@if [ "$$(id -u)" -eq 0 ]; then hack/ci-deps.sh; fi
 	@hack/testenv.sh >/dev/null
+
+# The Gitea server the propose tests open pull requests on (built once).
+gitea:
+	@hack/gitea.sh >/dev/null
 
 lint:
 	$(GO) vet ./...

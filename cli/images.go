@@ -144,7 +144,8 @@ func printEntries(w io.Writer, entries []images.Entry) error {
 type ImagesUpdateCmd struct {
 	SourceFlags
 	RegistryFlags
-	DryRun bool `help:"Print a unified diff of the bumps and write nothing. Exit 2 when there are bumps." env:"TIDEGATE_DRY_RUN"`
+	ProposeFlags
+	DryRun bool `help:"Print a unified diff of the bumps and write nothing (with --propose: the branch, commit message and pull request body). Exit 2 when there are bumps." env:"TIDEGATE_DRY_RUN"`
 }
 
 // Run updates the working tree of the source and prints the change set.
@@ -159,6 +160,9 @@ func (c *ImagesUpdateCmd) Run(ctx context.Context, g *Globals) error {
 	opts, err := c.options(g, c.Path)
 	if err != nil {
 		return err
+	}
+	if c.Propose {
+		return c.runPropose(ctx, g, co, opts)
 	}
 	res, err := images.Update(ctx, co.Dir, c.DryRun, opts)
 	if res == nil {
