@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
+	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
+
 	"github.com/tidegate/tidegate/internal/version"
+	"github.com/tidegate/tidegate/lease"
 	"github.com/tidegate/tidegate/prune"
 	"github.com/tidegate/tidegate/reconcile"
 	"github.com/tidegate/tidegate/render"
@@ -46,11 +50,13 @@ type ReconcileCmd struct {
 	InventoryFlags
 	PlanFlags
 
-	DryRun  bool          `help:"Send every write as a server-side dry-run: report what would change, change nothing (not even the inventory)." env:"TIDEGATE_DRY_RUN"`
-	Drift   string        `help:"What to do with objects changed by hand in the cluster: revert them to Git, or report them as a diff, write nothing and exit 2." enum:"revert,report" default:"revert" env:"TIDEGATE_DRIFT"`
-	Force   bool          `help:"Take over fields other field managers own, and delete and recreate objects whose immutable fields changed (per object: annotation tidegate.dev/force: enabled)." env:"TIDEGATE_FORCE"`
-	Wait    bool          `help:"Wait for applied objects to become ready (kstatus) and fail if they do not (--no-wait skips it)." default:"true" negatable:"" env:"TIDEGATE_WAIT"`
-	Timeout time.Duration `help:"How long --wait waits." default:"5m" env:"TIDEGATE_TIMEOUT" placeholder:"DURATION"`
+	DryRun   bool          `help:"Send every write as a server-side dry-run: report what would change, change nothing (not even the inventory)." env:"TIDEGATE_DRY_RUN"`
+	Drift    string        `help:"What to do with objects changed by hand in the cluster: revert them to Git, or report them as a diff, write nothing and exit 2." enum:"revert,report" default:"revert" env:"TIDEGATE_DRIFT"`
+	Force    bool          `help:"Take over fields other field managers own, and delete and recreate objects whose immutable fields changed (per object: annotation tidegate.dev/force: enabled)." env:"TIDEGATE_FORCE"`
+	Wait     bool          `help:"Wait for applied objects to become ready (kstatus) and fail if they do not (--no-wait skips it)." default:"true" negatable:"" env:"TIDEGATE_WAIT"`
+	Timeout  time.Duration `help:"How long --wait waits." default:"5m" env:"TIDEGATE_TIMEOUT" placeholder:"DURATION"`
+	Lease    bool          `help:"Hold a coordination.k8s.io Lease named tidegate-<inventory-name> in the inventory namespace while reconciling, so two runs (CronJob and CI) never overlap (--no-lease skips it)." default:"true" negatable:"" env:"TIDEGATE_LEASE"`
+	LeaseTTL time.Duration `name:"lease-ttl" help:"How long the Lease lasts; a run that crashed blocks others at most this long. Keep it above your longest run." default:"30m" env:"TIDEGATE_LEASE_TTL" placeholder:"DURATION"`
 }
 
 // Run reconciles and prints the report. A failed run still prints what it
@@ -67,6 +73,13 @@ func (c *ReconcileCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer co.Close()
+	if c.Lease && !c.DryRun {
+		release, err := c.takeLease(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	rep, err := r.Run(ctx)
 	if perr := printReport(g, rep); perr != nil && err == nil {
 		err = perr
@@ -76,6 +89,32 @@ func (c *ReconcileCmd) Run(ctx context.Context, g *Globals) error {
 		return &ExitError{Code: ExitChanges, Err: err}
 	}
 	return err
+}
+
+// takeLease holds the run's Lease and returns its release.
+func (c *ReconcileCmd) takeLease(ctx context.Context, g *Globals) (func(), error) {
+	cfg, err := g.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	client, err := coordclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("%s/%d", host, os.Getpid())
+	lock, err := lease.Acquire(ctx, client, c.InventoryNamespace, "tidegate-"+c.InventoryName, holder, c.LeaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		// The run's context may be cancelled (SIGTERM); release anyway.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := lock.Release(rctx); err != nil {
+			g.Logger().Warn("could not release the lease; it expires by itself", "error", err)
+		}
+	}, nil
 }
 
 // DiffCmd shows what a reconcile would do.
