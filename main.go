@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"github.com/sethvargo/go-githubactions"
 
 	"github.com/tidegate/tidegate/cli"
 )
@@ -48,6 +49,9 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
+	if os.Getenv("GITHUB_ACTIONS") == "true" {
+		root.Globals.OnSummary = githubHook(githubactions.New())
+	}
 
 	err = kctx.Run(&root.Globals)
 	code := cli.Code(err)

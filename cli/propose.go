@@ -97,6 +97,7 @@ func (c *ImagesUpdateCmd) runPropose(ctx context.Context, g *Globals, co *source
 	if res == nil {
 		return err
 	}
+	g.summarize(proposeSummary(co, res, err))
 	var perr error
 	if g.Output == "json" {
 		perr = printJSON(g.stdout(), proposeJSON{DryRun: c.DryRun, Proposals: nonNil(res.Proposals), Warnings: nonNil(res.Warnings)})
@@ -139,4 +140,29 @@ func printProposals(w io.Writer, res *propose.Result, dryRun bool) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", p.Branch, p.Action, len(p.Changes), url)
 	}
 	return tw.Flush()
+}
+
+// proposeSummary tells the host (GitHub Actions outputs, step summary)
+// which pull requests a run opened or updated.
+func proposeSummary(co *source.Checkout, res *propose.Result, err error) Summary {
+	s := Summary{Command: "images update", Source: co.URL, Revision: co.Revision, Err: err, Counts: map[string]int{}}
+	var b strings.Builder
+	b.WriteString("| branch | action | pull request |\n|---|---|---|\n")
+	for _, p := range res.Proposals {
+		s.Counts[string(p.Action)]++
+		s.Counts["bumps"] += len(p.Changes)
+		url := ""
+		if p.PullRequest != nil {
+			url = p.PullRequest.URL
+			if s.PullRequestURL == "" {
+				s.PullRequestURL = url
+			}
+		}
+		if p.Action != propose.ActionUnchanged {
+			s.Changed = true
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", p.Branch, p.Action, url)
+	}
+	s.Markdown = b.String()
+	return s
 }

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/tidegate/tidegate/cli"
+)
+
+// githubHook tells GitHub Actions what a command did: step outputs that
+// later steps can branch on, a step summary with the change set, and
+// error annotations pinned to the repository's files.
+func githubHook(a *githubactions.Action) func(cli.Summary) {
+	return func(s cli.Summary) {
+		a.SetOutput("command", s.Command)
+		a.SetOutput("revision", s.Revision)
+		a.SetOutput("changed", strconv.FormatBool(s.Changed))
+		counts, _ := json.Marshal(s.Counts)
+		a.SetOutput("counts", string(counts))
+		if s.PullRequestURL != "" {
+			a.SetOutput("pr-url", s.PullRequestURL)
+		}
+
+		title := "tidegate " + s.Command
+		if s.Err != nil {
+			title += " failed"
+		}
+		summary := fmt.Sprintf("### %s\n\n", title)
+		if s.Source != "" {
+			summary += fmt.Sprintf("Source `%s` at `%s`.\n\n", s.Source, short(s.Revision))
+		}
+		if len(s.Counts) > 0 {
+			keys := make([]string, 0, len(s.Counts))
+			for k := range s.Counts {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				summary += fmt.Sprintf("- %s: %d\n", k, s.Counts[k])
+			}
+			summary += "\n"
+		}
+		if s.PullRequestURL != "" {
+			summary += fmt.Sprintf("Pull request: %s\n\n", s.PullRequestURL)
+		}
+		summary += s.Markdown
+		if s.Err != nil {
+			summary += fmt.Sprintf("\n**Error:** %s\n", s.Err)
+		}
+		a.AddStepSummary(summary)
+
+		for _, p := range s.Problems {
+			fields := map[string]string{"title": "tidegate " + s.Command}
+			if p.File != "" {
+				fields["file"] = p.File
+			}
+			if p.Line > 0 {
+				fields["line"] = strconv.Itoa(p.Line)
+			}
+			a.WithFieldsMap(fields).Errorf("%s", p.Message)
+		}
+		if s.Err != nil && len(s.Problems) == 0 {
+			a.WithFieldsMap(map[string]string{"title": "tidegate " + s.Command}).Errorf("%s", s.Err)
+		}
+	}
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
