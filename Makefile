@@ -4,7 +4,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all build test testenv gitea demo cluster bench lint fmt
+.PHONY: all build test testenv gitea demo cluster bench lint fmt image
 
 all: build
 
@@ -41,6 +41,12 @@ demo: testenv
 # A local API server that stays up; prints its kubeconfig.
 cluster: testenv
 	$(GO) run ./internal/testenv/cmd/testcluster --kubeconfig "$${KUBECONFIG_OUT:-/tmp/tidegate-cluster.kubeconfig}"
+
+# The container image without a Docker engine (see Dockerfile for the
+# same image with one): IMAGE=registry/tidegate:tag make image
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/tidegate-static .
+	$(GO) run ./hack/image --binary bin/tidegate-static $${IMAGE:+--push $$IMAGE} --oci-layout bin/oci
 
 bench: testenv
 	hack/bench.sh
