@@ -14,7 +14,9 @@ build:
 # Everything CI runs: Debian packages the tests start, the test API server
 # binaries (built once, cached), vet, gofmt, and every test.
 test: testenv gitea lint
+	@tools="$$(hack/ci-tools.sh)"; set -x; \
 	TIDEGATE_TESTENV_ASSETS="$$(hack/testenv.sh)" TIDEGATE_GITEA="$$(hack/gitea.sh)" \
+	TIDEGATE_ACT="$${tools%% *}" TIDEGATE_GITLAB_CI_LOCAL="$${tools##* }" \
 		$(GO) test -timeout 45m ./...
 
 testenv:

@@ -1,0 +1,157 @@
+// Package e2e_test runs tidegate the way its users run it: the GitHub
+// Action through nektos/act and the GitLab CI template through
+// gitlab-ci-local, both on this machine with no Docker, against the real
+// test API server.
+package e2e_test
+
+import (
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tidegate/tidegate/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+// tool returns the path in the environment variable, or skips: make test
+// (hack/ci-tools.sh) installs both tools, so CI never skips.
+func tool(t *testing.T, envVar string) string {
+	t.Helper()
+	p := os.Getenv(envVar)
+	if p == "" || p == "-" {
+		t.Skipf("%s is not set; run through make test, which installs it with hack/ci-tools.sh", envVar)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s=%s: %v", envVar, p, err)
+	}
+	return p
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+// tidegateBinary builds tidegate into a directory to put on PATH.
+func tidegateBinary(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "tidegate"), ".")
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir
+}
+
+func TestGitHubAction(t *testing.T) {
+	act := tool(t, "TIDEGATE_ACT")
+	work := t.TempDir()
+	git(t, work, "init", "-q")
+	git(t, work, "commit", "-q", "--allow-empty", "-m", "event")
+	cmd := exec.Command(act, "push", "-W", filepath.Join(repoRoot(t), "testdata", "github", "action.yml"),
+		"-P", "ubuntu-latest=-self-hosted", "--env", "TIDEGATE_REPO="+repoRoot(t))
+	cmd.Dir = work
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("act: %v\n%s", err, out)
+	}
+	// The workflow's last step checks the outputs and prints this.
+	for _, want := range []string{"ACTION-OUTPUTS-OK", "Job succeeded", "### tidegate render"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("act output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestGitLabTemplate(t *testing.T) {
+	gcl := tool(t, "TIDEGATE_GITLAB_CI_LOCAL")
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("gitlab-ci-local needs rsync (hack/ci-deps.sh installs it)")
+	}
+	bin := tidegateBinary(t)
+	ns := env.Namespace(t)
+	project := t.TempDir()
+	if out, err := exec.Command("cp", "-a", filepath.Join(repoRoot(t), "testdata", "fleet"), filepath.Join(project, "fleet")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	// Git changes nothing but the namespace of the demo app, so the diff
+	// has something to show in this test's own namespace.
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\n  namespace: " + ns + "\ndata:\n  text: hello\n"
+	os.MkdirAll(filepath.Join(project, "fleet", "e2e"), 0o755)
+	os.WriteFile(filepath.Join(project, "fleet", "e2e", "cm.yaml"), []byte(cm), 0o644)
+	tmpl, _ := os.ReadFile(filepath.Join(repoRoot(t), ".gitlab-ci-template.yml"))
+	os.WriteFile(filepath.Join(project, ".gitlab-ci-template.yml"), tmpl, 0o644)
+	os.WriteFile(filepath.Join(project, ".gitlab-ci.yml"), []byte(`include:
+  - local: .gitlab-ci-template.yml
+variables:
+  TIDEGATE_SOURCE: fleet
+  TIDEGATE_PATHS: e2e
+  TIDEGATE_INVENTORY_NAMESPACE: `+ns+`
+  TIDEGATE_INVENTORY_NAME: gitlab
+render:
+  extends: .tidegate-render
+diff:
+  extends: .tidegate-diff
+reconcile:
+  extends: .tidegate-reconcile
+`), 0o644)
+	git(t, project, "init", "-q", "-b", "main")
+	git(t, project, "add", "-A")
+	git(t, project, "commit", "-qm", "fleet")
+
+	run := func(job string, vars ...string) string {
+		t.Helper()
+		args := []string{"--force-shell-executor"}
+		for _, v := range vars {
+			args = append(args, "--variable", v)
+		}
+		cmd := exec.Command(gcl, append(args, job)...)
+		cmd.Dir = project
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("gitlab-ci-local %s: %v\n%s", job, err, out)
+		}
+		return string(out)
+	}
+	kube := "TIDEGATE_KUBECONFIG_B64=" + base64.StdEncoding.EncodeToString(env.Kubeconfig)
+	mr := "CI_PIPELINE_SOURCE=merge_request_event"
+
+	out := run("render", mr)
+	rendered, err := os.ReadFile(filepath.Join(project, ".gitlab-ci-local", "artifacts", "render", "rendered.yaml"))
+	if err != nil {
+		rendered = []byte(out)
+	}
+	if !strings.Contains(string(rendered), "name: greeting") {
+		t.Errorf("render job did not render the ConfigMap:\n%s\n%s", out, rendered)
+	}
+	out = run("diff", mr, kube)
+	if !strings.Contains(out, "ConfigMap/"+ns+"/greeting") || !strings.Contains(out, "created") {
+		t.Errorf("diff job output:\n%s", out)
+	}
+	run("reconcile", kube)
+	if _, err := env.Client().CoreV1().ConfigMaps(ns).Get(t.Context(), "greeting", metav1.GetOptions{}); err != nil {
+		t.Errorf("the reconcile job did not create the ConfigMap: %v", err)
+	}
+}
