@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/sethvargo/go-githubactions"
@@ -53,7 +54,9 @@ func run(args []string) int {
 		root.Globals.OnSummary = githubHook(githubactions.New())
 	}
 
+	root.Globals.Start = time.Now()
 	err = kctx.Run(&root.Globals)
+	root.Globals.Finish(kctx.Command(), err)
 	code := cli.Code(err)
 	var ee *cli.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.Err == nil) {

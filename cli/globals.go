@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -21,6 +22,7 @@ type Globals struct {
 	Context    string `help:"kubeconfig context to use instead of its current context." env:"TIDEGATE_CONTEXT" placeholder:"NAME"`
 	LogLevel   string `help:"How much to log on stderr: debug, info, warn or error." enum:"debug,info,warn,error" default:"info" env:"TIDEGATE_LOG_LEVEL"`
 	Output     string `help:"Result format on stdout: text for people, json for machines." short:"o" enum:"text,json" default:"text" env:"TIDEGATE_OUTPUT"`
+	ReportFlags
 
 	// Stdout and Stderr default to the process's; tests replace them.
 	Stdout io.Writer `kong:"-"`
@@ -30,6 +32,13 @@ type Globals struct {
 	// OnSummary, when set, receives each command's Summary once it is done;
 	// main sets it to write GitHub Actions outputs, notifications, metrics.
 	OnSummary func(Summary) `kong:"-"`
+	// Start is when the run began; summaries report the time since.
+	Start time.Time `kong:"-"`
+
+	summarized bool
+	// inventory is set by commands that have one, so that even a run
+	// that fails before its report is counted under the right inventory.
+	inventory string
 }
 
 func (g *Globals) stdout() io.Writer {

@@ -1,5 +1,7 @@
 package cli
 
+import "time"
+
 // Summary is what a command tells the place it runs in once it is done:
 // the GitHub Action's outputs and step summary, notifications and
 // metrics are all written from this one value, never from the command's
@@ -18,6 +20,11 @@ type Summary struct {
 	Counts map[string]int `json:"counts,omitempty"`
 	// PullRequestURL is set when a pull/merge request was opened or updated.
 	PullRequestURL string `json:"pullRequestURL,omitempty"`
+	// Inventory names the inventory object of reconcile and diff, e.g.
+	// "ConfigMap default/tidegate".
+	Inventory string `json:"inventory,omitempty"`
+	// Duration is how long the command ran, from Globals.Start.
+	Duration time.Duration `json:"-"`
 	// Markdown is a table of the change set, for step summaries and PR
 	// comments.
 	Markdown string `json:"-"`
@@ -37,7 +44,25 @@ type Problem struct {
 
 // summarize hands s to the host's hook, if one is set.
 func (g *Globals) summarize(s Summary) {
+	g.summarized = true
+	if s.Inventory == "" {
+		s.Inventory = g.inventory
+	}
+	if s.Duration == 0 && !g.Start.IsZero() {
+		s.Duration = time.Since(g.Start)
+	}
 	if g.OnSummary != nil {
 		g.OnSummary(s)
 	}
+	g.publish(s)
+}
+
+// Finish tells the hook about a command that failed before it could
+// summarize itself (no cluster, a clone that failed, a held lease): those
+// are the runs an alert most needs to hear about.
+func (g *Globals) Finish(command string, err error) {
+	if g.summarized || command == "version" {
+		return
+	}
+	g.summarize(Summary{Command: command, Err: err})
 }
