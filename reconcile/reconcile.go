@@ -143,18 +143,9 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	log := r.opts.Logger
 
 	// Render first: a repository that does not render changes nothing.
-	objs, err := r.desired(ctx, rep)
+	objs, store, prev, err := r.prepare(ctx, rep)
 	if err != nil {
 		return rep, r.fail(rep, err)
-	}
-
-	store := prune.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling)
-	prev, err := store.Load(ctx)
-	if err != nil {
-		return rep, r.fail(rep, fmt.Errorf("read inventory %s: %w", parentString(r.opts.Inventory), err))
-	}
-	for _, o := range objs {
-		prune.Label(o, r.opts.Inventory.ID())
 	}
 	current := ids(objs)
 
@@ -268,17 +259,9 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 	rep.DryRun = true
 	defer rep.finish(rep.Started)
 
-	objs, err := r.desired(ctx, rep)
+	objs, _, prev, err := r.prepare(ctx, rep)
 	if err != nil {
 		return rep, r.fail(rep, err)
-	}
-	store := prune.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling)
-	prev, err := store.Load(ctx)
-	if err != nil {
-		return rep, r.fail(rep, fmt.Errorf("read inventory %s: %w", parentString(r.opts.Inventory), err))
-	}
-	for _, o := range objs {
-		prune.Label(o, r.opts.Inventory.ID())
 	}
 	plan, err := r.apply.Plan(ctx, objs)
 	if err != nil {
@@ -492,4 +475,23 @@ func crdScopes(objs []*unstructured.Unstructured) map[groupKind]bool {
 
 func parentString(p prune.Parent) string {
 	return fmt.Sprintf("%s %s/%s", p.Kind, p.Namespace, p.Name)
+}
+
+// prepare renders Git, reads the previous inventory and labels every
+// object as a member of it: the steps reconcile and diff share before
+// they look at the cluster.
+func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.Unstructured, *prune.Store, *prune.Inventory, error) {
+	objs, err := r.desired(ctx, rep)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store := prune.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling)
+	prev, err := store.Load(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read inventory %s: %w", parentString(r.opts.Inventory), err)
+	}
+	for _, o := range objs {
+		prune.Label(o, r.opts.Inventory.ID())
+	}
+	return objs, store, prev, nil
 }
