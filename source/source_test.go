@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	neturl "net/url"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tidegate/tidegate/source"
+	"github.com/tidegate/tidegate/source/sourcetest"
 )
 
 func gitCmd(t *testing.T, dir string, args ...string) string {
@@ -139,14 +139,7 @@ func TestOpenRefs(t *testing.T) {
 // basic auth with a token.
 func httpServer(t *testing.T, root, token string) *httptest.Server {
 	t.Helper()
-	backend, err := exec.Command("git", "--exec-path").Output()
-	if err != nil {
-		t.Skip("git is not installed")
-	}
-	h := &cgi.Handler{
-		Path: filepath.Join(strings.TrimSpace(string(backend)), "git-http-backend"),
-		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=tidegate"},
-	}
+	h := sourcetest.HTTPBackend(t, root)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pass, ok := r.BasicAuth(); !ok || pass != token {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
