@@ -70,6 +70,7 @@ func TestImagesUpdatePropose(t *testing.T) {
 	cliGit(t, tree, "add", ".")
 	cliGit(t, tree, "commit", "-q", "-m", "seed")
 	cliGit(t, tree, "push", "-q", srv.AuthURL(clone), "main")
+	srv.WaitPushed(t, "fleet", "main")
 	msg := filepath.Join(t.TempDir(), "message.tmpl")
 	if err := os.WriteFile(msg, []byte("chore: bump {{len .Bumps}} image(s)\n\n{{range .Bumps}}{{.Image}} {{.NewTag}}\n{{end}}"), 0o644); err != nil {
 		t.Fatal(err)

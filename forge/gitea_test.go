@@ -45,6 +45,7 @@ func TestGiteaReal(t *testing.T) {
 	}
 	gitCmd(t, dir, "commit", "-q", "-am", "b")
 	gitCmd(t, dir, "push", "-q", srv.AuthURL(clone), "tidegate/images/x")
+	srv.WaitPushed(t, "fleet", "tidegate/images/x")
 	// A second user to request a review from: Gitea refuses the author.
 	srv.CreateUser(t, "rev", "fleet")
 

@@ -330,6 +330,7 @@ func TestLoopGitea(t *testing.T) {
 	fx := newFixture(t)
 	clone := srv.CreateRepo(t, "fleet")
 	fx.seed(t, srv.AuthURL(clone))
+	srv.WaitPushed(t, "fleet", "main")
 	c := &counter{next: http.DefaultTransport}
 	f, err := forge.New(forge.Config{Provider: forge.Gitea, RemoteURL: clone, Token: srv.Token, HTTPClient: &http.Client{Transport: c}})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	"github.com/tidegate/tidegate/forge"
 	"github.com/tidegate/tidegate/images"
@@ -183,45 +184,50 @@ func (o Options) proposeOne(ctx context.Context, co *source.Checkout, f forge.Fo
 	if p.Title == "" {
 		return nil, errors.New("message template gave an empty first line: the pull request needs a title")
 	}
-	log := o.Logger.With("branch", branch)
 	if o.DryRun {
 		p.Action = ActionDryRun
 		return p, nil
 	}
-	fail := func(step string, err error) (*Proposal, error) {
-		return p, fmt.Errorf("propose %s: %s: %w", branch, step, err)
-	}
-
-	pr, err := f.FindByHead(ctx, branch)
-	if err != nil {
-		return fail("find pull request", err)
-	}
-	if pr != nil && pr.State == forge.StateClosed && pr.Body == body && !o.Reopen {
-		log.Info("pull request for this change was closed without merge; not reopening", "pr", pr.URL)
-		p.Action, p.PullRequest = ActionClosed, pr
-		return p, nil
-	}
-
 	// Only this group's changes: a per-policy branch must not carry the
 	// bumps of the other policies.
 	sub := *plan
 	sub.Changes = g.changes
 	edits, err := sub.Rewrite()
 	if err != nil {
-		return fail("rewrite", err)
+		return p, fmt.Errorf("propose %s: rewrite: %w", branch, err)
 	}
 	files := map[string][]byte{}
 	for _, e := range edits {
 		files[e.File] = e.After
 	}
-	push, err := co.Propose(ctx, o.Base, branch, source.Change{Files: files, Message: message, Author: o.Author, Committer: o.Committer})
+	return p, o.submit(ctx, co, f, p, files)
+}
+
+// submit pushes files as one commit on p.Branch and opens, updates or
+// leaves the branch's pull request, filling p's Commit, Pushed, Action
+// and PullRequest.
+func (o Options) submit(ctx context.Context, co *source.Checkout, f forge.Forge, p *Proposal, files map[string][]byte) error {
+	log := o.Logger.With("branch", p.Branch)
+	fail := func(step string, err error) error {
+		return fmt.Errorf("propose %s: %s: %w", p.Branch, step, err)
+	}
+	pr, err := f.FindByHead(ctx, p.Branch)
+	if err != nil {
+		return fail("find pull request", err)
+	}
+	if pr != nil && pr.State == forge.StateClosed && pr.Body == p.Body && !o.Reopen {
+		log.Info("pull request for this change was closed without merge; not reopening", "pr", pr.URL)
+		p.Action, p.PullRequest = ActionClosed, pr
+		return nil
+	}
+	push, err := co.Propose(ctx, o.Base, p.Branch, source.Change{Files: files, Message: p.Message, Author: o.Author, Committer: o.Committer})
 	if err != nil {
 		return fail("push", err)
 	}
 	p.Commit, p.Pushed = push.Commit, push.Pushed
 	log.Info("branch", "commit", push.Commit, "pushed", push.Pushed)
 
-	spec := forge.Spec{Head: branch, Base: o.Base, Title: p.Title, Body: body, Labels: o.Labels, Reviewers: o.Reviewers, Assignees: o.Assignees, Draft: o.Draft}
+	spec := forge.Spec{Head: p.Branch, Base: o.Base, Title: p.Title, Body: p.Body, Labels: o.Labels, Reviewers: o.Reviewers, Assignees: o.Assignees, Draft: o.Draft}
 	switch {
 	case pr == nil || pr.State != forge.StateOpen:
 		// None yet, merged (the base still lacks this change, so it is a new
@@ -231,7 +237,7 @@ func (o Options) proposeOne(ctx context.Context, co *source.Checkout, f forge.Fo
 			return fail("create pull request", err)
 		}
 		p.Action, p.PullRequest = ActionCreated, created
-	case pr.Title != p.Title || pr.Body != body:
+	case pr.Title != p.Title || pr.Body != p.Body:
 		updated, err := f.Update(ctx, pr.Number, spec)
 		if err != nil {
 			return fail("update pull request", err)
@@ -245,5 +251,49 @@ func (o Options) proposeOne(ctx context.Context, co *source.Checkout, f forge.Fo
 		}
 	}
 	log.Info("pull request", "action", p.Action, "url", p.PullRequest.URL)
-	return p, nil
+	return nil
+}
+
+// Edit is a change to Git that is not an image bump found by a scan: a
+// release of a chosen tag, a lock, a policy. It goes through the same
+// branch and pull request machinery, so it is reviewed like any bump.
+type Edit struct {
+	// Branch is the head branch; it must not be the base.
+	Branch string
+	// Message is the commit message; its first line is the title.
+	Message string
+	// Body is the pull request's description.
+	Body string
+	// Files maps repository-relative paths to their new content.
+	Files map[string][]byte
+}
+
+// Submit proposes e as a pull request on the checkout's forge. Like Run
+// it is idempotent: the same edit again writes nothing, and an edit whose
+// pull request was closed without merge is not proposed again unless
+// Options.Reopen. Options' image, template and group fields are unused.
+func Submit(ctx context.Context, co *source.Checkout, f forge.Forge, e Edit, opts Options) (*Proposal, error) {
+	o := opts.withDefaults(co)
+	if err := validBranch(e.Branch); err != nil {
+		return nil, err
+	}
+	if e.Branch == o.Base {
+		return nil, fmt.Errorf("branch %q is the base branch: proposals never push to the base", e.Branch)
+	}
+	p := &Proposal{Branch: e.Branch, Base: o.Base, Message: e.Message, Title: titleOf(e.Message), Body: e.Body}
+	if p.Title == "" {
+		return nil, errors.New("the commit message has an empty first line: the pull request needs a title")
+	}
+	for f := range e.Files {
+		p.Files = append(p.Files, f)
+	}
+	slices.Sort(p.Files)
+	if o.DryRun {
+		p.Action = ActionDryRun
+		return p, nil
+	}
+	if f == nil {
+		return nil, errors.New("propose: no forge to open pull requests on")
+	}
+	return p, o.submit(ctx, co, f, p, e.Files)
 }

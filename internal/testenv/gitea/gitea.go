@@ -272,6 +272,29 @@ func (s *Server) CreateRepo(tb testing.TB, name string) string {
 	return repo.CloneURL
 }
 
+// WaitPushed waits until Gitea has processed a push of branch to repo.
+// Gitea handles pushes in a background queue: until the first one is
+// processed the repository is "empty" and its pull request API answers
+// 404, which a test that pushes and immediately asks would see.
+func (s *Server) WaitPushed(tb testing.TB, repo, branch string) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var r struct {
+			Empty bool `json:"empty"`
+		}
+		errRepo := s.Do(http.MethodGet, "/api/v1/repos/"+s.User+"/"+repo, nil, &r)
+		errBranch := s.Do(http.MethodGet, "/api/v1/repos/"+s.User+"/"+repo+"/branches/"+url.PathEscape(branch), nil, nil)
+		if errRepo == nil && errBranch == nil && !r.Empty {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("gitea did not process the push of %s to %s in 30s: %v %v", branch, repo, errRepo, errBranch)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // AuthURL returns the clone URL with the admin's token as credentials,
 // for git push in test setup.
 func (s *Server) AuthURL(cloneURL string) string {
