@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/tidegate/tidegate/internal/yamledit"
 )
 
 // FileEdit is the before and after content of one rewritten file.
@@ -21,13 +23,13 @@ type FileEdit struct {
 // Rewrite computes the new content of every file the plan changes. It
 // reads nothing from disk: the content is the one Load parsed.
 func (p *Plan) Rewrite() ([]FileEdit, error) {
-	byFile := map[string][]edit{}
+	byFile := map[string][]yamledit.Edit{}
 	for _, c := range p.Changes {
 		site, ok := p.site(c)
 		if !ok {
 			return nil, fmt.Errorf("%s:%d: change has no site", c.File, c.Line)
 		}
-		byFile[c.File] = append(byFile[c.File], edit{Line: site.Line, Column: site.Column, Style: site.Style, Old: c.Old, New: c.New})
+		byFile[c.File] = append(byFile[c.File], yamledit.Edit{Line: site.Line, Column: site.Column, Style: site.Style, Old: c.Old, New: c.New})
 	}
 	var files []string
 	for f := range byFile {
@@ -38,7 +40,7 @@ func (p *Plan) Rewrite() ([]FileEdit, error) {
 	var errs []error
 	for _, f := range files {
 		before := p.sources.Files[f]
-		after, err := applyEdits(before, byFile[f])
+		after, err := yamledit.Apply(before, byFile[f])
 		if err != nil {
 			errs = append(errs, &FileError{File: f, Err: err})
 			continue

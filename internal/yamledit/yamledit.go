@@ -1,4 +1,8 @@
-package images
+// Package yamledit changes YAML files the way a person would: only the
+// bytes of the values that change, so comments, quoting, key order and
+// indentation survive. Reviewers of a pull request see a one-line diff,
+// not a re-serialised file.
+package yamledit
 
 import (
 	"bytes"
@@ -12,18 +16,18 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// edit replaces the scalar that starts at line:column (1-based, column in
-// characters, as yaml.v3 reports them).
-type edit struct {
+// Edit replaces the scalar that starts at line:column (1-based, column in
+// characters, as yaml.v3 reports them). Old is the value expected there.
+type Edit struct {
 	Line, Column int
 	Style        yaml.Style
 	Old, New     string
 }
 
-// applyEdits rewrites only the bytes of each edited scalar. It checks that
+// Apply rewrites only the bytes of each edited scalar. It checks that
 // the text at each position still decodes to the expected old value, so a
 // file changed since Load is never corrupted.
-func applyEdits(data []byte, edits []edit) ([]byte, error) {
+func Apply(data []byte, edits []Edit) ([]byte, error) {
 	type span struct {
 		start, end int
 		text       string
@@ -75,7 +79,7 @@ func offset(data []byte, line, column int) (int, error) {
 
 // scalarEnd finds where the single-line scalar starting at start ends and
 // verifies that it holds e.Old.
-func scalarEnd(data []byte, start int, e edit) (int, error) {
+func scalarEnd(data []byte, start int, e Edit) (int, error) {
 	lineEnd := bytes.IndexByte(data[start:], '\n')
 	if lineEnd < 0 {
 		lineEnd = len(data)
@@ -133,16 +137,16 @@ func scalarEnd(data []byte, start int, e edit) (int, error) {
 	return 0, fmt.Errorf("expected %q at column %d but found %q (multi-line scalars cannot be rewritten in place)", e.Old, e.Column, strings.TrimSpace(string(rest)))
 }
 
-func render(e edit) string {
+func render(e Edit) string {
 	switch e.Style {
 	case yaml.DoubleQuotedStyle:
-		return doubleQuote(e.New)
+		return DoubleQuote(e.New)
 	case yaml.SingleQuotedStyle:
 		// Single quotes cannot escape control characters.
 		if strings.IndexFunc(e.New, func(r rune) bool { return !unicode.IsPrint(r) || r == 0xfeff }) < 0 {
 			return "'" + strings.ReplaceAll(e.New, "'", "''") + "'"
 		}
-		return doubleQuote(e.New)
+		return DoubleQuote(e.New)
 	}
 	// Keep plain scalars plain unless the new value would read as
 	// something else (a number, a comment); a value that already was
@@ -153,7 +157,7 @@ func render(e edit) string {
 	if plainKeeps(e.New) && (!needsQuotes(e.New) || needsQuotes(e.Old)) && !strings.ContainsAny(e.New, ",[]{}") {
 		return e.New
 	}
-	return doubleQuote(e.New)
+	return DoubleQuote(e.New)
 }
 
 // plainKeeps reports whether s, written as a plain scalar, reads back as
@@ -175,7 +179,7 @@ func needsQuotes(s string) bool {
 	return strings.TrimSuffix(string(out), "\n") != s
 }
 
-func doubleQuote(s string) string {
+func DoubleQuote(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for _, r := range s {

@@ -1,4 +1,4 @@
-package images
+package yamledit
 
 import (
 	"strings"
@@ -41,10 +41,10 @@ func TestApplyEdits(t *testing.T) {
 				// actually there.
 				n = findScalar(&doc, "v3")
 			}
-			got, err := applyEdits([]byte(tt.in), []edit{{Line: n.Line, Column: n.Column, Style: n.Style, Old: tt.old, New: tt.new}})
+			got, err := Apply([]byte(tt.in), []Edit{{Line: n.Line, Column: n.Column, Style: n.Style, Old: tt.old, New: tt.new}})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("applyEdits() error = %v, want %q", err, tt.wantErr)
+					t.Fatalf("Apply() error = %v, want %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -52,7 +52,7 @@ func TestApplyEdits(t *testing.T) {
 				t.Fatal(err)
 			}
 			if string(got) != tt.want {
-				t.Errorf("applyEdits() =\n%q\nwant\n%q", got, tt.want)
+				t.Errorf("Apply() =\n%q\nwant\n%q", got, tt.want)
 			}
 		})
 	}
@@ -65,7 +65,7 @@ func TestApplyEditsSeveralOnOneLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, v := findScalar(&doc, "a"), findScalar(&doc, "v1")
-	got, err := applyEdits([]byte(in), []edit{
+	got, err := Apply([]byte(in), []Edit{
 		{Line: a.Line, Column: a.Column, Old: "a", New: "registry/longer-name"},
 		{Line: v.Line, Column: v.Column, Old: "v1", New: "v2"},
 	})
@@ -91,21 +91,4 @@ func findScalar(n *yaml.Node, value string) *yaml.Node {
 		}
 	}
 	return nil
-}
-
-func TestSplitImage(t *testing.T) {
-	tests := []struct{ in, repo, tag, digest string }{
-		{"nginx", "nginx", "latest", ""},
-		{"nginx:1.25", "nginx", "1.25", ""},
-		{"localhost:5000/app", "localhost:5000/app", "latest", ""},
-		{"localhost:5000/app:v1", "localhost:5000/app", "v1", ""},
-		{"ghcr.io/a/b:v1@sha256:abc", "ghcr.io/a/b", "v1", "sha256:abc"},
-		{"ghcr.io/a/b@sha256:abc", "ghcr.io/a/b", "", "sha256:abc"},
-	}
-	for _, tt := range tests {
-		repo, tag, digest := splitImage(tt.in)
-		if repo != tt.repo || tag != tt.tag || digest != tt.digest {
-			t.Errorf("splitImage(%q) = %q, %q, %q", tt.in, repo, tag, digest)
-		}
-	}
 }

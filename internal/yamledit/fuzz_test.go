@@ -1,4 +1,4 @@
-package images
+package yamledit
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 )
 
 // FuzzApplyEdits rewrites the first scalar value of arbitrary YAML to an
-// arbitrary string. Whenever applyEdits accepts, the result must parse,
+// arbitrary string. Whenever Apply accepts, the result must parse,
 // hold the new value at the same position, and keep every byte before the
 // scalar.
 func FuzzApplyEdits(f *testing.F) {
@@ -26,7 +26,7 @@ func FuzzApplyEdits(f *testing.F) {
 		if n == nil || n.Tag == "!!null" || n.Alias != nil || n.Anchor != "" || n.Tag != "" && n.Tag[0] == '!' && n.Style&yaml.TaggedStyle != 0 {
 			return
 		}
-		out, err := applyEdits([]byte(src), []edit{{Line: n.Line, Column: n.Column, Style: n.Style, Old: n.Value, New: newValue}})
+		out, err := Apply([]byte(src), []Edit{{Line: n.Line, Column: n.Column, Style: n.Style, Old: n.Value, New: newValue}})
 		if err != nil {
 			return
 		}
