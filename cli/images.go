@@ -164,6 +164,9 @@ func (c *ImagesUpdateCmd) Run(ctx context.Context, g *Globals) error {
 	if c.Propose {
 		return c.runPropose(ctx, g, co, opts)
 	}
+	if co.Temporary() && !c.DryRun {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to change it through pull requests, or --dry-run to see the bumps", co.URL)}
+	}
 	res, err := images.Update(ctx, co.Dir, c.DryRun, opts)
 	if res == nil {
 		return err

@@ -15,33 +15,44 @@ import (
 	"github.com/tidegate/tidegate/source"
 )
 
+// ForgeFlags say where and how pull/merge requests are opened; every
+// command that proposes a change to Git embeds them.
+type ForgeFlags struct {
+	Base        string   `help:"Branch the pull requests merge into. Default: the checked-out branch." env:"TIDEGATE_BASE" placeholder:"BRANCH"`
+	Forge       string   `help:"Hosting service: github, gitlab or gitea (Forgejo too). Default: detected from the source URL." env:"TIDEGATE_FORGE"`
+	ForgeURL    string   `help:"API root of a self-hosted forge: GitHub Enterprise, GitLab or Gitea base URL. Default: derived from the source URL." env:"TIDEGATE_FORGE_URL" placeholder:"URL"`
+	ForgeToken  string   `help:"Token for the forge API (default: $$GITHUB_TOKEN or $$GITLAB_TOKEN). Never logged." env:"TIDEGATE_FORGE_TOKEN" placeholder:"TOKEN"`
+	AuthorName  string   `help:"Commit author name." default:"tidegate" env:"TIDEGATE_AUTHOR_NAME" placeholder:"NAME"`
+	AuthorEmail string   `help:"Commit author email." default:"tidegate@users.noreply.github.com" env:"TIDEGATE_AUTHOR_EMAIL" placeholder:"EMAIL"`
+	Label       []string `help:"Label to add to the pull requests. Repeatable." env:"TIDEGATE_LABELS" sep:"," placeholder:"LABEL"`
+	Reviewer    []string `help:"User (or org/team) to request a review from. Repeatable." env:"TIDEGATE_REVIEWERS" sep:"," placeholder:"USER"`
+	Assignee    []string `help:"User to assign the pull requests to. Repeatable." env:"TIDEGATE_ASSIGNEES" sep:"," placeholder:"USER"`
+	Draft       bool     `help:"Open new pull requests as drafts." env:"TIDEGATE_DRAFT"`
+	Reopen      bool     `help:"Propose a change again although its pull request was closed without merge." env:"TIDEGATE_REOPEN"`
+}
+
 // ProposeFlags turn `images update` into pull/merge requests.
 type ProposeFlags struct {
-	Propose         bool     `help:"Propose the bumps as pull/merge requests on a branch instead of writing the working tree. Idempotent: an unchanged run writes nothing." env:"TIDEGATE_PROPOSE"`
-	Base            string   `help:"Branch the pull requests merge into. Default: the checked-out branch." env:"TIDEGATE_BASE" placeholder:"BRANCH"`
-	BranchTemplate  string   `help:"Go template of the head branch; data: .ID (hash of the policy set), .Name (the policy, branch-safe, or 'all' with --group), .Policies, .Base." default:"tidegate/images/{{.ID}}" env:"TIDEGATE_BRANCH_TEMPLATE" placeholder:"TEMPLATE"`
-	Forge           string   `help:"Hosting service: github, gitlab or gitea (Forgejo too). Default: detected from the source URL." env:"TIDEGATE_FORGE"`
-	ForgeURL        string   `help:"API root of a self-hosted forge: GitHub Enterprise, GitLab or Gitea base URL. Default: derived from the source URL." env:"TIDEGATE_FORGE_URL" placeholder:"URL"`
-	ForgeToken      string   `help:"Token for the forge API (default: $$GITHUB_TOKEN or $$GITLAB_TOKEN). Never logged." env:"TIDEGATE_FORGE_TOKEN" placeholder:"TOKEN"`
-	AuthorName      string   `help:"Commit author name." default:"tidegate" env:"TIDEGATE_AUTHOR_NAME" placeholder:"NAME"`
-	AuthorEmail     string   `help:"Commit author email." default:"tidegate@users.noreply.github.com" env:"TIDEGATE_AUTHOR_EMAIL" placeholder:"EMAIL"`
-	MessageTemplate string   `help:"File with a Go template of the commit message; its first line is the pull request title. Data: .Bumps (.Image .OldTag .NewTag .File .Line .Policy), .Files, .Policies, .Branch, .Base." type:"existingfile" env:"TIDEGATE_MESSAGE_TEMPLATE" placeholder:"FILE"`
-	Label           []string `help:"Label to add to the pull requests. Repeatable." env:"TIDEGATE_LABELS" sep:"," placeholder:"LABEL"`
-	Reviewer        []string `help:"User (or org/team) to request a review from. Repeatable." env:"TIDEGATE_REVIEWERS" sep:"," placeholder:"USER"`
-	Assignee        []string `help:"User to assign the pull requests to. Repeatable." env:"TIDEGATE_ASSIGNEES" sep:"," placeholder:"USER"`
-	Draft           bool     `help:"Open new pull requests as drafts." env:"TIDEGATE_DRAFT"`
-	Group           bool     `help:"One pull request for all policies instead of one per policy." env:"TIDEGATE_GROUP"`
-	Reopen          bool     `help:"Propose a change again although its pull request was closed without merge." env:"TIDEGATE_REOPEN"`
+	Propose         bool   `help:"Propose the bumps as pull/merge requests on a branch instead of writing the working tree. Idempotent: an unchanged run writes nothing." env:"TIDEGATE_PROPOSE"`
+	BranchTemplate  string `help:"Go template of the head branch; data: .ID (hash of the policy set), .Name (the policy, branch-safe, or 'all' with --group), .Policies, .Base." default:"tidegate/images/{{.ID}}" env:"TIDEGATE_BRANCH_TEMPLATE" placeholder:"TEMPLATE"`
+	MessageTemplate string `help:"File with a Go template of the commit message; its first line is the pull request title. Data: .Bumps (.Image .OldTag .NewTag .File .Line .Policy), .Files, .Policies, .Branch, .Base." type:"existingfile" env:"TIDEGATE_MESSAGE_TEMPLATE" placeholder:"FILE"`
+	Group           bool   `help:"One pull request for all policies instead of one per policy." env:"TIDEGATE_GROUP"`
+	ForgeFlags
+}
+
+// options are the propose options every proposing command shares.
+func (f *ForgeFlags) options(g *Globals, dryRun bool) propose.Options {
+	return propose.Options{
+		Base:   f.Base,
+		Author: source.Signature{Name: f.AuthorName, Email: f.AuthorEmail},
+		Labels: f.Label, Reviewers: f.Reviewer, Assignees: f.Assignee,
+		Draft: f.Draft, Reopen: f.Reopen, DryRun: dryRun, Logger: g.Logger(),
+	}
 }
 
 func (f *ProposeFlags) proposeOptions(g *Globals, dryRun bool, img images.Options) (propose.Options, error) {
-	o := propose.Options{
-		Base: f.Base, BranchTemplate: f.BranchTemplate,
-		Author: source.Signature{Name: f.AuthorName, Email: f.AuthorEmail},
-		Labels: f.Label, Reviewers: f.Reviewer, Assignees: f.Assignee,
-		Draft: f.Draft, Group: f.Group, Reopen: f.Reopen, DryRun: dryRun,
-		Images: img, Logger: g.Logger(),
-	}
+	o := f.options(g, dryRun)
+	o.BranchTemplate, o.Group, o.Images = f.BranchTemplate, f.Group, img
 	if f.MessageTemplate != "" {
 		b, err := os.ReadFile(f.MessageTemplate)
 		if err != nil {
@@ -52,7 +63,7 @@ func (f *ProposeFlags) proposeOptions(g *Globals, dryRun bool, img images.Option
 	return o, nil
 }
 
-func (f *ProposeFlags) newForge(g *Globals, co *source.Checkout) (forge.Forge, error) {
+func (f *ForgeFlags) newForge(g *Globals, co *source.Checkout) (forge.Forge, error) {
 	cfg := forge.Config{RemoteURL: co.URL, APIURL: f.ForgeURL, Token: f.ForgeToken}
 	if f.Forge != "" {
 		p, err := forge.ParseProvider(f.Forge)

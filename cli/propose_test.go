@@ -35,7 +35,7 @@ func TestProposeForgeToken(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &Globals{Getenv: func(k string) string { return tc.env[k] }}
-			f := &ProposeFlags{Forge: tc.forge, ForgeToken: tc.flag}
+			f := &ForgeFlags{Forge: tc.forge, ForgeToken: tc.flag}
 			_, err := f.newForge(g, &source.Checkout{URL: tc.url})
 			if tc.err == "" && err != nil {
 				t.Fatalf("forge() = %v", err)
@@ -81,8 +81,8 @@ func TestImagesUpdatePropose(t *testing.T) {
 		c.GitUsername, c.GitToken = srv.User, srv.Token
 		c.Concurrency, c.InsecureRegistry = 2, []string{reg.Host()}
 		c.DockerConfig = t.TempDir()
-		c.ProposeFlags = ProposeFlags{Propose: true, Forge: "gitea", ForgeToken: srv.Token, BranchTemplate: "bump/{{.ID}}",
-			AuthorName: "bot", AuthorEmail: "bot@example.com", MessageTemplate: msg, Label: []string{"deps"}}
+		c.ProposeFlags = ProposeFlags{Propose: true, BranchTemplate: "bump/{{.ID}}", MessageTemplate: msg,
+			ForgeFlags: ForgeFlags{Forge: "gitea", ForgeToken: srv.Token, AuthorName: "bot", AuthorEmail: "bot@example.com", Label: []string{"deps"}}}
 		return c
 	}
 	run := func(c *ImagesUpdateCmd) (string, error) {

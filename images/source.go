@@ -33,6 +33,10 @@ type Sources struct {
 	Sites []Site
 	// Files holds the content of every file that has a Site.
 	Files map[string][]byte
+	// Workloads are the workloads whose Flux v1 annotations say
+	// automated, locked or ignore, in file order. A locked or ignored
+	// workload may have no Site at all; listings need it anyway.
+	Workloads []Workload
 	// Warnings are problems that do not stop a run.
 	Warnings []string
 }
@@ -77,6 +81,19 @@ type Site struct {
 	Pattern *policy.Pattern
 	// Locked workloads (fluxcd.io/locked) are reported but never changed.
 	Locked bool
+}
+
+// Workload is what a Deployment, StatefulSet, DaemonSet, CronJob or Job
+// declares with Flux v1 annotations (fluxcd.io/ or flux.weave.works/).
+type Workload struct {
+	File   string
+	Object object.ID
+	// Line is that of the annotation that decides what automation does
+	// with the workload: ignore, else locked, else automated.
+	Line      int
+	Automated bool
+	Locked    bool
+	Ignored   bool
 }
 
 // FileError locates a problem in the tree.
@@ -154,6 +171,10 @@ func Load(dir string, paths ...string) (*Sources, error) {
 			return a.File < b.File
 		}
 		return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+	})
+	sort.SliceStable(s.Workloads, func(i, j int) bool {
+		a, b := s.Workloads[i], s.Workloads[j]
+		return a.File < b.File || a.File == b.File && a.Line < b.Line
 	})
 	return s, errors.Join(errs...)
 }
@@ -287,20 +308,34 @@ func (s *Sources) parseV1(file string, root *yaml.Node, id object.ID) (v1State, 
 			annLine[m.Content[i].Value] = m.Content[i].Line
 		}
 	}
-	get := func(name string) string {
+	at := func(name string) (string, int) {
 		for _, p := range v1Prefixes {
 			if v, ok := ann[p+name]; ok {
-				return v
+				return v, annLine[p+name]
 			}
 		}
-		return ""
+		return "", 0
 	}
-	if get("ignore") == "true" {
+	get := func(name string) string {
+		v, _ := at(name)
+		return v
+	}
+	w := Workload{File: file, Object: id, Automated: get("automated") == "true", Locked: get("locked") == "true", Ignored: get("ignore") == "true"}
+	for _, name := range []string{"ignore", "locked", "automated"} {
+		if v, line := at(name); v == "true" {
+			w.Line = line
+			break
+		}
+	}
+	if w.Line > 0 {
+		s.Workloads = append(s.Workloads, w)
+	}
+	if w.Ignored {
 		st.locked = true
 		return st, nil
 	}
-	st.locked = get("locked") == "true"
-	if get("automated") != "true" {
+	st.locked = w.Locked
+	if !w.Automated {
 		return st, nil
 	}
 	var errs []error

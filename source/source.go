@@ -69,6 +69,10 @@ type Checkout struct {
 	cleanup func() error
 }
 
+// Temporary reports whether Dir is a clone that Close removes: edits
+// written there are lost unless they are pushed.
+func (c *Checkout) Temporary() bool { return c != nil && c.cleanup != nil }
+
 // Close removes a temporary clone; it is a no-op for a local directory.
 func (c *Checkout) Close() error {
 	if c == nil || c.cleanup == nil {

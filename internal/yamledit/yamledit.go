@@ -205,3 +205,65 @@ func DoubleQuote(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// ReplaceLines replaces lines from..to (1-based, inclusive) with repl,
+// each of which becomes one line. to = from-1 inserts repl before line
+// from; repl = nil deletes. Structural edits (a key added or removed)
+// work on whole lines so that the untouched lines stay byte for byte.
+func ReplaceLines(data []byte, from, to int, repl []string) ([]byte, error) {
+	start, err := lineStart(data, from)
+	if err != nil {
+		return nil, err
+	}
+	end := start
+	if to >= from {
+		if end, err = lineStart(data, to+1); err != nil {
+			return nil, err
+		}
+	}
+	var b bytes.Buffer
+	b.Write(data[:start])
+	if start == len(data) && start > 0 && data[start-1] != '\n' && len(repl) > 0 {
+		b.WriteByte('\n')
+	}
+	for _, l := range repl {
+		if strings.Contains(l, "\n") {
+			return nil, fmt.Errorf("replacement line %q holds a line break", l)
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	b.Write(data[end:])
+	return b.Bytes(), nil
+}
+
+// lineStart is the offset of line n (1-based); the line after the last
+// is the end of the data, so that a file without a final newline can
+// still be appended to.
+func lineStart(data []byte, n int) (int, error) {
+	off := 0
+	for l := 1; l < n; l++ {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 {
+			if l == n-1 && off < len(data) {
+				return len(data), nil
+			}
+			return 0, fmt.Errorf("line %d is past the end of the file", n)
+		}
+		off += i + 1
+	}
+	return off, nil
+}
+
+// Line returns line n (1-based) without its line break.
+func Line(data []byte, n int) string {
+	start, err := lineStart(data, n)
+	if err != nil || start >= len(data) {
+		return ""
+	}
+	rest := data[start:]
+	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.TrimSuffix(string(rest), "\r")
+}

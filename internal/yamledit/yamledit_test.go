@@ -92,3 +92,43 @@ func findScalar(n *yaml.Node, value string) *yaml.Node {
 	}
 	return nil
 }
+
+func TestReplaceLines(t *testing.T) {
+	const in = "a: 1\nb: 2\nc: 3\n"
+	for _, tt := range []struct {
+		name     string
+		data     string
+		from, to int
+		repl     []string
+		want     string
+		wantErr  bool
+	}{
+		{name: "replace one", data: in, from: 2, to: 2, repl: []string{"b: 20"}, want: "a: 1\nb: 20\nc: 3\n"},
+		{name: "insert before", data: in, from: 2, to: 1, repl: []string{"x: 0"}, want: "a: 1\nx: 0\nb: 2\nc: 3\n"},
+		{name: "delete two", data: in, from: 1, to: 2, want: "c: 3\n"},
+		{name: "append", data: in, from: 4, to: 3, repl: []string{"d: 4"}, want: in + "d: 4\n"},
+		{name: "append without final newline", data: "a: 1", from: 2, to: 1, repl: []string{"b: 2"}, want: "a: 1\nb: 2\n"},
+		{name: "keeps CRLF of other lines", data: "a: 1\r\nb: 2\r\n", from: 2, to: 1, repl: []string{"x: 0"}, want: "a: 1\r\nx: 0\nb: 2\r\n"},
+		{name: "past the end", data: in, from: 9, to: 9, wantErr: true},
+		{name: "line break in a line", data: in, from: 1, to: 1, repl: []string{"a\nb"}, wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReplaceLines([]byte(tt.data), tt.from, tt.to, tt.repl)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("ReplaceLines = %q, want an error", got)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Fatalf("ReplaceLines = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	if got := Line([]byte("a\r\nb\n"), 1); got != "a" {
+		t.Errorf("Line(1) = %q", got)
+	}
+	if got := Line([]byte("a\nb"), 2); got != "b" {
+		t.Errorf("Line(2) = %q", got)
+	}
+}
