@@ -4,11 +4,19 @@ package cli
 type CLI struct {
 	Globals
 
-	Render    RenderCmd    `cmd:"" help:"Render the repository to the objects a reconcile would apply, with no cluster."`
-	Diff      DiffCmd      `cmd:"" help:"Show what a reconcile would change in the cluster. Exit 0: nothing, 2: changes."`
-	Reconcile ReconcileCmd `cmd:"" help:"Make the cluster equal to Git: apply, prune what Git removed, wait for health."`
-	Images    ImagesCmd    `cmd:"" help:"Find newer image tags under the repository's policies and bump them."`
-	Version   VersionCmd   `cmd:"" help:"Print tidegate's version."`
+	Render     RenderCmd     `cmd:"" help:"Render the repository to the objects a reconcile would apply, with no cluster."`
+	Diff       DiffCmd       `cmd:"" help:"Show what a reconcile would change in the cluster. Exit 0: nothing, 2: changes."`
+	Reconcile  ReconcileCmd  `cmd:"" help:"Make the cluster equal to Git: apply, prune what Git removed, wait for health."`
+	Check      CheckCmd      `cmd:"" help:"Pre-flight: is everything a reconcile needs in place? One ✔/✗ line per check; exit 1 on any ✗."`
+	Images     ImagesCmd     `cmd:"" help:"Find newer image tags under the repository's policies and bump them."`
+	Workloads  WorkloadsCmd  `cmd:"" help:"List the workloads Git declares, their images and policies, and with --live what the cluster runs."`
+	Release    ReleaseCmd    `cmd:"" group:"Change Git through pull requests (fluxctl)" help:"Set a container's image (a rollback is a release of an older tag). Refuses locked workloads and tags outside the filter unless --force."`
+	Automate   AutomateCmd   `cmd:"" group:"Change Git through pull requests (fluxctl)" help:"Turn on image automation for a workload (fluxcd.io/automated)."`
+	Deautomate DeautomateCmd `cmd:"" group:"Change Git through pull requests (fluxctl)" help:"Turn off image automation for a workload."`
+	Lock       LockCmd       `cmd:"" group:"Change Git through pull requests (fluxctl)" help:"Freeze a workload's images: automation and releases leave it alone (fluxcd.io/locked)."`
+	Unlock     UnlockCmd     `cmd:"" group:"Change Git through pull requests (fluxctl)" help:"Lift a workload's lock."`
+	Policy     PolicyCmd     `cmd:"" group:"Change Git through pull requests (fluxctl)" help:"Set which tags a workload's containers may move to (fluxcd.io/tag.<container>: semver:~1.2)."`
+	Version    VersionCmd    `cmd:"" help:"Print tidegate's version."`
 }
 
 // Description is the text at the top of tidegate --help.

@@ -24,6 +24,12 @@ type Options struct {
 	Keys Keys
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+	// Decrypted, when set, is told of every SOPS file the render tries to
+	// decrypt (repository-relative) with nil or the reason it could not,
+	// so that a pre-flight check can say which files lack a key. It never
+	// sees plaintext. A file read twice (two overlays sharing a base) is
+	// reported twice.
+	Decrypted func(file string, err error)
 }
 
 // Origin says where an object came from.
@@ -73,6 +79,7 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 	if err != nil {
 		return nil, err
 	}
+	dec.report = opts.Decrypted
 	defer dec.close()
 	r := &renderer{ctx: ctx, root: absRoot, dec: dec}
 

@@ -47,6 +47,9 @@ type decryptor struct {
 	once    sync.Once
 	gpgHome pgp.GnuPGHome
 	gpgErr  error
+
+	// report is Options.Decrypted.
+	report func(file string, err error)
 }
 
 func newDecryptor(k Keys) (*decryptor, error) {
@@ -159,6 +162,14 @@ func formatFor(path string) formats.Format {
 // decrypt returns the plaintext of a SOPS file. name is what errors
 // call the file (repository-relative).
 func (d *decryptor) decrypt(ctx context.Context, name string, data []byte) ([]byte, error) {
+	plain, err := d.decryptFile(ctx, name, data)
+	if d.report != nil {
+		d.report(name, err)
+	}
+	return plain, err
+}
+
+func (d *decryptor) decryptFile(ctx context.Context, name string, data []byte) ([]byte, error) {
 	store := common.StoreForFormat(formatFor(name), config.NewStoresConfig())
 	tree, err := store.LoadEncryptedFile(data)
 	if err != nil {

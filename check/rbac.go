@@ -1,0 +1,325 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+
+	"github.com/tidegate/tidegate/object"
+	"github.com/tidegate/tidegate/prune"
+)
+
+// Reconcile is what a reconcile would be run with, as far as it decides
+// which access the run needs.
+type Reconcile struct {
+	// Inventory is the ApplySet parent the run reads and writes.
+	Inventory prune.Parent
+	// Prune deletes what Git removed: delete on every type the run owns.
+	Prune bool
+	// Lease holds a coordination.k8s.io Lease in the inventory namespace.
+	Lease bool
+	// AllowNamespaces and AllowClusterScoped are --allow-namespace and
+	// --allow-cluster-scoped: objects outside them are refused before
+	// any write.
+	AllowNamespaces    []string
+	AllowClusterScoped bool
+	// DefaultNamespace is given to namespaced objects that name none;
+	// default "default", as in reconcile.
+	DefaultNamespace string
+}
+
+// Need is access a reconcile needs: verbs on one resource in one
+// namespace.
+type Need struct {
+	Resource schema.GroupResource
+	// Namespace is empty for cluster-scoped resources.
+	Namespace string
+	// Verbs in the order get, list, create, patch, update, delete.
+	Verbs []string
+	// For says what the access is for: objects, inventory, lease, prune.
+	For []string
+	// NewKind is set when the cluster does not know the kind yet and its
+	// CustomResourceDefinition is in the same render.
+	NewKind bool
+}
+
+func (n Need) where() string {
+	if n.Namespace == "" {
+		return "cluster-wide"
+	}
+	return "in namespace " + n.Namespace
+}
+
+var verbOrder = []string{"get", "list", "create", "patch", "update", "delete"}
+
+func sortVerbs(vs []string) {
+	sort.Slice(vs, func(i, j int) bool { return slices.Index(verbOrder, vs[i]) < slices.Index(verbOrder, vs[j]) })
+}
+
+// imageAutomationGroup holds Flux's image automation kinds, which
+// reconcile reads as configuration and never applies.
+const imageAutomationGroup = "image.toolkit.fluxcd.io"
+
+// Needs works out the access a reconcile of objs (the render) needs,
+// following reconcile's rules: namespaced objects without a namespace go
+// to DefaultNamespace, image automation objects are not applied, objects
+// outside --allow-namespace are refused, and kinds whose
+// CustomResourceDefinition is in the render are fine although the
+// cluster does not know them yet. prev, the inventory the run starts
+// from, may be nil; its members that Git no longer has are what a prune
+// deletes. The Results are the kinds the cluster does not know and the
+// objects --allow-namespace refuses.
+func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcile, prev *prune.Inventory) ([]Need, []Result) {
+	if r.DefaultNamespace == "" {
+		r.DefaultNamespace = "default"
+	}
+	needs := map[needKey]*Need{}
+	add := func(gr schema.GroupResource, ns, why string, newKind bool, verbs ...string) {
+		k := needKey{gr, ns}
+		n := needs[k]
+		if n == nil {
+			n = &Need{Resource: gr, Namespace: ns}
+			needs[k] = n
+		}
+		for _, v := range verbs {
+			if !slices.Contains(n.Verbs, v) {
+				n.Verbs = append(n.Verbs, v)
+			}
+		}
+		if !slices.Contains(n.For, why) {
+			n.For = append(n.For, why)
+		}
+		n.NewKind = n.NewKind || newKind
+	}
+
+	objectVerbs := []string{"get", "list", "create", "patch"}
+	if r.Prune {
+		objectVerbs = append(objectVerbs, "delete")
+	}
+	crds := crdsIn(objs)
+	unknown := map[schema.GroupVersionKind][]string{}
+	var unknownOrder []schema.GroupVersionKind
+	refused := map[string][]string{} // by namespace, "" for cluster-scoped
+	var current []object.ID
+	var results []Result
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		if gvk.Group == imageAutomationGroup {
+			continue
+		}
+		var gr schema.GroupResource
+		var namespaced, newKind bool
+		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		switch {
+		case err == nil:
+			gr, namespaced = mapping.Resource.GroupResource(), mapping.Scope.Name() == meta.RESTScopeNameNamespace
+		case meta.IsNoMatchError(err):
+			crd, ok := crds[gvk.GroupKind()]
+			if !ok {
+				if _, seen := unknown[gvk]; !seen {
+					unknownOrder = append(unknownOrder, gvk)
+				}
+				unknown[gvk] = append(unknown[gvk], object.FromUnstructured(o).String())
+				continue
+			}
+			gr, namespaced, newKind = schema.GroupResource{Group: gvk.Group, Resource: crd.plural}, crd.namespaced, true
+		default:
+			results = append(results, Result{Name: "kind", Detail: fmt.Sprintf("%s: look up the kind %s: %v", object.FromUnstructured(o), gvk, err),
+				Hint: "the API server's discovery failed; try again, or check its aggregated APIs (kubectl get apiservices)"})
+			continue
+		}
+		ns := ""
+		if namespaced {
+			ns = o.GetNamespace()
+			if ns == "" {
+				ns = r.DefaultNamespace
+			}
+		}
+		id := object.FromUnstructured(o)
+		id.Namespace = ns
+		if len(r.AllowNamespaces) > 0 && ((!namespaced && !r.AllowClusterScoped) || (namespaced && !slices.Contains(r.AllowNamespaces, ns))) {
+			refused[ns] = append(refused[ns], id.String())
+			continue
+		}
+		current = append(current, id)
+		add(gr, ns, "objects", newKind, objectVerbs...)
+	}
+
+	for _, gvk := range unknownOrder {
+		results = append(results, Result{Name: "kind", Detail: fmt.Sprintf("the cluster does not know %s (%s) of %s", gvk.Kind, gvk.GroupVersion(), list(unknown[gvk])),
+			Hint: "install its CustomResourceDefinition first, or add it to the paths so that this reconcile installs it"})
+	}
+	for _, ns := range sortedKeys(refused) {
+		if ns == "" {
+			results = append(results, Result{Name: "scope", Detail: fmt.Sprintf("cluster-scoped %s outside --allow-namespace %s", list(refused[ns]), strings.Join(r.AllowNamespaces, ",")),
+				Hint: "pass --allow-cluster-scoped, or move them out of the paths: a reconcile refuses them before any write"})
+			continue
+		}
+		results = append(results, Result{Name: "scope", Detail: fmt.Sprintf("%s in namespace %s, which --allow-namespace does not list", list(refused[ns]), ns),
+			Hint: fmt.Sprintf("add --allow-namespace %s, or move them: a reconcile refuses them before any write", ns)})
+	}
+
+	inv := schema.GroupResource{Resource: strings.ToLower(r.Inventory.Kind) + "s"}
+	add(inv, r.Inventory.Namespace, "inventory", false, "get", "create", "patch")
+	if r.Lease {
+		add(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, r.Inventory.Namespace, "lease", false, "get", "create", "update")
+	}
+	if r.Prune && prev != nil {
+		for _, id := range prune.Stale(prev.Members, current) {
+			// A kind the cluster no longer serves cannot be deleted
+			// anyway; prune reports it on its own.
+			if m, err := mapper.RESTMapping(id.GroupKind()); err == nil {
+				add(m.Resource.GroupResource(), id.Namespace, "prune", false, "get", "delete")
+			}
+		}
+	}
+
+	out := make([]Need, 0, len(needs))
+	for _, n := range needs {
+		sortVerbs(n.Verbs)
+		out = append(out, *n)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Resource.String() < out[j].Resource.String()
+	})
+	return out, results
+}
+
+type needKey struct {
+	gr schema.GroupResource
+	ns string
+}
+
+type crdInfo struct {
+	plural     string
+	namespaced bool
+}
+
+// crdsIn reads the custom resources whose definitions are in the render,
+// which discovery cannot know before the reconcile applies them.
+func crdsIn(objs []*unstructured.Unstructured) map[schema.GroupKind]crdInfo {
+	out := map[schema.GroupKind]crdInfo{}
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		if gvk.Group != "apiextensions.k8s.io" || gvk.Kind != "CustomResourceDefinition" {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		plural, _, _ := unstructured.NestedString(o.Object, "spec", "names", "plural")
+		scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
+		out[schema.GroupKind{Group: group, Kind: kind}] = crdInfo{plural: plural, namespaced: scope != "Cluster"}
+	}
+	return out
+}
+
+// accessConcurrency bounds the SelfSubjectAccessReviews in flight: a
+// render touches tens of types, each asked for up to five verbs.
+const accessConcurrency = 16
+
+// Access asks the API server, with one SelfSubjectAccessReview per verb,
+// whether the identity tidegate runs as may do what each Need says, and
+// returns one line per Need. who names the identity in hints; empty when
+// unknown.
+func Access(ctx context.Context, reviews authorizationclient.SelfSubjectAccessReviewInterface, needs []Need, who string) []Result {
+	type ask struct{ need, verb int }
+	var asks []ask
+	for i, n := range needs {
+		for v := range n.Verbs {
+			asks = append(asks, ask{i, v})
+		}
+	}
+	allowed := make([][]bool, len(needs))
+	errs := make([]error, len(needs))
+	for i, n := range needs {
+		allowed[i] = make([]bool, len(n.Verbs))
+	}
+	var mu sync.Mutex
+	sem := make(chan struct{}, accessConcurrency)
+	var wg sync.WaitGroup
+	for _, a := range asks {
+		n := needs[a.need]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			review, err := reviews.Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+				ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Namespace: n.Namespace, Verb: n.Verbs[a.verb], Group: n.Resource.Group, Resource: n.Resource.Resource,
+				},
+			}}, metav1.CreateOptions{})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if errs[a.need] == nil {
+					errs[a.need] = err
+				}
+				return
+			}
+			allowed[a.need][a.verb] = review.Status.Allowed
+		})
+	}
+	wg.Wait()
+
+	if who == "" {
+		who = "tidegate's identity"
+	}
+	out := make([]Result, 0, len(needs))
+	for i, n := range needs {
+		what := fmt.Sprintf("%s %s (for %s", n.Resource, n.where(), strings.Join(n.For, ", "))
+		if n.NewKind {
+			what += "; the kind is installed by this reconcile"
+		}
+		what += ")"
+		if errs[i] != nil {
+			out = append(out, Result{Name: "rbac", Detail: fmt.Sprintf("could not ask whether tidegate may %s %s: %v", strings.Join(n.Verbs, ","), what, errs[i]),
+				Hint: "SelfSubjectAccessReview is open to every authenticated user; check the API server and try again"})
+			continue
+		}
+		var missing []string
+		for v, ok := range allowed[i] {
+			if !ok {
+				missing = append(missing, n.Verbs[v])
+			}
+		}
+		if len(missing) == 0 {
+			out = append(out, Result{Name: "rbac", OK: true, Detail: fmt.Sprintf("may %s %s", strings.Join(n.Verbs, ","), what)})
+			continue
+		}
+		grant := fmt.Sprintf("grant %s on %s to %s with a Role and RoleBinding in namespace %s, or a ClusterRole bound there (see deploy/rbac)", strings.Join(missing, ","), n.Resource, who, n.Namespace)
+		if n.Namespace == "" {
+			grant = fmt.Sprintf("grant %s on %s to %s with a ClusterRole and ClusterRoleBinding (see deploy/rbac/cluster), or keep cluster-scoped objects out of the paths", strings.Join(missing, ","), n.Resource, who)
+		}
+		out = append(out, Result{Name: "rbac", Detail: fmt.Sprintf("cannot %s %s", strings.Join(missing, ","), what), Hint: grant})
+	}
+	return out
+}
+
+// list names up to three objects and counts the rest.
+func list(ids []string) string {
+	if len(ids) <= 3 {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:3], ", "), len(ids)-3)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

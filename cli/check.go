@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/tidegate/tidegate/check"
+	"github.com/tidegate/tidegate/images"
+	"github.com/tidegate/tidegate/images/scan"
+	"github.com/tidegate/tidegate/internal/version"
+	"github.com/tidegate/tidegate/render"
+	"github.com/tidegate/tidegate/source"
+)
+
+// CheckCmd is the pre-flight: is everything a reconcile with the same
+// flags needs in place? It takes reconcile's flags so that a check of a
+// CronJob's configuration checks exactly that configuration.
+type CheckCmd struct {
+	SourceFlags
+	KeyFlags
+	InventoryFlags
+	PlanFlags
+
+	Lease bool `help:"Hold a coordination.k8s.io Lease named tidegate-<inventory-name> in the inventory namespace while reconciling, so two runs (CronJob and CI) never overlap (--no-lease skips it)." default:"true" negatable:"" env:"TIDEGATE_LEASE"`
+	// The registry flags of the images commands, without RegistryFlags'
+	// --concurrency, which would clash with PlanFlags'.
+	DockerConfig     string   `help:"Directory with a Docker config.json holding registry credentials. Default: $$DOCKER_CONFIG, then ~/.docker." env:"TIDEGATE_DOCKER_CONFIG" type:"path" placeholder:"DIR"`
+	InsecureRegistry []string `help:"Registry host[:port] to reach over plain HTTP instead of HTTPS. Repeatable." env:"TIDEGATE_INSECURE_REGISTRY" sep:"," placeholder:"HOST"`
+	SkipImages       bool     `help:"Do not check that the registries of the image policies answer." env:"TIDEGATE_SKIP_IMAGES"`
+	SkipCluster      bool     `help:"Do not contact the cluster (offline): check only Git, the SOPS keys, the render and the registries." env:"TIDEGATE_SKIP_CLUSTER"`
+}
+
+// checkTimeout bounds each request to the cluster: an unreachable API
+// server should fail the check in seconds, not hang until the TCP
+// timeout of the platform.
+const checkTimeout = 30 * time.Second
+
+// Run runs every check, prints one line per check (or, with --output
+// json, one document), and exits 1 if any failed. A failed check does
+// not stop the others unless they depend on it: without the repository
+// there is nothing to render, without the cluster nothing to ask.
+func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
+	g.inventory = c.parent().String()
+	var results []check.Result
+	add := func(rs ...check.Result) { results = append(results, rs...) }
+
+	co, err := c.Open(ctx)
+	add(check.Git(co, err))
+	if err == nil {
+		defer co.Close()
+	} else {
+		co = nil
+	}
+
+	cl := c.cluster(g, add)
+	who := ""
+	if cl != nil {
+		var r check.Result
+		who, r = check.Identity(ctx, cl.cs.AuthenticationV1().SelfSubjectReviews())
+		add(r)
+	}
+
+	keys, err := c.Keys(ctx, g)
+	if err != nil {
+		add(check.Result{Name: "keys", Detail: err.Error(), Hint: "fix the key flags; the render below uses only the keys that could be read"})
+	}
+	var res *render.Result
+	if co != nil {
+		var rs []check.Result
+		res, rs = check.Render(ctx, co.Dir, c.Path, render.Options{Keys: keys, Logger: g.Logger()})
+		add(rs...)
+	}
+
+	if cl != nil {
+		prev, r := check.Inventory(ctx, cl.dyn, cl.cs.CoreV1().Namespaces(), c.parent(), "tidegate/"+version.Version())
+		add(r)
+		// Without a render the objects' access is unknown, and nothing
+		// would be pruned; the inventory's and the lease's access is
+		// still worth knowing.
+		var objs []*unstructured.Unstructured
+		if res != nil {
+			objs = res.Objects
+		} else {
+			prev = nil
+		}
+		needs, rs := check.Needs(objs, cl.mapper, check.Reconcile{
+			Inventory:          c.parent(),
+			Prune:              c.Prune,
+			Lease:              c.Lease,
+			AllowNamespaces:    c.AllowNamespace,
+			AllowClusterScoped: c.AllowClusterScoped,
+		}, prev)
+		add(rs...)
+		add(check.Namespaces(ctx, cl.cs.CoreV1().Namespaces(), objs, needs)...)
+		add(check.Access(ctx, cl.cs.AuthorizationV1().SelfSubjectAccessReviews(), needs, who)...)
+	}
+
+	if co != nil && !c.SkipImages {
+		add(c.registries(ctx, g, co)...)
+	}
+
+	return c.finish(g, co, results)
+}
+
+type clusterClients struct {
+	cs     kubernetes.Interface
+	dyn    dynamic.Interface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+}
+
+// cluster connects and checks the server answers; nil when it was
+// skipped or does not answer, and then nothing else asks it.
+func (c *CheckCmd) cluster(g *Globals, add func(...check.Result)) *clusterClients {
+	if c.SkipCluster {
+		return nil
+	}
+	cfg, err := g.RESTConfig()
+	if err != nil {
+		add(check.Result{Name: "cluster", Detail: err.Error(), Hint: "or pass --skip-cluster to check only Git, keys, the render and the registries"})
+		return nil
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = checkTimeout
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		add(check.Result{Name: "cluster", Detail: fmt.Sprintf("%s: %v", cfg.Host, err), Hint: "check --kubeconfig and --context"})
+		return nil
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		add(check.Result{Name: "cluster", Detail: fmt.Sprintf("%s: %v", cfg.Host, err), Hint: "check --kubeconfig and --context"})
+		return nil
+	}
+	r := check.Cluster(cfg.Host, cs.Discovery())
+	add(r)
+	if !r.OK {
+		return nil
+	}
+	return &clusterClients{cs: cs, dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery()))}
+}
+
+// registries checks the registries with the credentials and transport
+// options of tidegate images.
+func (c *CheckCmd) registries(ctx context.Context, g *Globals, co *source.Checkout) []check.Result {
+	rf := RegistryFlags{DockerConfig: c.DockerConfig, InsecureRegistry: c.InsecureRegistry}
+	opts, err := rf.options(g, c.Path)
+	if err != nil {
+		return []check.Result{{Name: "registry", Detail: err.Error(), Hint: "or pass --skip-images"}}
+	}
+	// One quick retry: a pre-flight should answer in seconds, and a
+	// registry that needs more is worth a ✗ anyway.
+	opts.Scan.Retry = scan.Retry{Attempts: 2, Max: 5 * time.Second}
+	src, err := images.Load(co.Dir, c.Path...)
+	return check.Registries(ctx, src, err, opts.Scan)
+}
+
+// finish prints the results, reports the summary and turns any failure
+// into exit code 1.
+func (c *CheckCmd) finish(g *Globals, co *source.Checkout, results []check.Result) error {
+	failed := check.Failed(results)
+	s := Summary{Command: "check", Counts: map[string]int{"ok": len(results) - failed, "failed": failed}}
+	if co != nil {
+		s.Source, s.Revision = co.URL, co.Revision
+	}
+	var md strings.Builder
+	md.WriteString("| | check | detail |\n|---|---|---|\n")
+	for _, r := range results {
+		mark := "✔"
+		if !r.OK {
+			mark = "✗"
+		}
+		detail := r.Detail
+		if !r.OK && r.Hint != "" {
+			detail += " — " + r.Hint
+		}
+		fmt.Fprintf(&md, "| %s | %s | %s |\n", mark, r.Name, strings.ReplaceAll(strings.ReplaceAll(detail, "|", "\\|"), "\n", "<br>"))
+	}
+	s.Markdown = md.String()
+	var err error
+	if failed > 0 {
+		err = &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d checks failed (the ✗ lines say what to do)", failed, len(results))}
+		s.Err = err
+	}
+	var perr error
+	if g.Output == "json" {
+		perr = printJSON(g.stdout(), checkJSON{OK: failed == 0, Counts: s.Counts, Checks: nonNil(results)})
+	} else {
+		perr = check.WriteText(g.stdout(), results)
+	}
+	g.summarize(s)
+	if err == nil {
+		return perr
+	}
+	return err
+}
+
+type checkJSON struct {
+	OK     bool           `json:"ok"`
+	Counts map[string]int `json:"counts"`
+	Checks []check.Result `json:"checks"`
+}
