@@ -17,7 +17,7 @@ test: testenv gitea lint
 	@tools="$$(hack/ci-tools.sh)"; set -x; \
 	TIDEGATE_TESTENV_ASSETS="$$(hack/testenv.sh)" TIDEGATE_GITEA="$$(hack/gitea.sh)" \
 	TIDEGATE_ACT="$${tools%% *}" TIDEGATE_GITLAB_CI_LOCAL="$${tools##* }" \
-		$(GO) test -timeout 45m ./...
+		$(GO) test -count=1 -timeout 45m ./...
 
 testenv:
 	@if [ "$$(id -u)" -eq 0 ]; then hack/ci-deps.sh; fi
