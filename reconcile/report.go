@@ -149,6 +149,6 @@ func (r *Report) WriteText(w io.Writer, verbose bool) error {
 	if rev == "" {
 		rev = "working tree"
 	}
-	_, err := fmt.Fprintf(w, "%s at %s: %s in %.1fs%s\n", r.Source, rev, strings.Join(parts, ", "), time.Duration(r.Duration).Seconds(), mode)
+	_, err := fmt.Fprintf(w, "%s at %s: %s in %s%s\n", r.Source, rev, strings.Join(parts, ", "), time.Duration(r.Duration).Round(time.Millisecond), mode)
 	return err
 }
