@@ -36,7 +36,13 @@ type Planned struct {
 }
 
 // Plan is the result of Manager.Plan.
-type Plan struct{ Items []Planned }
+type Plan struct {
+	Items []Planned
+	// Listed holds every object the plan's LISTs returned, Git's or not,
+	// so that a prune of the same run can check the objects it deletes
+	// without reading each again.
+	Listed map[object.ID]*unstructured.Unstructured
+}
 
 // bulkThreshold is the number of objects of one type in one namespace
 // from which a LIST is cheaper than a GET each.
@@ -52,7 +58,7 @@ type listKey struct {
 // run) are planned as created; Apply plans each stage again after the
 // CRDs are in.
 func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (*Plan, error) {
-	p := &Plan{Items: make([]Planned, len(objs))}
+	p := &Plan{Items: make([]Planned, len(objs)), Listed: map[object.ID]*unstructured.Unstructured{}}
 	groups := map[listKey][]int{}
 	for i, o := range objs {
 		it := &p.Items[i]
@@ -88,13 +94,18 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (
 	m.parallel(len(keys), func(gi int) {
 		k := keys[gi]
 		idx := groups[k]
-		live, err := m.readLive(ctx, k, p.Items, idx)
-		if err != nil {
-			mu.Lock()
-			if firstErr == nil {
-				firstErr = err
+		live, listed, err := m.readLive(ctx, k, p.Items, idx)
+		mu.Lock()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if listed {
+			for _, o := range live {
+				p.Listed[object.FromUnstructured(o)] = o
 			}
-			mu.Unlock()
+		}
+		mu.Unlock()
+		if err != nil {
 			return
 		}
 		for _, i := range idx {
@@ -109,9 +120,10 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (
 	return p, nil
 }
 
-// readLive returns the live objects by name: one LIST for many objects,
+// readLive returns the live objects by name: one LIST for many objects
+// (listed is then true and the map holds all of the type and namespace),
 // a GET each for a few.
-func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx []int) (map[string]*unstructured.Unstructured, error) {
+func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx []int) (live map[string]*unstructured.Unstructured, listed bool, err error) {
 	out := map[string]*unstructured.Unstructured{}
 	if len(idx) >= bulkThreshold {
 		var ri dynamic.ResourceInterface = m.dyn.Resource(k.gvr)
@@ -123,10 +135,10 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 			for i := range list.Items {
 				out[list.Items[i].GetName()] = &list.Items[i]
 			}
-			return out, nil
+			return out, true, nil
 		}
 		if !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("list %s in %q: %w", k.gvr.Resource, k.ns, err)
+			return nil, false, fmt.Errorf("list %s in %q: %w", k.gvr.Resource, k.ns, err)
 		}
 		// RBAC may allow get but not list (namespaced tenants): fall back.
 	}
@@ -137,11 +149,11 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: read live object: %w", it.ID, err)
+			return nil, false, fmt.Errorf("%s: read live object: %w", it.ID, err)
 		}
 		out[it.ID.Name] = live
 	}
-	return out, nil
+	return out, false, nil
 }
 
 // classify compares desired with live. A patch is always safe, so when in

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
@@ -34,7 +35,12 @@ type Options struct {
 	DryRun bool
 	// Concurrency bounds the deletes in flight; default 16.
 	Concurrency int
-	Logger      *slog.Logger
+	// Known are live objects this run has just read (apply's plan). A
+	// known object is checked as read and deleted only if its
+	// resourceVersion is still the same, which saves a GET per delete;
+	// if it changed meanwhile it is read again and checked again.
+	Known  map[object.ID]*unstructured.Unstructured
+	Logger *slog.Logger
 }
 
 // Skip is an object a prune left in place, and why.
@@ -141,36 +147,53 @@ func (p *Pruner) deleteOne(ctx context.Context, id object.ID) (deleted bool, rea
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		c = p.dyn.Resource(mapping.Resource).Namespace(id.Namespace)
 	}
-	live, err := c.Get(ctx, id.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return false, "already gone", nil
-	}
-	if err != nil {
-		return false, "", err
-	}
-	if got := live.GetLabels()[PartOfLabel]; got != p.id {
-		return false, "not deleted: it does not carry this inventory's " + PartOfLabel + " label (someone else owns it now)", nil
-	}
-	if why := optOut(live.GetAnnotations()); why != "" {
-		return false, "not deleted: " + why, nil
-	}
-	if live.GetDeletionTimestamp() != nil {
-		return false, "already being deleted", nil
-	}
-	uid := live.GetUID()
-	bg := metav1.DeletePropagationBackground
-	opts := metav1.DeleteOptions{PropagationPolicy: &bg, Preconditions: &metav1.Preconditions{UID: &uid}}
-	if p.opts.DryRun {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
-	if err := c.Delete(ctx, id.Name, opts); err != nil {
-		if apierrors.IsNotFound(err) {
+	live, known := p.opts.Known[id]
+	if !known {
+		if live, err = c.Get(ctx, id.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 			return false, "already gone", nil
+		} else if err != nil {
+			return false, "", err
 		}
-		return false, "", err
 	}
-	p.opts.Logger.Debug("deleted", "object", id.String(), "dryRun", p.opts.DryRun)
-	return true, "", nil
+	// A conflict means the object changed since it was read; a few
+	// rounds settle it unless something rewrites it constantly.
+	for attempt := 0; ; attempt++ {
+		if got := live.GetLabels()[PartOfLabel]; got != p.id {
+			return false, "not deleted: it does not carry this inventory's " + PartOfLabel + " label (someone else owns it now)", nil
+		}
+		if why := optOut(live.GetAnnotations()); why != "" {
+			return false, "not deleted: " + why, nil
+		}
+		if live.GetDeletionTimestamp() != nil {
+			return false, "already being deleted", nil
+		}
+		// The preconditions make the checks above hold at the moment of
+		// the delete: the same object (UID), unchanged since it was read
+		// (resourceVersion).
+		uid, rv := live.GetUID(), live.GetResourceVersion()
+		bg := metav1.DeletePropagationBackground
+		opts := metav1.DeleteOptions{PropagationPolicy: &bg, Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}}
+		if p.opts.DryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		err = c.Delete(ctx, id.Name, opts)
+		switch {
+		case apierrors.IsNotFound(err):
+			return false, "already gone", nil
+		case apierrors.IsConflict(err) && attempt < 3:
+			// Changed since it was read: read it again and decide again.
+			if live, err = c.Get(ctx, id.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				return false, "already gone", nil
+			} else if err != nil {
+				return false, "", err
+			}
+			continue
+		case err != nil:
+			return false, "", err
+		}
+		p.opts.Logger.Debug("deleted", "object", id.String(), "dryRun", p.opts.DryRun)
+		return true, "", nil
+	}
 }
 
 // optOut says why annotations keep an object, "" when they do not.

@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -410,5 +411,74 @@ func TestFailedDeleteStaysInTheInventory(t *testing.T) {
 	}
 	if !exists(t, ids[0]) {
 		t.Error("object deleted despite RBAC")
+	}
+}
+
+// methodCounter counts requests by method.
+type methodCounter struct {
+	rt     http.RoundTripper
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (m *methodCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	m.mu.Lock()
+	m.counts[r.Method]++
+	m.mu.Unlock()
+	return m.rt.RoundTrip(r)
+}
+
+// Objects the run has just read are deleted without reading them again,
+// but only if they are unchanged since: one taken over by someone else
+// meanwhile (its label changed) is read again and kept.
+func TestKnownObjectsAreDeletedOnlyIfUnchanged(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	id := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "known"}.ID()
+	ids := members(t, ns, id, 3, nil)
+	dyn := dynamicClient(t, env.Config)
+	gvr := corev1.SchemeGroupVersion.WithResource("configmaps")
+	known := map[object.ID]*unstructured.Unstructured{}
+	list, err := dyn.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range list.Items {
+		known[object.FromUnstructured(&list.Items[i])] = &list.Items[i]
+	}
+	if len(known) < 3 {
+		t.Fatalf("listed %d objects", len(known))
+	}
+	// After the read, someone else takes ids[1] over.
+	cm, err := env.Client().CoreV1().ConfigMaps(ns).Get(ctx, ids[1].Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Labels[prune.PartOfLabel] = "applyset-someone-else-v1"
+	if _, err := env.Client().CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	counter := &methodCounter{counts: map[string]int{}}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
+	p := prune.NewPruner(dynamicClient(t, cfg), mapper(t), id, prune.Options{AllowMassPrune: true, Known: known})
+	res, err := p.Prune(ctx, ids, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]object.ID{ids[0], ids[2]}, res.Deleted); d != "" {
+		t.Errorf("deleted (-want +got):\n%s", d)
+	}
+	if len(res.Skipped) != 1 || res.Skipped[0].ID != ids[1] || !strings.Contains(res.Skipped[0].Reason, "label") {
+		t.Errorf("skipped = %+v, want %s kept for its label", res.Skipped, ids[1])
+	}
+	if !exists(t, ids[1]) || exists(t, ids[0]) {
+		t.Error("the wrong objects were deleted")
+	}
+	// Three DELETEs (one refused for its resourceVersion) and a single GET:
+	// the re-read of the object that changed.
+	if counter.counts[http.MethodGet] != 1 || counter.counts[http.MethodDelete] != 3 {
+		t.Errorf("requests = %v, want 1 GET and 3 DELETE", counter.counts)
 	}
 }

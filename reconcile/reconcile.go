@@ -163,8 +163,8 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	// The parent must list every object before it is created, so that a
 	// run that dies half-way leaves nothing untracked (KEP-3659 does the
 	// same: the parent's group-kinds are widened before applying).
-	if !r.opts.DryRun {
-		widened := &prune.Inventory{ID: r.opts.Inventory.ID(), Revision: prev.Revision, Members: union(prev.Members, current)}
+	widened := &prune.Inventory{ID: r.opts.Inventory.ID(), Revision: prev.Revision, Members: union(prev.Members, current)}
+	if !r.opts.DryRun && !sameMembers(prev.Members, widened.Members) {
 		if err := store.Save(ctx, widened, false); err != nil {
 			return rep, r.fail(rep, fmt.Errorf("write inventory %s before applying: %w", parentString(r.opts.Inventory), err))
 		}
@@ -205,6 +205,7 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 			AllowMassPrune: r.opts.AllowMassPrune,
 			DryRun:         r.opts.DryRun,
 			Concurrency:    r.opts.Concurrency,
+			Known:          plan.Listed,
 			Logger:         log,
 		})
 		res, err := pr.Prune(ctx, stale, len(prev.Members), len(current))
@@ -229,8 +230,10 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 		remaining = prune.Stale(prev.Members, current)
 	}
 
-	if !r.opts.DryRun {
-		final := &prune.Inventory{ID: r.opts.Inventory.ID(), Revision: r.opts.Revision, Members: union(current, remaining)}
+	final := &prune.Inventory{ID: r.opts.Inventory.ID(), Revision: r.opts.Revision, Members: union(current, remaining)}
+	// An unchanged inventory is not written again: a no-op run writes
+	// nothing at all.
+	if !r.opts.DryRun && (prev.Revision != final.Revision || !sameMembers(prev.Members, final.Members)) {
 		if err := store.Save(ctx, final, false); err != nil {
 			return rep, r.fail(rep, fmt.Errorf("write inventory %s: %w", parentString(r.opts.Inventory), err))
 		}
@@ -291,6 +294,7 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 			AllowMassPrune: r.opts.AllowMassPrune,
 			DryRun:         true,
 			Concurrency:    r.opts.Concurrency,
+			Known:          plan.Listed,
 			Logger:         r.opts.Logger,
 		})
 		res, err := pr.Prune(ctx, prune.Stale(prev.Members, ids(objs)), len(prev.Members), len(objs))
@@ -431,6 +435,23 @@ func ids(objs []*unstructured.Unstructured) []object.ID {
 }
 
 // union returns the sorted set of IDs in a or b.
+// sameMembers reports whether a and b hold the same IDs.
+func sameMembers(a, b []object.ID) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	set := make(map[object.ID]bool, len(a))
+	for _, id := range a {
+		set[id] = true
+	}
+	for _, id := range b {
+		if !set[id] {
+			return false
+		}
+	}
+	return true
+}
+
 func union(a, b []object.ID) []object.ID {
 	seen := make(map[object.ID]bool, len(a)+len(b))
 	var out []object.ID

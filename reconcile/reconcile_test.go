@@ -125,6 +125,7 @@ func TestCreateNoopChangePrune(t *testing.T) {
 		t.Fatalf("first run (-want +got):\n%s", d)
 	}
 	before, _ := getConfigMap(t, ns, "a")
+	invBefore, _ := getConfigMap(t, ns, o.Inventory.Name)
 
 	rep, err = run(t, o)
 	if err != nil {
@@ -139,6 +140,9 @@ func TestCreateNoopChangePrune(t *testing.T) {
 	after, _ := getConfigMap(t, ns, "a")
 	if before.ResourceVersion != after.ResourceVersion {
 		t.Errorf("a no-op run wrote ConfigMap a: resourceVersion %s -> %s", before.ResourceVersion, after.ResourceVersion)
+	}
+	if invAfter, _ := getConfigMap(t, ns, o.Inventory.Name); invBefore.ResourceVersion != invAfter.ResourceVersion {
+		t.Errorf("a no-op run wrote the inventory: resourceVersion %s -> %s", invBefore.ResourceVersion, invAfter.ResourceVersion)
 	}
 
 	r.write("a.yaml", configMap(ns, "a", "2"))
