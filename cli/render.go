@@ -8,6 +8,7 @@ import (
 
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/render"
+	"github.com/tidegate/tidegate/source"
 )
 
 // RenderCmd prints what the repository renders to, with no cluster: the
@@ -21,19 +22,11 @@ type RenderCmd struct {
 // Run renders and prints a YAML stream (or, with --output json, a JSON
 // list). Nothing reaches stdout unless the whole render succeeded.
 func (c *RenderCmd) Run(ctx context.Context, g *Globals) error {
-	keys, err := c.Keys(ctx, g)
-	if err != nil {
-		return err
-	}
-	co, err := c.Open(ctx)
+	co, res, err := renderSource(ctx, g, &c.SourceFlags, &c.KeyFlags)
 	if err != nil {
 		return err
 	}
 	defer co.Close()
-	res, err := render.Render(ctx, co.Dir, c.Path, render.Options{Keys: keys, Logger: g.Logger()})
-	if err != nil {
-		return err
-	}
 	objs := make([]map[string]any, 0, len(res.Objects))
 	for _, o := range res.Objects {
 		if !c.ShowSecrets {
@@ -58,4 +51,23 @@ func (c *RenderCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	_, err = g.stdout().Write(buf.Bytes())
 	return err
+}
+
+// renderSource opens the source and renders its paths with the given
+// keys. The caller closes the checkout, which is nil on error.
+func renderSource(ctx context.Context, g *Globals, src *SourceFlags, kf *KeyFlags) (*source.Checkout, *render.Result, error) {
+	keys, err := kf.Keys(ctx, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	co, err := src.Open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := render.Render(ctx, co.Dir, src.Path, render.Options{Keys: keys, Logger: g.Logger()})
+	if err != nil {
+		co.Close()
+		return nil, nil, err
+	}
+	return co, res, nil
 }

@@ -14,8 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-
-	"github.com/tidegate/tidegate/render"
 )
 
 // WorkloadsCmd groups the workload commands.
@@ -129,19 +127,11 @@ func (c *WorkloadsListCmd) Run(ctx context.Context, g *Globals) error {
 	if c.AllNamespaces && c.Namespace != "" {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--all-namespaces and --namespace %s contradict each other; give one", c.Namespace)}
 	}
-	keys, err := c.Keys(ctx, g)
-	if err != nil {
-		return err
-	}
-	co, err := c.Open(ctx)
+	co, res, err := renderSource(ctx, g, &c.SourceFlags, &c.KeyFlags)
 	if err != nil {
 		return err
 	}
 	defer co.Close()
-	res, err := render.Render(ctx, co.Dir, c.Path, render.Options{Keys: keys, Logger: g.Logger()})
-	if err != nil {
-		return err
-	}
 	rows := workloadRows(res.Objects)
 	attachPolicies(rows, co.Dir, c.Path, g.Logger())
 	rows = filterRows(rows, c.Namespace, c.Container)

@@ -9,18 +9,12 @@ import (
 	"testing"
 
 	"filippo.io/age"
-	"github.com/getsops/sops/v3"
-	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
-	"github.com/getsops/sops/v3/cmd/sops/common"
 	"github.com/getsops/sops/v3/cmd/sops/formats"
-	"github.com/getsops/sops/v3/config"
-	"github.com/getsops/sops/v3/keys"
-	"github.com/getsops/sops/v3/keyservice"
 	"github.com/getsops/sops/v3/pgp"
-	sopsversion "github.com/getsops/sops/v3/version"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tidegate/tidegate/internal/sopstest"
 	"github.com/tidegate/tidegate/render"
 )
 
@@ -235,45 +229,14 @@ func TestInvalidYAMLLine(t *testing.T) {
 }
 
 // encrypt encrypts plaintext of the given format for an age recipient
-// with the sops library, as `sops --encrypt --encrypted-regex
-// '^(data|stringData)$'` would.
+// with the sops library, as `sops --encrypt --encrypted-regex REGEX` would.
 func encrypt(t *testing.T, recipient string, format formats.Format, plain []byte, regex string) []byte {
 	t.Helper()
 	mk, err := sopsage.MasterKeyFromRecipient(recipient)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return encryptFor(t, mk, format, plain, regex)
-}
-
-func encryptFor(t *testing.T, mk keys.MasterKey, format formats.Format, plain []byte, regex string) []byte {
-	t.Helper()
-	store := common.StoreForFormat(format, config.NewStoresConfig())
-	branches, err := store.LoadPlainFile(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := sops.Tree{Branches: branches, Metadata: sops.Metadata{
-		KeyGroups:         []sops.KeyGroup{{mk}},
-		UnencryptedSuffix: "",
-		EncryptedRegex:    regex,
-		Version:           sopsversion.Version,
-	}}
-	if regex == "" {
-		tr.Metadata.UnencryptedSuffix = "_unencrypted"
-	}
-	key, errs := tr.GenerateDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()})
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	if err := common.EncryptTree(common.EncryptTreeOpts{Tree: &tr, Cipher: aes.NewCipher(), DataKey: key}); err != nil {
-		t.Fatal(err)
-	}
-	out, err := store.EmitEncryptedFile(tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return sopstest.Encrypt(t, mk, format, plain, regex)
 }
 
 const secretYAML = `apiVersion: v1
@@ -394,7 +357,7 @@ func TestSOPSPGP(t *testing.T) {
 	armored := run("--armor", "--export-secret-keys", fpr)
 	mk := pgp.NewMasterKeyFromFingerprint(fpr)
 	t.Setenv("GNUPGHOME", home) // the test's encryption uses gpg's public key
-	enc := encryptFor(t, mk, formats.Yaml, []byte(secretYAML), "^(data|stringData)$")
+	enc := sopstest.Encrypt(t, mk, formats.Yaml, []byte(secretYAML), "^(data|stringData)$")
 	os.RemoveAll(home) // render must use only the key it is given
 
 	root := tree(t, map[string]string{"plain/secret.yaml": string(enc)})

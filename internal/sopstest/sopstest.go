@@ -13,6 +13,7 @@ import (
 	"github.com/getsops/sops/v3/cmd/sops/common"
 	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/keys"
 	"github.com/getsops/sops/v3/keyservice"
 	sopsversion "github.com/getsops/sops/v3/version"
 )
@@ -37,16 +38,28 @@ func EncryptYAML(tb testing.TB, recipient string, plain []byte) []byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	store := common.StoreForFormat(formats.Yaml, config.NewStoresConfig())
+	return Encrypt(tb, mk, formats.Yaml, plain, "^(data|stringData)$")
+}
+
+// Encrypt encrypts plain, a file of the given format, for one master key
+// (age, PGP, ...). regex selects the keys whose values are encrypted, as
+// --encrypted-regex does; empty encrypts every value not suffixed
+// _unencrypted, sops' default.
+func Encrypt(tb testing.TB, mk keys.MasterKey, format formats.Format, plain []byte, regex string) []byte {
+	tb.Helper()
+	store := common.StoreForFormat(format, config.NewStoresConfig())
 	branches, err := store.LoadPlainFile(plain)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tree := sops.Tree{Branches: branches, Metadata: sops.Metadata{
 		KeyGroups:      []sops.KeyGroup{{mk}},
-		EncryptedRegex: "^(data|stringData)$",
+		EncryptedRegex: regex,
 		Version:        sopsversion.Version,
 	}}
+	if regex == "" {
+		tree.Metadata.UnencryptedSuffix = "_unencrypted"
+	}
 	key, errs := tree.GenerateDataKeyWithKeyServices([]keyservice.KeyServiceClient{keyservice.NewLocalClient()})
 	if len(errs) > 0 {
 		tb.Fatal(errs)
