@@ -124,28 +124,35 @@ type Info struct {
 
 // Digests resolves the manifest digest of each ref with HEAD requests.
 func (s *Scanner) Digests(ctx context.Context, refs []Ref) []Info {
-	out := make([]Info, len(refs))
-	s.each(len(refs), func(i int) {
-		out[i] = Info{Ref: refs[i]}
-		r, err := s.reference(refs[i])
-		if err != nil {
-			out[i].Err = err
-			return
+	return s.eachRef(ctx, refs, "resolve the digest of", func(r name.Reference, opts []remote.Option, info *Info) error {
+		desc, err := remote.Head(r, opts...)
+		if err == nil {
+			info.Digest = desc.Digest.String()
 		}
-		desc, err := remote.Head(r, s.remoteOptions(ctx, refs[i].Target)...)
-		if err != nil {
-			out[i].Err = explain(fmt.Sprintf("resolve the digest of %s", r), r.Context().RegistryStr(), err)
-			return
-		}
-		out[i].Digest = desc.Digest.String()
+		return err
 	})
-	return out
 }
 
 // Created reads the creation time of each ref's image from its config
 // blob (for an index, the linux/amd64 image). Flux v1 glob and regex
 // patterns order tags by it.
 func (s *Scanner) Created(ctx context.Context, refs []Ref) []Info {
+	return s.eachRef(ctx, refs, "read the creation time of", func(r name.Reference, opts []remote.Option, info *Info) error {
+		img, err := remote.Image(r, opts...)
+		if err != nil {
+			return err
+		}
+		cfg, err := img.ConfigFile()
+		if err == nil {
+			info.Created = cfg.Created.Time
+		}
+		return err
+	})
+}
+
+// eachRef runs read for every ref in parallel; what fails is explained
+// as "<what> <ref>".
+func (s *Scanner) eachRef(ctx context.Context, refs []Ref, what string, read func(name.Reference, []remote.Option, *Info) error) []Info {
 	out := make([]Info, len(refs))
 	s.each(len(refs), func(i int) {
 		out[i] = Info{Ref: refs[i]}
@@ -154,16 +161,8 @@ func (s *Scanner) Created(ctx context.Context, refs []Ref) []Info {
 			out[i].Err = err
 			return
 		}
-		img, err := remote.Image(r, s.remoteOptions(ctx, refs[i].Target)...)
-		if err == nil {
-			cfg, cerr := img.ConfigFile()
-			if cerr == nil {
-				out[i].Created = cfg.Created.Time
-			}
-			err = cerr
-		}
-		if err != nil {
-			out[i].Err = explain(fmt.Sprintf("read the creation time of %s", r), r.Context().RegistryStr(), err)
+		if err := read(r, s.remoteOptions(ctx, refs[i].Target), &out[i]); err != nil {
+			out[i].Err = explain(fmt.Sprintf("%s %s", what, r), r.Context().RegistryStr(), err)
 		}
 	})
 	return out
