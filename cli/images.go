@@ -10,6 +10,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/tidegate/tidegate/images"
 	"github.com/tidegate/tidegate/images/scan"
 )
@@ -26,6 +31,7 @@ type RegistryFlags struct {
 	InsecureRegistry []string `help:"Registry host[:port] to reach over plain HTTP instead of HTTPS. Repeatable." env:"TIDEGATE_INSECURE_REGISTRY" sep:"," placeholder:"HOST"`
 	Concurrency      int      `help:"Registry requests in flight at once, across repositories." default:"8" env:"TIDEGATE_IMAGES_CONCURRENCY"`
 	Strict           bool     `help:"Fail on a marker naming an ImagePolicy the scanned paths do not declare (default: leave it untouched with a warning)." env:"TIDEGATE_IMAGES_STRICT"`
+	ClusterSecrets   bool     `help:"Read an ImageRepository's spec.secretRef Secret from the cluster when the paths do not hold it, as Flux does (needs get on that Secret; uses --kubeconfig or the in-cluster service account)." env:"TIDEGATE_CLUSTER_SECRETS"`
 }
 
 func (f *RegistryFlags) options(g *Globals, paths []string) (images.Options, error) {
@@ -45,10 +51,23 @@ func (f *RegistryFlags) options(g *Globals, paths []string) (images.Options, err
 			return images.Options{}, fmt.Errorf("%w (fix the file or point --docker-config at another directory)", err)
 		}
 	}
+	var secrets func(context.Context, string, string) ([]byte, bool, error)
+	if f.ClusterSecrets {
+		cfg, err := g.RESTConfig()
+		if err != nil {
+			return images.Options{}, fmt.Errorf("--cluster-secrets: %w", err)
+		}
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return images.Options{}, fmt.Errorf("--cluster-secrets: %w", err)
+		}
+		secrets = clusterSecret(client)
+	}
 	return images.Options{
-		Paths:  paths,
-		Strict: f.Strict,
-		Logger: g.Logger(),
+		Paths:        paths,
+		Strict:       f.Strict,
+		SecretSource: secrets,
+		Logger:       g.Logger(),
 		Scan: scan.Options{
 			Concurrency: f.Concurrency,
 			Keychain:    keychain,
@@ -248,4 +267,23 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// clusterSecret reads dockerconfigjson Secrets from the cluster, the way
+// Flux's image-reflector-controller reads an ImageRepository's secretRef.
+func clusterSecret(client kubernetes.Interface) func(context.Context, string, string) ([]byte, bool, error) {
+	return func(ctx context.Context, ns, name string) ([]byte, bool, error) {
+		s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		data, ok := s.Data[corev1.DockerConfigJsonKey]
+		if s.Type != corev1.SecretTypeDockerConfigJson || !ok {
+			return nil, false, fmt.Errorf("Secret %s/%s is of type %s, not %s with a %s key", ns, name, s.Type, corev1.SecretTypeDockerConfigJson, corev1.DockerConfigJsonKey)
+		}
+		return data, true, nil
+	}
 }

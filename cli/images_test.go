@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/tidegate/tidegate/images/registrytest"
 )
@@ -209,4 +211,71 @@ func TestImagesCommands(t *testing.T) {
 			t.Errorf("second run: %v\n%s", err, out.String())
 		}
 	})
+}
+
+// An ImageRepository's secretRef that lives only in the cluster (as
+// Flux users keep it) is read from there with --cluster-secrets.
+func TestImagesClusterSecret(t *testing.T) {
+	ns := env.Namespace(t)
+	reg := registrytest.New(t, registrytest.WithBasicAuth("puller", "s3cret-pw"))
+	registrytest.Push(t, reg.Host(), reg.Auth(), "team/api", time.Unix(1, 0), "1.0.0", "1.1.0")
+	dir := t.TempDir()
+	manifest := fmt.Sprintf(`apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageRepository
+metadata:
+  name: api
+  namespace: %[1]s
+spec:
+  image: %[2]s/team/api
+  secretRef:
+    name: regcred
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata:
+  name: api
+  namespace: %[1]s
+spec:
+  imageRepositoryRef:
+    name: api
+  policy:
+    semver:
+      range: ">=1.0.0"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: api
+data:
+  image: %[2]s/team/api:1.0.0 # {"$imagepolicy": "%[1]s:api"}
+`, ns, reg.Host())
+	if err := os.WriteFile(filepath.Join(dir, "api.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, reg.Host(), base64.StdEncoding.EncodeToString([]byte("puller:s3cret-pw")))
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "regcred", Namespace: ns}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(cfg)}}
+	if _, err := env.Client().CoreV1().Secrets(ns).Create(context.Background(), secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(clusterSecrets bool) (string, error) {
+		g, _ := clusterGlobals(t, "text")
+		var out bytes.Buffer
+		g.Stdout = &out
+		c := &ImagesUpdateCmd{DryRun: true}
+		c.SourceFlags = SourceFlags{Source: dir, Path: []string{"."}}
+		c.RegistryFlags = RegistryFlags{DockerConfig: t.TempDir(), InsecureRegistry: []string{reg.Host()}, Concurrency: 2, ClusterSecrets: clusterSecrets}
+		err := c.Run(context.Background(), g)
+		return out.String(), err
+	}
+	if _, err := run(false); Code(err) != ExitFailure {
+		t.Fatalf("without --cluster-secrets: %v, want the registry to refuse", err)
+	}
+	out, err := run(true)
+	if Code(err) != ExitChanges || !strings.Contains(out, "+  image: "+reg.Host()+"/team/api:1.1.0") {
+		t.Fatalf("with --cluster-secrets: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "s3cret-pw") {
+		t.Error("the output holds the registry password")
+	}
 }

@@ -30,6 +30,10 @@ type Options struct {
 	// .dockerconfigjson bytes. They take precedence over Secrets found in
 	// the tree, so a caller that decrypted SOPS files can pass them in.
 	Secrets map[string][]byte
+	// SecretSource, when set, reads a secretRef Secret that is neither in
+	// Secrets nor in the tree, e.g. from the cluster: found is false when
+	// it does not exist.
+	SecretSource func(ctx context.Context, namespace, name string) (dockerConfigJSON []byte, found bool, err error)
 	// Strict makes a marker naming an undeclared policy an error instead
 	// of a warning.
 	Strict bool
@@ -214,13 +218,15 @@ func Resolve(ctx context.Context, src *Sources, opts Options) (*Plan, error) {
 		if ir.SecretRef != "" {
 			ns, _, _ := strings.Cut(ir.Key, ":")
 			secret := ns + "/" + ir.SecretRef
-			auth, err := secretAuth(secret, ir.Image, opts.Secrets, src.Secrets)
+			auth, err := secretAuth(ctx, ns, ir.SecretRef, ir.Image, opts, src.Secrets)
 			switch {
 			case err != nil:
 				e.Status, e.Reason = StatusError, fmt.Sprintf("ImageRepository %s (%s:%d): %v", ir.Key, ir.File, ir.Line, err)
 				continue
+			case auth == nil && opts.SecretSource != nil:
+				warn(fmt.Sprintf("%s:%d: ImageRepository %s: Secret %s is neither in the scanned paths nor in the cluster; using the docker config credentials", ir.File, ir.Line, ir.Key, secret))
 			case auth == nil:
-				warn(fmt.Sprintf("%s:%d: ImageRepository %s: Secret %s is not in the scanned paths; using the docker config credentials", ir.File, ir.Line, ir.Key, secret))
+				warn(fmt.Sprintf("%s:%d: ImageRepository %s: Secret %s is not in the scanned paths (--cluster-secrets reads it from the cluster); using the docker config credentials", ir.File, ir.Line, ir.Key, secret))
 			default:
 				k.secret, t.Auth = secret, auth
 			}
@@ -398,10 +404,17 @@ func splitImage(ref string) (repo, tag, digest string) {
 	return repo, tag, digest
 }
 
-func secretAuth(secret, image string, given, found map[string][]byte) (authn.Authenticator, error) {
-	data, ok := given[secret]
+func secretAuth(ctx context.Context, ns, secretName, image string, opts Options, found map[string][]byte) (authn.Authenticator, error) {
+	secret := ns + "/" + secretName
+	data, ok := opts.Secrets[secret]
 	if !ok {
 		data, ok = found[secret]
+	}
+	if !ok && opts.SecretSource != nil {
+		var err error
+		if data, ok, err = opts.SecretSource(ctx, ns, secretName); err != nil {
+			return nil, fmt.Errorf("read Secret %s: %w", secret, err)
+		}
 	}
 	if !ok {
 		return nil, nil
