@@ -16,6 +16,7 @@ type CLI struct {
 	Lock       LockCmd       `cmd:"" group:"Change Git through pull requests (fluxctl)" help:"Freeze a workload's images: automation and releases leave it alone (fluxcd.io/locked)."`
 	Unlock     UnlockCmd     `cmd:"" group:"Change Git through pull requests (fluxctl)" help:"Lift a workload's lock."`
 	Policy     PolicyCmd     `cmd:"" group:"Change Git through pull requests (fluxctl)" help:"Set which tags a workload's containers may move to (fluxcd.io/tag.<container>: semver:~1.2)."`
+	Init       InitCmd       `cmd:"" help:"Set a repository up for tidegate: the manifests or pipeline of where it runs (CronJob, GitHub Actions, GitLab CI), a .sops.yaml for an age key, and an SSH deploy key. --propose: as a pull request."`
 	Version    VersionCmd    `cmd:"" help:"Print tidegate's version."`
 }
 

@@ -64,7 +64,18 @@ func (f *ProposeFlags) proposeOptions(g *Globals, dryRun bool, img images.Option
 }
 
 func (f *ForgeFlags) newForge(g *Globals, co *source.Checkout) (forge.Forge, error) {
-	cfg := forge.Config{RemoteURL: co.URL, APIURL: f.ForgeURL, Token: f.ForgeToken}
+	// A working tree's forge is the one of its origin remote, not its path.
+	remote := co.URL
+	if r := co.Remote(); r != "" {
+		remote = r
+	}
+	return f.forgeFor(g, remote, "--propose")
+}
+
+// forgeFor is the forge hosting remote; need names the flag that needs
+// it, for the error when no token was given.
+func (f *ForgeFlags) forgeFor(g *Globals, remote, need string) (forge.Forge, error) {
+	cfg := forge.Config{RemoteURL: remote, APIURL: f.ForgeURL, Token: f.ForgeToken}
 	if f.Forge != "" {
 		p, err := forge.ParseProvider(f.Forge)
 		if err != nil {
@@ -72,7 +83,7 @@ func (f *ForgeFlags) newForge(g *Globals, co *source.Checkout) (forge.Forge, err
 		}
 		cfg.Provider = p
 	} else {
-		p, err := forge.Detect(co.URL)
+		p, err := forge.Detect(remote)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +98,7 @@ func (f *ForgeFlags) newForge(g *Globals, co *source.Checkout) (forge.Forge, err
 		}
 	}
 	if cfg.Token == "" {
-		return nil, errors.New("--propose needs a forge token: set --forge-token or TIDEGATE_FORGE_TOKEN")
+		return nil, fmt.Errorf("%s needs a forge token: set --forge-token or TIDEGATE_FORGE_TOKEN", need)
 	}
 	return forge.New(cfg)
 }

@@ -16,7 +16,10 @@
 // find the pull request of a branch whatever its state (so a run can tell
 // "open, update it" from "closed by a reviewer, leave it alone" from
 // "merged"), create one, and update its title and body. Each call is a few
-// REST requests; nothing is cached between runs.
+// REST requests; nothing is cached between runs. DeployKeyAdder, which
+// every provider implements too, installs the SSH key `tidegate init`
+// generates; it is a separate interface because it needs admin rights a
+// pull request token usually lacks.
 //
 // Errors are *Error values that name the provider, the operation and the
 // HTTP status, and say what the user can do (a token without the needed

@@ -72,6 +72,17 @@ func (e *Error) hint() string {
 	case ErrUnauthorized:
 		return "the token is missing, expired or revoked: set --forge-token or TIDEGATE_FORGE_TOKEN"
 	case ErrForbidden:
+		if strings.Contains(e.Op, "deploy key") {
+			// Keys are repository settings: pull request rights are not enough.
+			switch e.Provider {
+			case GitHub:
+				return "managing deploy keys needs admin rights on the repository: a fine-grained token with Administration: write, or a classic token with the repo scope"
+			case GitLab:
+				return "managing deploy keys needs the api scope and at least the Maintainer role on the project"
+			default:
+				return "managing deploy keys needs the write:repository scope and admin rights on the repository"
+			}
+		}
 		switch e.Provider {
 		case GitHub:
 			return "the token lacks permission: a fine-grained token needs Pull requests: write (and Contents: write to push), a classic token the repo scope"

@@ -98,3 +98,17 @@ func TestGitLabMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryForgeAddsDeployKeys: tidegate init type-asserts the forge to
+// DeployKeyAdder, so a provider without it would fail only at run time.
+func TestEveryForgeAddsDeployKeys(t *testing.T) {
+	for _, p := range []Provider{GitHub, GitLab, Gitea} {
+		f, err := New(Config{Provider: p, RemoteURL: "https://example.com/acme/fleet.git", Token: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.(DeployKeyAdder); !ok {
+			t.Errorf("%s: %T does not implement DeployKeyAdder", p, f)
+		}
+	}
+}

@@ -248,3 +248,35 @@ func (g *giteaForge) err(op string, resp *gitea.Response, err error) error {
 	}
 	return apiError(Gitea, g.owner+"/"+g.repo, op, status, msg, reset, err, g.cfg.Token)
 }
+
+func (g *giteaForge) AddDeployKey(ctx context.Context, title, publicKey string, readOnly bool) error {
+	want, err := parseDeployKey(Gitea, g.owner+"/"+g.repo, publicKey)
+	if err != nil {
+		return err
+	}
+	c, err := g.client(ctx)
+	if err != nil {
+		return err
+	}
+	opts := gitea.ListDeployKeysOptions{ListOptions: gitea.ListOptions{Page: 1, PageSize: 50}}
+	for {
+		keys, resp, err := c.ListDeployKeys(g.owner, g.repo, opts)
+		if err != nil {
+			return g.err("list deploy keys", resp, err)
+		}
+		for _, k := range keys {
+			if sameKey(want, k.Key) {
+				return nil
+			}
+		}
+		if resp == nil || resp.NextPage == 0 || len(keys) == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	_, resp, err := c.CreateDeployKey(g.owner, g.repo, gitea.CreateKeyOption{Title: title, Key: publicKey, ReadOnly: readOnly})
+	if err != nil {
+		return g.err("add deploy key", resp, err)
+	}
+	return nil
+}

@@ -145,3 +145,45 @@ func TestGiteaReal(t *testing.T) {
 		}
 	})
 }
+
+// TestGiteaDeployKey installs a deploy key on a real Gitea.
+func TestGiteaDeployKey(t *testing.T) {
+	ctx := context.Background()
+	srv := gitea.Start(t)
+	clone := srv.CreateRepo(t, "keys")
+	f, err := forge.New(forge.Config{Provider: forge.Gitea, RemoteURL: clone, Token: srv.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adder, ok := f.(forge.DeployKeyAdder)
+	if !ok {
+		t.Fatalf("%T does not add deploy keys", f)
+	}
+	key := newPublicKey(t, "tidegate@"+srv.User+"/keys")
+	for i := range 2 {
+		if err := adder.AddDeployKey(ctx, "tidegate", key, true); err != nil {
+			t.Fatalf("AddDeployKey #%d: %v", i+1, err)
+		}
+	}
+	var keys []struct {
+		Title    string `json:"title"`
+		Key      string `json:"key"`
+		ReadOnly bool   `json:"read_only"`
+	}
+	if err := srv.Do(http.MethodGet, "/api/v1/repos/"+srv.User+"/keys/keys", nil, &keys); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].Title != "tidegate" || !keys[0].ReadOnly || !strings.HasPrefix(keys[0].Key, strings.Join(strings.Fields(key)[:2], " ")) {
+		t.Fatalf("deploy keys on the server = %+v, want one read-only key", keys)
+	}
+
+	readOnly := srv.NewToken(t, "read-only-keys", "read:repository")
+	f, err = forge.New(forge.Config{Provider: forge.Gitea, RemoteURL: clone, Token: readOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.(forge.DeployKeyAdder).AddDeployKey(ctx, "other", newPublicKey(t, "other"), true)
+	if !errors.Is(err, forge.ErrForbidden) || !strings.Contains(err.Error(), "deploy keys needs") {
+		t.Errorf("read-only token: %v, want ErrForbidden with the permission it needs", err)
+	}
+}

@@ -170,3 +170,34 @@ func (g *gitHub) err(op string, err error) error {
 	}
 	return apiError(GitHub, repo, op, 0, "", time.Time{}, err, g.token)
 }
+
+func (g *gitHub) AddDeployKey(ctx context.Context, title, publicKey string, readOnly bool) error {
+	repo := g.owner + "/" + g.repo
+	want, err := parseDeployKey(GitHub, repo, publicKey)
+	if err != nil {
+		return err
+	}
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		keys, resp, err := g.c.Repositories.ListKeys(ctx, g.owner, g.repo, opts)
+		if err != nil {
+			return g.err("list deploy keys", err)
+		}
+		for _, k := range keys {
+			if sameKey(want, k.GetKey()) {
+				return nil
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	_, _, err = g.c.Repositories.CreateKey(ctx, g.owner, g.repo, github.CreateDeployKeyRequest{
+		Title: github.Ptr(title), Key: publicKey, ReadOnly: github.Ptr(readOnly),
+	})
+	if err != nil {
+		return g.err("add deploy key", err)
+	}
+	return nil
+}

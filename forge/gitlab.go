@@ -267,3 +267,33 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+func (g *gitLab) AddDeployKey(ctx context.Context, title, publicKey string, readOnly bool) error {
+	want, err := parseDeployKey(GitLab, g.project, publicKey)
+	if err != nil {
+		return err
+	}
+	opts := &gitlab.ListProjectDeployKeysOptions{ListOptions: gitlab.ListOptions{PerPage: 100}}
+	for {
+		keys, resp, err := g.c.DeployKeys.ListProjectDeployKeys(g.project, opts, gitlab.WithContext(ctx))
+		if err != nil {
+			return g.err("list deploy keys", resp, err)
+		}
+		for _, k := range keys {
+			if sameKey(want, k.Key) {
+				return nil
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	_, resp, err := g.c.DeployKeys.AddDeployKey(g.project, &gitlab.AddDeployKeyOptions{
+		Title: gitlab.Ptr(title), Key: gitlab.Ptr(publicKey), CanPush: gitlab.Ptr(!readOnly),
+	}, gitlab.WithContext(ctx))
+	if err != nil {
+		return g.err("add deploy key", resp, err)
+	}
+	return nil
+}

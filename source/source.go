@@ -73,6 +73,16 @@ type Checkout struct {
 // written there are lost unless they are pushed.
 func (c *Checkout) Temporary() bool { return c != nil && c.cleanup != nil }
 
+// Remote is where the checkout fetches from and pushes to, its password
+// or token masked (see Redact): the URL of a cloned source, the origin
+// remote of a working tree, "" when there is none.
+func (c *Checkout) Remote() string {
+	if c == nil || c.remote == "" {
+		return ""
+	}
+	return Redact(c.remote)
+}
+
 // Close removes a temporary clone; it is a no-op for a local directory.
 func (c *Checkout) Close() error {
 	if c == nil || c.cleanup == nil {

@@ -7,8 +7,9 @@
 // and /api/v4 (GitLab), status codes, pagination (GitHub's Link header,
 // GitLab's X-Next-Page headers), error bodies ({"message": ...} with
 // documentation_url and errors on GitHub), token authentication and rate
-// limit headers. They keep pull requests in memory and count every write
-// request, which is how tests prove that an idempotent run wrote nothing.
+// limit headers. They keep pull requests and deploy keys in memory and
+// count every write request, which is how tests prove that an idempotent
+// run wrote nothing.
 package forgetest
 
 import (
@@ -16,8 +17,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // PR is a pull or merge request held by a fake.
@@ -32,12 +36,23 @@ type PR struct {
 	Created              time.Time
 }
 
+// DeployKey is a repository's deploy key held by a fake.
+type DeployKey struct {
+	ID    int64
+	Title string
+	// Key is the authorized_keys line as it was sent, comment included.
+	Key      string
+	ReadOnly bool
+	Created  time.Time
+}
+
 // store is the state shared by both fakes.
 type store struct {
 	mu sync.Mutex
 	// token is the accepted token; readOnly tokens may read but not write.
 	token, readOnly string
 	prs             []*PR
+	keys            []*DeployKey
 	writes          int
 	requests        []string
 	// rateLimited makes every request fail with the provider's rate
@@ -84,6 +99,56 @@ func (s *store) SetState(number int, state string) {
 			p.State = state
 		}
 	}
+}
+
+// DeployKeys returns copies of the repository's deploy keys, oldest first.
+func (s *store) DeployKeys() []DeployKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]DeployKey, 0, len(s.keys))
+	for _, k := range s.keys {
+		out = append(out, *k)
+	}
+	return out
+}
+
+// SeedDeployKey adds a deploy key the way a person would in the web UI,
+// without counting a write.
+func (s *store) SeedDeployKey(title, key string, readOnly bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addKey(title, key, readOnly)
+}
+
+func (s *store) addKey(title, key string, readOnly bool) *DeployKey {
+	k := &DeployKey{ID: int64(len(s.keys) + 1), Title: title, Key: strings.TrimSpace(key), ReadOnly: readOnly, Created: time.Now()}
+	s.keys = append(s.keys, k)
+	return k
+}
+
+// keyWithMaterial finds a deploy key with the same key type and data as
+// key, whatever its comment: forges identify keys by fingerprint.
+func (s *store) keyWithMaterial(key string) *DeployKey {
+	want, ok := keyMaterial(key)
+	if !ok {
+		return nil
+	}
+	for _, k := range s.keys {
+		if m, _ := keyMaterial(k.Key); m == want {
+			return k
+		}
+	}
+	return nil
+}
+
+// keyMaterial is "type base64" of an authorized_keys line; ok is false
+// when the line does not hold a public key.
+func keyMaterial(line string) (string, bool) {
+	k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	if err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))), true
 }
 
 // SetRateLimited makes every following request fail with a rate limit.

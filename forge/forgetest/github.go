@@ -141,8 +141,78 @@ func (g *GitHub) serve(w http.ResponseWriter, r *http.Request) {
 			p.Reviewers = union(p.Reviewers, body.Reviewers)
 			writeJSON(w, http.StatusCreated, g.json(p))
 		})
+	case rest == "keys" && r.Method == http.MethodGet:
+		g.listKeys(w, r)
+	case rest == "keys" && r.Method == http.MethodPost:
+		g.createKey(w, r)
 	default:
 		ghError(w, http.StatusNotFound, "Not Found")
+	}
+}
+
+// listKeys is GET /repos/{owner}/{repo}/keys: 30 per page by default, at
+// most 100, oldest first.
+func (g *GitHub) listKeys(w http.ResponseWriter, r *http.Request) {
+	pageNo, per := page(r, "per_page", 30)
+	per = min(per, 100)
+	if g.PerPage > 0 {
+		per = min(per, g.PerPage)
+	}
+	out := []map[string]any{}
+	for _, k := range window(g.keys, pageNo, per) {
+		out = append(out, g.keyJSON(k))
+	}
+	if l := linkHeader(g.URL+r.URL.Path, pageNo, per, len(g.keys)); l != "" {
+		w.Header().Set("Link", l)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// createKey is POST /repos/{owner}/{repo}/keys with {title, key,
+// read_only}; read_only defaults to false (read and write).
+func (g *GitHub) createKey(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Title    string `json:"title"`
+		Key      string `json:"key"`
+		ReadOnly *bool  `json:"read_only"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		ghError(w, http.StatusBadRequest, "Problems parsing JSON")
+		return
+	}
+	if strings.TrimSpace(body.Key) == "" {
+		ghError(w, http.StatusUnprocessableEntity, "Validation Failed", map[string]string{"resource": "PublicKey", "field": "key", "code": "missing_field"})
+		return
+	}
+	if _, ok := keyMaterial(body.Key); !ok {
+		ghError(w, http.StatusUnprocessableEntity, "Validation Failed", map[string]string{"resource": "PublicKey", "field": "key", "code": "custom", "message": "key is invalid. You must supply a key in OpenSSH public key format"})
+		return
+	}
+	// GitHub refuses a key used anywhere; this fake knows one repository.
+	if g.keyWithMaterial(body.Key) != nil {
+		ghError(w, http.StatusUnprocessableEntity, "Validation Failed", map[string]string{"resource": "PublicKey", "field": "key", "code": "custom", "message": "key is already in use"})
+		return
+	}
+	k := g.addKey(body.Title, body.Key, body.ReadOnly != nil && *body.ReadOnly)
+	w.Header().Set("Location", fmt.Sprintf("%s/api/v3/repos/%s/%s/keys/%d", g.URL, g.Owner, g.Repo, k.ID))
+	writeJSON(w, http.StatusCreated, g.keyJSON(k))
+}
+
+// keyJSON is a deploy key as GitHub returns it: the key without its
+// comment.
+func (g *GitHub) keyJSON(k *DeployKey) map[string]any {
+	material, _ := keyMaterial(k.Key)
+	return map[string]any{
+		"id":         k.ID,
+		"key":        material,
+		"url":        fmt.Sprintf("%s/api/v3/repos/%s/%s/keys/%d", g.URL, g.Owner, g.Repo, k.ID),
+		"title":      k.Title,
+		"verified":   true,
+		"created_at": k.Created.UTC().Format(time.RFC3339),
+		"read_only":  k.ReadOnly,
+		"added_by":   g.Owner,
+		"last_used":  nil,
+		"enabled":    true,
 	}
 }
 

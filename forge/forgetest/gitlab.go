@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // GitLab is a fake GitLab REST API (v4) for one project, serving below
@@ -101,6 +103,10 @@ func (g *GitLab) serve(w http.ResponseWriter, r *http.Request) {
 		g.withMR(w, parts[1], func(p *PR) { writeJSON(w, http.StatusOK, g.json(p)) })
 	case len(parts) == 2 && parts[0] == "merge_requests" && r.Method == http.MethodPut:
 		g.withMR(w, parts[1], func(p *PR) { g.update(w, r, p) })
+	case len(parts) == 1 && parts[0] == "deploy_keys" && r.Method == http.MethodGet:
+		g.listKeys(w, r)
+	case len(parts) == 1 && parts[0] == "deploy_keys" && r.Method == http.MethodPost:
+		g.addKey(w, r)
 	default:
 		glError(w, http.StatusNotFound, "404 Not Found")
 	}
@@ -145,11 +151,22 @@ func (g *GitLab) list(w http.ResponseWriter, r *http.Request) {
 	if q.Get("sort") != "asc" {
 		slices.Reverse(matched)
 	}
-	pageNo, per := page(r, "per_page", 20)
+	pageNo, per := g.paginate(w, r, len(matched))
+	out := []map[string]any{}
+	for _, p := range window(matched, pageNo, per) {
+		out = append(out, g.json(p))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// paginate reads page and per_page (20 by default, at most 100) and sets
+// GitLab's pagination headers for a list of total items.
+func (g *GitLab) paginate(w http.ResponseWriter, r *http.Request, total int) (pageNo, per int) {
+	pageNo, per = page(r, "per_page", 20)
+	per = min(per, 100)
 	if g.PerPage > 0 {
 		per = min(per, g.PerPage)
 	}
-	total := len(matched)
 	pages := max((total+per-1)/per, 1)
 	h := w.Header()
 	h.Set("X-Page", strconv.Itoa(pageNo))
@@ -166,11 +183,77 @@ func (g *GitLab) list(w http.ResponseWriter, r *http.Request) {
 	if l := linkHeader(g.URL+r.URL.EscapedPath(), pageNo, per, total); l != "" {
 		h.Set("Link", l)
 	}
+	return pageNo, per
+}
+
+// listKeys is GET /projects/:id/deploy_keys.
+func (g *GitLab) listKeys(w http.ResponseWriter, r *http.Request) {
+	pageNo, per := g.paginate(w, r, len(g.keys))
 	out := []map[string]any{}
-	for _, p := range window(matched, pageNo, per) {
-		out = append(out, g.json(p))
+	for _, k := range window(g.keys, pageNo, per) {
+		out = append(out, glKeyJSON(k))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// addKey is POST /projects/:id/deploy_keys with {key, title, can_push,
+// expires_at}. Like GitLab, the exact key text already in the project is
+// answered with that key and 201 instead of a second one; the same key
+// material under another comment fails on the fingerprint's uniqueness.
+func (g *GitLab) addKey(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Key     *string `json:"key"`
+		Title   *string `json:"title"`
+		CanPush *bool   `json:"can_push"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+		glError(w, http.StatusBadRequest, "400 Bad request - invalid JSON")
+		return
+	}
+	var missing []string
+	if b.Key == nil || strings.TrimSpace(*b.Key) == "" {
+		missing = append(missing, "key is missing")
+	}
+	if b.Title == nil || *b.Title == "" {
+		missing = append(missing, "title is missing")
+	}
+	if len(missing) > 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": strings.Join(missing, ", ")})
+		return
+	}
+	key := strings.TrimSpace(*b.Key)
+	for _, k := range g.keys {
+		if k.Key == key {
+			writeJSON(w, http.StatusCreated, glKeyJSON(k))
+			return
+		}
+	}
+	if _, ok := keyMaterial(key); !ok {
+		glError(w, http.StatusBadRequest, map[string][]string{"deploy_key.key": {"is invalid"}, "deploy_key.fingerprint_sha256": {"cannot be generated"}})
+		return
+	}
+	if g.keyWithMaterial(key) != nil {
+		glError(w, http.StatusBadRequest, map[string][]string{"deploy_key.fingerprint_sha256": {"has already been taken"}})
+		return
+	}
+	k := g.store.addKey(*b.Title, key, b.CanPush == nil || !*b.CanPush)
+	writeJSON(w, http.StatusCreated, glKeyJSON(k))
+}
+
+func glKeyJSON(k *DeployKey) map[string]any {
+	out := map[string]any{
+		"id":         k.ID,
+		"title":      k.Title,
+		"key":        k.Key,
+		"created_at": k.Created.UTC().Format(time.RFC3339),
+		"expires_at": nil,
+		"can_push":   !k.ReadOnly,
+	}
+	if pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k.Key)); err == nil {
+		out["fingerprint"] = strings.TrimPrefix(ssh.FingerprintLegacyMD5(pk), "MD5:")
+		out["fingerprint_sha256"] = ssh.FingerprintSHA256(pk)
+	}
+	return out
 }
 
 type glBody struct {

@@ -1,0 +1,1312 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"golang.org/x/crypto/ssh"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/tidegate/tidegate/deploy"
+	"github.com/tidegate/tidegate/forge"
+	"github.com/tidegate/tidegate/propose"
+	"github.com/tidegate/tidegate/source"
+)
+
+// InitCmd sets a repository up for tidegate, as `flux bootstrap` does for
+// Flux: the manifests or pipeline of the place tidegate will run from, a
+// .sops.yaml for an age key, and an SSH deploy key. Private keys go only
+// to local files the user names, never into Git, stdout or a pull
+// request.
+type InitCmd struct {
+	SourceFlags
+	Home             string   `help:"Where tidegate will run: cronjob (a CronJob in the cluster; manifests under --dir), github (a GitHub Actions workflow, .github/workflows/tidegate.yml) or gitlab (an include of tidegate's GitLab CI template, .gitlab-ci.yml)." required:"" enum:"cronjob,github,gitlab" env:"TIDEGATE_INIT_HOME" placeholder:"cronjob|github|gitlab"`
+	Dir              string   `help:"cronjob: directory of the repository for the CronJob's manifests, a kustomization to install with kubectl apply -k DIR. Keep it outside the --path tidegate reconciles." default:"tidegate" env:"TIDEGATE_INIT_DIR" placeholder:"DIR"`
+	RBAC             string   `name:"rbac" help:"cronjob: what tidegate may change. cluster: any object, CRDs and Namespaces included (still no escalate, bind or impersonate). namespaced: only the --namespace namespaces, each through a RoleBinding, and the CronJob refuses anything else." enum:"cluster,namespaced" default:"cluster" env:"TIDEGATE_INIT_RBAC"`
+	Namespace        []string `help:"cronjob with --rbac namespaced: a namespace tidegate manages (a RoleBinding, and --allow-namespace for the CronJob). Repeatable." env:"TIDEGATE_INIT_NAMESPACES" sep:"," placeholder:"NS"`
+	RepoURL          string   `name:"repo-url" help:"cronjob: the repository URL the CronJob clones (TIDEGATE_SOURCE). Default: the source's origin remote, in SSH form (git@host:owner/repo.git) with --deploy-key-out, in HTTPS form without." env:"TIDEGATE_INIT_REPO_URL" placeholder:"URL"`
+	InventoryName    string   `help:"Name of the inventory the generated configuration uses (one per set of --path). Default: the last element of --path, or tidegate." env:"TIDEGATE_INVENTORY_NAME" placeholder:"NAME"`
+	AgeRecipient     string   `help:"Write a .sops.yaml that encrypts Secrets for this existing age recipient (age1…). The private key stays with you; give it to tidegate yourself." env:"TIDEGATE_AGE_RECIPIENT" placeholder:"AGE1…"`
+	AgeKeyOut        string   `help:"Generate a new age key for the .sops.yaml and write its private key to FILE (mode 0600, outside the repository). An existing FILE is reused, never overwritten." env:"TIDEGATE_AGE_KEY_OUT" placeholder:"FILE"`
+	DeployKeyOut     string   `help:"Generate an SSH deploy key (ed25519) and write its private key to FILE (mode 0600, OpenSSH format, outside the repository); the public key is printed. An existing FILE is reused. With --home cronjob, the CronJob reads the repository over SSH with it." env:"TIDEGATE_DEPLOY_KEY_OUT" placeholder:"FILE"`
+	InstallDeployKey bool     `help:"Add the --deploy-key-out key to the repository as a read-only deploy key through the forge API (needs a token with admin rights on the repository). A key already there is left as it is." env:"TIDEGATE_INSTALL_DEPLOY_KEY"`
+	Force            bool     `help:"Overwrite files of the repository that exist with other content (never .gitlab-ci.yml, never a key file)." env:"TIDEGATE_INIT_FORCE"`
+	Propose          bool     `help:"Commit the files to the branch tidegate/init and open (or update) one pull/merge request, instead of writing the working tree. Needed for a remote --source." env:"TIDEGATE_PROPOSE"`
+	DryRun           bool     `help:"Print the files that would be written, with their content (never a private key), and write nothing: no file, no key, no pull request, no API call. Exit 2 when something would be written." env:"TIDEGATE_DRY_RUN"`
+	ForgeFlags
+}
+
+// The homes tidegate runs from.
+const (
+	homeCronJob = "cronjob"
+	homeGitHub  = "github"
+	homeGitLab  = "gitlab"
+)
+
+// Names deploy/base gives tidegate's objects, which the next steps and the
+// SSH patch refer to.
+const (
+	systemNamespace = "tidegate-system"
+	sshSecret       = "tidegate-ssh"
+	sshMountPath    = "/etc/tidegate/ssh"
+	// initBranch is the one branch every init proposes on, so that a second
+	// run updates its pull request instead of opening another.
+	initBranch = "tidegate/init"
+)
+
+const (
+	gitlabTemplateURL = "https://raw.githubusercontent.com/tidegate/tidegate/main/.gitlab-ci-template.yml"
+	gitlabTemplate    = ".gitlab-ci-template.yml"
+	gitlabCIFile      = ".gitlab-ci.yml"
+	githubWorkflow    = ".github/workflows/tidegate.yml"
+	sopsFile          = ".sops.yaml"
+)
+
+// What init does with one file of the repository.
+const (
+	fileCreate    = "create"
+	fileOverwrite = "overwrite"
+	fileUnchanged = "unchanged"
+	fileSkip      = "skip"
+)
+
+// reasonHasTemplate says an existing .gitlab-ci.yml needs no snippet.
+const reasonHasTemplate = "already includes tidegate's template"
+
+// initFile is one file init writes, proposes or leaves alone.
+type initFile struct {
+	Path   string `json:"path"`
+	Action string `json:"action"`
+	Reason string `json:"reason,omitempty"`
+	// Content is shown by --dry-run only.
+	Content string `json:"content,omitempty"`
+	data    []byte
+}
+
+func (f initFile) writes() bool { return f.Action == fileCreate || f.Action == fileOverwrite }
+
+// ageKey is the recipient of .sops.yaml and, when init made it, the file
+// holding its private key.
+type ageKey struct {
+	Recipient string `json:"recipient"`
+	File      string `json:"file,omitempty"`
+	// Created: this run generated the key (in a dry run: would generate).
+	Created  bool `json:"created"`
+	identity *age.X25519Identity
+}
+
+// deployKey is the SSH key a CronJob reads the repository with.
+type deployKey struct {
+	PublicKey string `json:"publicKey,omitempty"`
+	File      string `json:"file"`
+	Created   bool   `json:"created"`
+	Installed bool   `json:"installed"`
+	pem       []byte
+}
+
+// initResult is what init prints, as text or with --output json.
+type initResult struct {
+	Home      string            `json:"home"`
+	Source    string            `json:"source"`
+	Paths     []string          `json:"paths"`
+	Inventory string            `json:"inventory"`
+	DryRun    bool              `json:"dryRun"`
+	Changed   bool              `json:"changed"`
+	Files     []initFile        `json:"files"`
+	AgeKey    *ageKey           `json:"ageKey,omitempty"`
+	DeployKey *deployKey        `json:"deployKey,omitempty"`
+	Proposal  *propose.Proposal `json:"proposal,omitempty"`
+	// Snippet is what to add to an existing .gitlab-ci.yml by hand.
+	Snippet   string   `json:"snippet,omitempty"`
+	NextSteps []string `json:"nextSteps"`
+}
+
+// repoInfo is what init knows of the repository beyond its files.
+type repoInfo struct {
+	// remote is the credential-free remote URL; "" when unknown.
+	remote string
+	// name is owner/repo (a GitLab project path), for titles and comments.
+	name string
+	// base is the branch CI reconciles and the pull request merges into.
+	base string
+	// cloneURL is what a CronJob clones (TIDEGATE_SOURCE).
+	cloneURL string
+}
+
+// Run writes, proposes or prints the files, keys and next steps.
+func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
+	paths, inventory, err := c.check()
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	co, err := c.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer co.Close()
+	if co.Temporary() && !c.Propose && !c.DryRun {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to add the files through a pull request, or --dry-run to see them", co.URL)}
+	}
+	if c.Propose && co.Remote() == "" {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--propose pushes a branch, but %s has no origin remote: add one, or pass the repository as --source URL", co.URL)}
+	}
+	if !co.Temporary() {
+		for flag, file := range map[string]string{"--age-key-out": c.AgeKeyOut, "--deploy-key-out": c.DeployKeyOut} {
+			if file != "" && inside(co.Dir, file) {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s %s is inside the repository, where a private key could be committed: write it elsewhere (e.g. ~/.config/tidegate/%s)", flag, file, filepath.Base(file))}
+			}
+		}
+	}
+	if c.AgeRecipient == "" && c.AgeKeyOut == "" {
+		// Without a key there is no .sops.yaml to write; one that exists
+		// already is the user's and stays.
+		if _, err := os.Stat(filepath.Join(co.Dir, sopsFile)); err != nil {
+			return &ExitError{Code: ExitUsage, Err: errors.New("SOPS needs an age key: pass --age-key-out FILE to generate one, or --age-recipient age1… to use yours")}
+		}
+	}
+	repo, err := c.repoInfo(g, co)
+	if err != nil {
+		return err
+	}
+
+	res := &initResult{Home: c.Home, Source: co.URL, Paths: paths, Inventory: inventory, DryRun: c.DryRun}
+	if res.AgeKey, err = c.loadAgeKey(); err != nil {
+		return err
+	}
+	if res.DeployKey, err = c.loadDeployKey(repo.name); err != nil {
+		return err
+	}
+	files, err := c.files(repo, paths, inventory, res.AgeKey)
+	if err != nil {
+		return err
+	}
+	if res.Files, err = planFiles(co.Dir, files, c.Force); err != nil {
+		return err
+	}
+	if err := c.checkRendered(co.Dir, paths, res.Files); err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	for _, f := range res.Files {
+		if f.Path == gitlabCIFile && f.Action == fileSkip && f.Reason != reasonHasTemplate {
+			res.Snippet = string(f.data)
+		}
+	}
+
+	// Every forge is made before anything is written, so that a missing
+	// token fails the run while it has done nothing.
+	var prForge forge.Forge
+	if c.Propose && !c.DryRun {
+		if prForge, err = c.newForge(g, co); err != nil {
+			return err
+		}
+	}
+	var keyForge forge.DeployKeyAdder
+	if c.InstallDeployKey && !c.DryRun {
+		if repo.remote == "" {
+			return fmt.Errorf("--install-deploy-key: %s has no origin remote to tell which repository to add the key to; add the remote, or pass the repository as --source URL", co.URL)
+		}
+		f, err := c.forgeFor(g, repo.remote, "--install-deploy-key")
+		if err != nil {
+			return err
+		}
+		adder, ok := f.(forge.DeployKeyAdder)
+		if !ok {
+			return fmt.Errorf("--install-deploy-key: %T cannot add deploy keys; add the key printed below by hand", f)
+		}
+		keyForge = adder
+	}
+
+	for _, f := range res.Files {
+		res.Changed = res.Changed || f.writes()
+	}
+	res.Changed = res.Changed || (res.AgeKey != nil && res.AgeKey.Created) || (res.DeployKey != nil && res.DeployKey.Created)
+	if !c.DryRun {
+		// Keys first: .sops.yaml names the age key, so it must not land in
+		// Git while the key that decrypts for it failed to be saved.
+		if err := writeKeys(res.AgeKey, res.DeployKey); err != nil {
+			return err
+		}
+	}
+	sum := Summary{Command: "init", Source: co.URL, Revision: co.Revision, Changed: res.Changed, Counts: map[string]int{}}
+	for _, f := range res.Files {
+		sum.Counts[f.Action]++
+	}
+
+	// A failed proposal or key installation still prints what was done,
+	// so that the public key and the key files are never lost from view.
+	var runErr error
+	switch {
+	case c.Propose:
+		if p := c.proposal(res, repo); len(p.Files) > 0 {
+			res.Proposal, runErr = propose.Submit(ctx, co, prForge, p, c.options(g, c.DryRun))
+			if res.Proposal != nil && res.Proposal.PullRequest != nil {
+				sum.PullRequestURL = res.Proposal.PullRequest.URL
+			}
+		}
+	case c.DryRun:
+	default:
+		for _, f := range res.Files {
+			if !f.writes() {
+				continue
+			}
+			p := filepath.Join(co.Dir, filepath.FromSlash(f.Path))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return fmt.Errorf("create the directory of %s: %w", f.Path, err)
+			}
+			if err := writeFile(p, f.data); err != nil {
+				return err
+			}
+		}
+	}
+	if keyForge != nil && runErr == nil {
+		title := "tidegate " + fingerprint(res.DeployKey.PublicKey)
+		if err := keyForge.AddDeployKey(ctx, title, res.DeployKey.PublicKey, true); err != nil {
+			runErr = fmt.Errorf("install the deploy key: %w (or add the public key printed above by hand, read-only)", err)
+		} else {
+			res.DeployKey.Installed = true
+		}
+	}
+	if c.DryRun {
+		for i, f := range res.Files {
+			if f.writes() {
+				res.Files[i].Content = string(f.data)
+			}
+		}
+	}
+	res.NextSteps = c.nextSteps(res, repo)
+	var perr error
+	if g.Output == "json" {
+		perr = printJSON(g.stdout(), res)
+	} else {
+		perr = c.print(g.stdout(), res, repo)
+	}
+	sum.Err = runErr
+	g.summarize(sum)
+	if runErr != nil || perr != nil {
+		return errors.Join(runErr, perr)
+	}
+	if c.DryRun && res.Changed {
+		return &ExitError{Code: ExitChanges}
+	}
+	return nil
+}
+
+// check validates the flags that need no repository, so that a wrong
+// command line does nothing at all.
+func (c *InitCmd) check() (paths []string, inventory string, err error) {
+	switch c.Home {
+	case homeCronJob, homeGitHub, homeGitLab:
+	default:
+		return nil, "", fmt.Errorf("--home %q: choose cronjob (a CronJob in the cluster), github (a GitHub Actions workflow) or gitlab (a GitLab CI include)", c.Home)
+	}
+	for _, p := range c.Path {
+		clean, err := repoPath("--path", p)
+		if err != nil {
+			return nil, "", err
+		}
+		if !slices.Contains(paths, clean) {
+			paths = append(paths, clean)
+		}
+	}
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	if c.Home != homeCronJob && (len(c.Namespace) > 0 || c.RepoURL != "" || c.RBAC == "namespaced") {
+		return nil, "", fmt.Errorf("--namespace, --rbac and --repo-url configure the CronJob; --home %s does not use them", c.Home)
+	}
+	if c.Home == homeCronJob {
+		dir, err := repoPath("--dir", c.Dir)
+		if err != nil {
+			return nil, "", err
+		}
+		if dir == "." {
+			return nil, "", errors.New("--dir must be a subdirectory of the repository, for example tidegate")
+		}
+		c.Dir = dir
+		switch c.RBAC {
+		case "", "cluster":
+			c.RBAC = "cluster"
+			if len(c.Namespace) > 0 {
+				return nil, "", errors.New("--namespace needs --rbac namespaced")
+			}
+		case "namespaced":
+			if len(c.Namespace) == 0 {
+				return nil, "", errors.New("--rbac namespaced needs the namespaces tidegate may manage: pass --namespace NS (repeatable)")
+			}
+		default:
+			return nil, "", fmt.Errorf("--rbac %q: choose cluster or namespaced", c.RBAC)
+		}
+		var nss []string
+		for _, ns := range c.Namespace {
+			if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+				return nil, "", fmt.Errorf("--namespace %q is not a namespace name: %s", ns, strings.Join(msgs, "; "))
+			}
+			if !slices.Contains(nss, ns) {
+				nss = append(nss, ns)
+			}
+		}
+		c.Namespace = nss
+	}
+	inventory = c.InventoryName
+	if inventory == "" {
+		inventory = defaultInventory(paths)
+	} else if msgs := validation.IsDNS1123Subdomain(inventory); len(msgs) > 0 {
+		return nil, "", fmt.Errorf("--inventory-name %q is not an object name: %s", inventory, strings.Join(msgs, "; "))
+	}
+	switch {
+	case c.AgeRecipient != "" && c.AgeKeyOut != "":
+		return nil, "", errors.New("pass either --age-recipient (your key) or --age-key-out (a new key), not both")
+	case c.AgeRecipient != "":
+		if _, err := age.ParseX25519Recipient(strings.TrimSpace(c.AgeRecipient)); err != nil {
+			return nil, "", fmt.Errorf("--age-recipient %q is not an age recipient (age1…, as age-keygen -y prints it): %w", c.AgeRecipient, err)
+		}
+	}
+	for flag, file := range map[string]string{"--age-key-out": c.AgeKeyOut, "--deploy-key-out": c.DeployKeyOut} {
+		if file == "-" || strings.HasPrefix(filepath.Clean(file), "/dev/") || strings.HasPrefix(filepath.Clean(file), "/proc/") {
+			return nil, "", fmt.Errorf("%s %s: tidegate never prints a private key; name a file to write it to", flag, file)
+		}
+	}
+	if c.AgeKeyOut != "" && c.AgeKeyOut == c.DeployKeyOut {
+		return nil, "", errors.New("--age-key-out and --deploy-key-out name the same file; give each key its own")
+	}
+	if c.InstallDeployKey && c.DeployKeyOut == "" {
+		return nil, "", errors.New("--install-deploy-key installs the key of --deploy-key-out: pass --deploy-key-out FILE too")
+	}
+	return paths, inventory, nil
+}
+
+// repoPath cleans a repository-relative, slash-separated path and refuses
+// one that leaves the repository.
+func repoPath(flag, p string) (string, error) {
+	clean := path.Clean(strings.TrimSpace(filepath.ToSlash(p)))
+	if clean == "" || path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("%s %q must be a path inside the repository, relative to its root (e.g. clusters/prod)", flag, p)
+	}
+	return clean, nil
+}
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9.-]+`)
+
+// defaultInventory names the inventory after the one path ("clusters/prod"
+// → "prod"), the README's convention of one inventory per set of paths.
+func defaultInventory(paths []string) string {
+	if len(paths) != 1 || paths[0] == "." {
+		return "tidegate"
+	}
+	name := strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(path.Base(paths[0])), "-"), "-.")
+	if len(validation.IsDNS1123Subdomain(name)) > 0 {
+		return "tidegate"
+	}
+	return name
+}
+
+// inside reports whether file is within dir, links resolved as far as
+// they exist.
+func inside(dir, file string) bool {
+	resolve := func(p string) string {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return p
+		}
+		// The file itself usually does not exist yet; resolve its parent.
+		if r, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+			return filepath.Join(r, filepath.Base(abs))
+		}
+		return abs
+	}
+	d, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		d = dir
+	}
+	rel, err := filepath.Rel(d, resolve(file))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// repoInfo works out the remote, name, base branch and the URL the
+// CronJob clones.
+func (c *InitCmd) repoInfo(g *Globals, co *source.Checkout) (repoInfo, error) {
+	r := repoInfo{remote: cleanRemote(co.Remote())}
+	if r.remote == "" && co.Temporary() {
+		r.remote = cleanRemote(co.URL)
+	}
+	r.name = repoName(r.remote)
+	if r.name == "" {
+		r.name = filepath.Base(co.Dir)
+	}
+	switch {
+	case c.Base != "":
+		r.base = c.Base
+	case co.Temporary() && co.Branch != "":
+		r.base = co.Branch
+	default:
+		r.base = originHead(co.Dir)
+		if r.base == "" {
+			r.base = co.Branch
+		}
+		if r.base == "" {
+			r.base = "main"
+		}
+	}
+	if c.Home != homeCronJob {
+		return r, nil
+	}
+	switch {
+	case c.RepoURL != "":
+		r.cloneURL = c.RepoURL
+	case r.remote == "":
+		return r, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s has no origin remote, so the CronJob would not know what to clone: pass --repo-url URL", co.URL)}
+	case c.DeployKeyOut != "":
+		r.cloneURL = sshForm(r.remote)
+	default:
+		r.cloneURL = httpsForm(r.remote)
+	}
+	if (!strings.Contains(r.cloneURL, "://") && !isSCPLike(r.cloneURL)) || strings.HasPrefix(r.cloneURL, "file://") {
+		g.Logger().Warn("the CronJob will clone a local path, which a pod cannot reach; pass --repo-url with the repository's URL", "url", r.cloneURL)
+	}
+	return r, nil
+}
+
+var scpLike = regexp.MustCompile(`^(?:[^@/:]+@)?([^@/:]+):(.+)$`)
+
+func isSCPLike(s string) bool { return !strings.Contains(s, "://") && scpLike.MatchString(s) }
+
+// cleanRemote drops the password or token of an HTTPS remote entirely:
+// the URL goes into Git and into the cluster.
+func cleanRemote(raw string) string {
+	if raw == "" || !strings.Contains(raw, "://") {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		u.User = nil
+	}
+	return u.String()
+}
+
+// remoteParts splits an HTTPS, ssh:// or scp-like remote; ok is false for
+// local paths and file:// URLs.
+func remoteParts(remote string) (host, port, repoPath string, ok bool) {
+	if isSCPLike(remote) {
+		m := scpLike.FindStringSubmatch(remote)
+		return m[1], "", strings.TrimSuffix(strings.Trim(m[2], "/"), ".git"), true
+	}
+	u, err := url.Parse(remote)
+	if err != nil || u.Host == "" || u.Scheme == "file" {
+		return "", "", "", false
+	}
+	return u.Hostname(), u.Port(), strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git"), true
+}
+
+func repoName(remote string) string {
+	_, _, p, ok := remoteParts(remote)
+	if !ok {
+		return ""
+	}
+	return p
+}
+
+// sshForm turns an HTTPS remote into git@host:path.git, the form a deploy
+// key authenticates; SSH remotes and paths are kept.
+func sshForm(remote string) string {
+	u, err := url.Parse(remote)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return remote
+	}
+	return "git@" + u.Hostname() + ":" + strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git") + ".git"
+}
+
+// httpsForm turns an SSH remote into https://host/path.git, which a
+// public repository can be cloned from with no credential at all.
+func httpsForm(remote string) string {
+	if isSCPLike(remote) || strings.HasPrefix(remote, "ssh://") {
+		host, _, p, ok := remoteParts(remote)
+		if ok {
+			return "https://" + host + "/" + p + ".git"
+		}
+	}
+	return remote
+}
+
+// originHead is the branch origin/HEAD points at, the remote's default
+// branch as the clone recorded it; "" when unknown.
+func originHead(dir string) string {
+	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return ""
+	}
+	ref, err := r.Reference(plumbing.NewRemoteHEADReferenceName("origin"), false)
+	if err != nil || ref.Type() != plumbing.SymbolicReference {
+		return ""
+	}
+	return strings.TrimPrefix(ref.Target().Short(), "origin/")
+}
+
+// loadAgeKey returns the recipient of .sops.yaml: given, read from an
+// existing key file, or a new key that writeKeys saves.
+func (c *InitCmd) loadAgeKey() (*ageKey, error) {
+	switch {
+	case c.AgeRecipient != "":
+		r, err := age.ParseX25519Recipient(strings.TrimSpace(c.AgeRecipient))
+		if err != nil {
+			return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--age-recipient: %w", err)}
+		}
+		return &ageKey{Recipient: r.String()}, nil
+	case c.AgeKeyOut == "":
+		return nil, nil
+	}
+	b, err := readKeyFile(c.AgeKeyOut)
+	switch {
+	case err == nil:
+		ids, err := age.ParseIdentities(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("--age-key-out %s exists but holds no age key: %w; remove it, or name another file", c.AgeKeyOut, err)
+		}
+		for _, id := range ids {
+			if x, ok := id.(*age.X25519Identity); ok {
+				return &ageKey{Recipient: x.Recipient().String(), File: c.AgeKeyOut}, nil
+			}
+		}
+		return nil, fmt.Errorf("--age-key-out %s holds no X25519 age key (AGE-SECRET-KEY-1…); name another file", c.AgeKeyOut)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	case c.DryRun:
+		return &ageKey{Recipient: "NEW-AGE-RECIPIENT-OF-" + filepath.Base(c.AgeKeyOut), File: c.AgeKeyOut, Created: true}, nil
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, fmt.Errorf("generate an age key: %w", err)
+	}
+	return &ageKey{Recipient: id.Recipient().String(), File: c.AgeKeyOut, Created: true, identity: id}, nil
+}
+
+// loadDeployKey reads the deploy key of an existing --deploy-key-out, so
+// that a second run installs and configures the same key, or makes one.
+func (c *InitCmd) loadDeployKey(repoName string) (*deployKey, error) {
+	if c.DeployKeyOut == "" {
+		return nil, nil
+	}
+	comment := "tidegate@" + repoName
+	b, err := readKeyFile(c.DeployKeyOut)
+	switch {
+	case err == nil:
+		var pub ssh.PublicKey
+		signer, err := ssh.ParsePrivateKey(b)
+		var missing *ssh.PassphraseMissingError
+		switch {
+		case err == nil:
+			pub = signer.PublicKey()
+		case errors.As(err, &missing) && missing.PublicKey != nil:
+			// The CronJob then needs TIDEGATE_SSH_KEY_PASSPHRASE; the public
+			// key is all init needs.
+			pub = missing.PublicKey
+		default:
+			return nil, fmt.Errorf("--deploy-key-out %s exists but is not an SSH private key: %w; remove it, or name another file", c.DeployKeyOut, err)
+		}
+		return &deployKey{PublicKey: authorizedKey(pub, comment), File: c.DeployKeyOut}, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	case c.DryRun:
+		return &deployKey{File: c.DeployKeyOut, Created: true}, nil
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate the deploy key: %w", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, comment)
+	if err != nil {
+		return nil, fmt.Errorf("encode the deploy key: %w", err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("encode the deploy key: %w", err)
+	}
+	return &deployKey{PublicKey: authorizedKey(sp, comment), File: c.DeployKeyOut, Created: true, pem: pem.EncodeToMemory(block)}, nil
+}
+
+// readKeyFile reads an existing key file; anything but a regular file
+// (a terminal, a pipe) is refused, so no key is ever echoed.
+func readKeyFile(p string) ([]byte, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file: tidegate writes private keys only to files", p)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return b, nil
+}
+
+func authorizedKey(pub ssh.PublicKey, comment string) string {
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + comment
+}
+
+func fingerprint(authorized string) string {
+	k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(authorized))
+	if err != nil {
+		return ""
+	}
+	return ssh.FingerprintSHA256(k)
+}
+
+// writeKeys saves the keys this run generated. A file is created, never
+// replaced: losing a key that is installed somewhere locks the cluster
+// out.
+func writeKeys(ak *ageKey, dk *deployKey) error {
+	if ak != nil && ak.identity != nil {
+		text := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), ak.Recipient, ak.identity)
+		if err := writeSecretFile(ak.File, []byte(text)); err != nil {
+			return fmt.Errorf("--age-key-out: %w", err)
+		}
+	}
+	if dk != nil && dk.pem != nil {
+		if err := writeSecretFile(dk.File, dk.pem); err != nil {
+			return fmt.Errorf("--deploy-key-out: %w", err)
+		}
+	}
+	return nil
+}
+
+func writeSecretFile(p string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("create the directory of %s: %w", p, err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(p)
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(p)
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
+// files renders every file of the repository init would write.
+func (c *InitCmd) files(repo repoInfo, paths []string, inventory string, ak *ageKey) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	if ak != nil {
+		out[sopsFile] = sopsConfig(paths, ak)
+	}
+	switch c.Home {
+	case homeCronJob:
+		files, err := cronJobFiles(c.Dir, c.RBAC, c.Namespace, repo.cloneURL, paths, inventory, c.DeployKeyOut != "")
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, files)
+	case homeGitHub:
+		out[githubWorkflow] = githubWorkflowFile(paths, inventory, repo.base)
+	case homeGitLab:
+		out[gitlabCIFile] = gitlabCI(paths, inventory)
+	}
+	return out, nil
+}
+
+// planFiles decides, per file, what writing it means for the repository.
+func planFiles(dir string, files map[string][]byte, force bool) ([]initFile, error) {
+	var out []initFile
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		f := initFile{Path: p, data: files[p]}
+		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			f.Action = fileCreate
+		case err != nil:
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		case bytes.Equal(old, f.data):
+			f.Action = fileUnchanged
+		case p == gitlabCIFile:
+			// The project's whole pipeline: merging is a person's job.
+			f.Action, f.Reason = fileSkip, "holds the project's pipeline: add the snippet below to it (never overwritten, even with --force)"
+			if bytes.Contains(old, []byte(gitlabTemplate)) {
+				f.Reason = reasonHasTemplate
+			}
+		case force:
+			f.Action = fileOverwrite
+		default:
+			f.Action, f.Reason = fileSkip, "exists with other content; --force overwrites it"
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// checkRendered refuses to write a manifest-like file into a path tidegate
+// renders as a plain directory: the next reconcile would try to apply a
+// kustomization.yaml or a pipeline as a Kubernetes object.
+func (c *InitCmd) checkRendered(dir string, paths []string, files []initFile) error {
+	for _, p := range paths {
+		if isKustomizationDir(filepath.Join(dir, filepath.FromSlash(p))) {
+			continue
+		}
+		for _, f := range files {
+			if !f.writes() || !renderedBelow(p, f.Path) {
+				continue
+			}
+			hint := "pass --path for the directory with your manifests (e.g. clusters/prod)"
+			if c.Home == homeCronJob && strings.HasPrefix(f.Path, c.Dir+"/") {
+				hint += ", or --dir outside it"
+			}
+			return fmt.Errorf("%s would be inside --path %s, which tidegate renders as a plain directory (it has no kustomization.yaml), so a reconcile would try to apply it: %s", f.Path, p, hint)
+		}
+	}
+	return nil
+}
+
+func isKustomizationDir(dir string) bool {
+	for _, n := range kustomizationNames {
+		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && !fi.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// renderedBelow mirrors render's plain directories: every .yaml, .yml and
+// .json file below the path, except in dot-directories and .sops.yaml.
+func renderedBelow(dir, file string) bool {
+	rel := file
+	if dir != "." {
+		var ok bool
+		if rel, ok = strings.CutPrefix(file, dir+"/"); !ok {
+			return false
+		}
+	}
+	parts := strings.Split(rel, "/")
+	for _, d := range parts[:len(parts)-1] {
+		if strings.HasPrefix(d, ".") {
+			return false
+		}
+	}
+	base := parts[len(parts)-1]
+	switch strings.ToLower(path.Ext(base)) {
+	case ".yaml", ".yml", ".json":
+		return base != sopsFile
+	}
+	return false
+}
+
+// proposal is the one pull request that holds every file init writes.
+func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
+	e := propose.Edit{Branch: initBranch, Files: map[string][]byte{}}
+	var list strings.Builder
+	for _, f := range res.Files {
+		if f.writes() {
+			e.Files[f.Path] = f.data
+			fmt.Fprintf(&list, "- `%s`\n", f.Path)
+		}
+	}
+	title := "Set up tidegate: " + homeTitle(c.Home) + " for " + strings.Join(res.Paths, ", ")
+	e.Message = title + "\n\nWritten by `tidegate init --home " + c.Home + "`.\n"
+	var b strings.Builder
+	fmt.Fprintf(&b, "Proposed by `tidegate init --home %s`: tidegate will reconcile `%s` with the inventory `%s`.\n\n%s", c.Home, strings.Join(res.Paths, "`, `"), res.Inventory, list.String())
+	if res.AgeKey != nil {
+		fmt.Fprintf(&b, "\nSOPS encrypts Secrets for the age recipient `%s`.\n", res.AgeKey.Recipient)
+	}
+	if res.DeployKey != nil && res.DeployKey.PublicKey != "" {
+		fmt.Fprintf(&b, "\nThe CronJob reads the repository with the read-only deploy key `%s`.\n", res.DeployKey.PublicKey)
+	}
+	switch c.Home {
+	case homeCronJob:
+		fmt.Fprintf(&b, "\nAfter merging, install it with `kubectl apply -k %s`.\n", c.Dir)
+	case homeGitHub:
+		b.WriteString("\nBefore merging, set the repository secrets `KUBECONFIG` and `SOPS_AGE_KEY`.\n")
+	case homeGitLab:
+		b.WriteString("\nBefore merging, set the CI/CD variables `TIDEGATE_KUBECONFIG_B64`, `SOPS_AGE_KEY` and `TIDEGATE_GITLAB_TOKEN`.\n")
+	}
+	e.Body = b.String()
+	return e
+}
+
+func homeTitle(home string) string {
+	switch home {
+	case homeCronJob:
+		return "CronJob"
+	case homeGitHub:
+		return "GitHub Actions"
+	default:
+		return "GitLab CI"
+	}
+}
+
+// sopsConfig is the .sops.yaml: one creation rule per path, matched
+// wherever sops is run from in the repository.
+func sopsConfig(paths []string, ak *ageKey) []byte {
+	var b strings.Builder
+	b.WriteString(`# SOPS creation rules, written by ` + "`tidegate init`" + `. Secrets under the paths
+# tidegate reconciles are encrypted for this age recipient, their data and
+# stringData only, so that reviews still see the rest. Encrypt one in place:
+#   sops --encrypt --in-place ` + path.Join(paths[0], "secret.yaml") + `
+# tidegate decrypts with the private key: the sops-age Secret in the cluster
+# (CronJob) or SOPS_AGE_KEY (CI).
+creation_rules:
+`)
+	for _, p := range paths {
+		re := `\.ya?ml$`
+		if p != "." {
+			re = "(^|/)" + regexp.QuoteMeta(p) + `/.*\.ya?ml$`
+		}
+		fmt.Fprintf(&b, "  - path_regex: %s\n    encrypted_regex: '^(data|stringData)$'\n    age: %s\n", singleQuoted(re), yamlScalar(ak.Recipient))
+	}
+	return []byte(b.String())
+}
+
+// cronJobFiles copies deploy/base and the chosen deploy/rbac variant below
+// dir and fills in the tidegate-config literals, so the manifests build
+// offline and match the tidegate that wrote them.
+func cronJobFiles(dir, rbac string, namespaces []string, cloneURL string, paths []string, inventory string, sshKey bool) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, tree := range []string{"base", "rbac/" + rbac} {
+		err := fs.WalkDir(deploy.Files, tree, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := deploy.Files.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out[path.Join(dir, p)] = b
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read tidegate's embedded deploy/%s: %w", tree, err)
+		}
+	}
+	literals := [][2]string{
+		{"TIDEGATE_SOURCE", cloneURL},
+		{"TIDEGATE_PATHS", strings.Join(paths, ",")},
+		{"TIDEGATE_INVENTORY_NAME", inventory},
+	}
+	if rbac == "namespaced" {
+		literals = append(literals, [2]string{"TIDEGATE_ALLOW_NAMESPACES", strings.Join(namespaces, ",")})
+	}
+	if sshKey {
+		literals = append(literals,
+			[2]string{"TIDEGATE_SSH_KEY_FILE", sshMountPath + "/identity"},
+			[2]string{"TIDEGATE_KNOWN_HOSTS", sshMountPath + "/known_hosts"})
+	}
+	kpath := path.Join(dir, "base/kustomization.yaml")
+	k, err := setLiterals(out[kpath], literals)
+	if err != nil {
+		return nil, err
+	}
+	out[kpath] = k
+
+	var top strings.Builder
+	fmt.Fprintf(&top, `# tidegate as a CronJob, written by `+"`tidegate init`"+`: every 10 minutes it
+# reconciles %s of %s.
+# Install it, and apply any change to these files, with
+#   kubectl apply -k %s
+# base/ and rbac/ are tidegate's deploy/ manifests; the repository, paths
+# and inventory are the tidegate-config literals in base/kustomization.yaml.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - base
+  - rbac/%s
+`, strings.Join(paths, ", "), cloneURL, dir, rbac)
+	if rbac == "namespaced" {
+		tmpl, err := deploy.Files.ReadFile("examples/namespaced/rolebinding-shop.yaml")
+		if err != nil {
+			return nil, fmt.Errorf("read tidegate's embedded RoleBinding example: %w", err)
+		}
+		top.WriteString("  # One RoleBinding per namespace tidegate manages. To add one, copy a file\n  # and add the namespace to TIDEGATE_ALLOW_NAMESPACES in base/kustomization.yaml.\n")
+		for _, ns := range namespaces {
+			rb := strings.Replace(string(tmpl), "\n  namespace: shop\n", "\n  namespace: "+ns+"\n", 1)
+			if rb == string(tmpl) && ns != "shop" {
+				return nil, errors.New("tidegate's embedded RoleBinding example has no namespace to replace (a bug: please report it)")
+			}
+			name := "rolebinding-" + ns + ".yaml"
+			out[path.Join(dir, name)] = []byte(rb)
+			fmt.Fprintf(&top, "  - %s\n", name)
+		}
+	}
+	if sshKey {
+		// defaultMode 288 is 0440: the image's non-root user reads the key
+		// through fsGroup, and no other user can.
+		fmt.Fprintf(&top, `patches:
+  # Read the repository over SSH with the deploy key: the Secret %[1]s
+  # (identity, known_hosts) is created by hand and never committed.
+  - target:
+      kind: CronJob
+      name: tidegate
+    patch: |
+      - op: add
+        path: /spec/jobTemplate/spec/template/spec/volumes/-
+        value: {name: ssh, secret: {secretName: %[1]s, defaultMode: 288}}
+      - op: add
+        path: /spec/jobTemplate/spec/template/spec/containers/0/volumeMounts/-
+        value: {name: ssh, mountPath: %[2]s, readOnly: true}
+      - op: add
+        path: /spec/jobTemplate/spec/template/spec/securityContext/fsGroup
+        value: 65532
+`, sshSecret, sshMountPath)
+	}
+	out[path.Join(dir, "kustomization.yaml")] = []byte(top.String())
+	return out, nil
+}
+
+// setLiterals sets KEY=value items of the one configMapGenerator literals
+// list in a kustomization, line by line so that its comments stay, and
+// appends the keys it lacks.
+func setLiterals(kustomization []byte, set [][2]string) ([]byte, error) {
+	lines := strings.SplitAfter(string(kustomization), "\n")
+	start := slices.IndexFunc(lines, func(l string) bool { return strings.TrimSpace(l) == "literals:" })
+	if start < 0 {
+		return nil, errors.New("tidegate's embedded deploy/base/kustomization.yaml has no configMapGenerator literals to fill in (a bug: please report it)")
+	}
+	last, indent := start, ""
+	found := map[string]bool{}
+	for i := start + 1; i < len(lines); i++ {
+		item, ok := strings.CutPrefix(strings.TrimLeft(lines[i], " "), "- ")
+		if !ok {
+			break
+		}
+		last, indent = i, lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " "))]
+		key, _, _ := strings.Cut(strings.TrimSpace(item), "=")
+		for _, kv := range set {
+			if kv[0] == key {
+				lines[i] = indent + "- " + yamlScalar(kv[0]+"="+kv[1]) + "\n"
+				found[key] = true
+			}
+		}
+	}
+	if indent == "" {
+		return nil, errors.New("tidegate's embedded deploy/base/kustomization.yaml has an empty literals list (a bug: please report it)")
+	}
+	var add []string
+	for _, kv := range set {
+		if !found[kv[0]] {
+			add = append(add, indent+"- "+yamlScalar(kv[0]+"="+kv[1])+"\n")
+		}
+	}
+	lines = slices.Insert(lines, last+1, add...)
+	return []byte(strings.Join(lines, "")), nil
+}
+
+// githubWorkflowFile is README's workflow split into three jobs, so that
+// only the one that opens pull requests may write to the repository.
+func githubWorkflowFile(paths []string, inventory, base string) []byte {
+	p, inv, br := yamlScalar(strings.Join(paths, ",")), yamlScalar("--inventory-name "+inventory), yamlScalar(base)
+	// GitHub expressions escape a quote by doubling it.
+	ref := strings.ReplaceAll("refs/heads/"+base, "'", "''")
+	return []byte(`# tidegate, written by ` + "`tidegate init`" + `. A pull request into ` + base + ` shows what
+# merging it would change in the cluster, a push to ` + base + ` (or a manual run
+# on it) reconciles the cluster, and a daily schedule proposes newer image
+# tags as pull requests. Repository secrets: KUBECONFIG (a kubeconfig for
+# the cluster) and SOPS_AGE_KEY (the age key of .sops.yaml).
+name: tidegate
+on:
+  pull_request:
+    branches:
+      - ` + br + `
+  push:
+    branches:
+      - ` + br + `
+  schedule:
+    - cron: "17 3 * * *"
+  workflow_dispatch:
+permissions:
+  contents: read
+jobs:
+  diff:
+    if: github.event_name == 'pull_request'
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: tidegate/tidegate@v0
+        with:
+          command: diff
+          paths: ` + p + `
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+          age-key: ${{ secrets.SOPS_AGE_KEY }}
+          extra-args: ` + inv + `
+  reconcile:
+    if: (github.event_name == 'push' || github.event_name == 'workflow_dispatch') && github.ref == '` + ref + `'
+    runs-on: ubuntu-latest
+    # Runs queue instead of overlapping; tidegate's Lease guards the cluster too.
+    concurrency: tidegate-reconcile
+    steps:
+      - uses: actions/checkout@v4
+      - uses: tidegate/tidegate@v0
+        with:
+          command: reconcile
+          paths: ` + p + `
+          kubeconfig: ${{ secrets.KUBECONFIG }}
+          age-key: ${{ secrets.SOPS_AGE_KEY }}
+          extra-args: ` + inv + `
+  images:
+    if: github.event_name == 'schedule'
+    runs-on: ubuntu-latest
+    permissions:
+      contents: write        # push the branch of the bumps
+      pull-requests: write   # and open its pull request
+    steps:
+      - uses: actions/checkout@v4
+      - uses: tidegate/tidegate@v0
+        with:
+          command: images-update
+          paths: ` + p + `
+          git-token: ${{ secrets.GITHUB_TOKEN }}
+`)
+}
+
+// gitlabCI includes tidegate's template and extends its three jobs, as in
+// the README.
+func gitlabCI(paths []string, inventory string) []byte {
+	return []byte(`# tidegate, written by ` + "`tidegate init`" + `. Merge requests show what merging them
+# would change in the cluster, the default branch reconciles it, and
+# scheduled pipelines propose newer image tags as merge requests.
+# CI/CD variables (masked): TIDEGATE_KUBECONFIG_B64 (base64 of a kubeconfig),
+# SOPS_AGE_KEY (the age key of .sops.yaml), TIDEGATE_GITLAB_TOKEN (api scope).
+include:
+  - remote: ` + gitlabTemplateURL + `
+variables:
+  TIDEGATE_PATHS: ` + yamlScalar(strings.Join(paths, ",")) + `
+  TIDEGATE_INVENTORY_NAME: ` + yamlScalar(inventory) + `
+diff:        # merge requests: the diff, as a note with TIDEGATE_GITLAB_TOKEN
+  extends: .tidegate-diff
+reconcile:   # the default branch
+  extends: .tidegate-reconcile
+images:      # scheduled pipelines: image bumps as merge requests
+  extends: .tidegate-images
+`)
+}
+
+// plainScalar matches strings YAML reads back as the same string when
+// written bare in block context: no leading indicator, no ": " or " #".
+var (
+	plainScalar = regexp.MustCompile(`^(?:[A-Za-z0-9_./]|-[^ ])[A-Za-z0-9_./@:=,+~ -]*$`)
+	shellSafe   = regexp.MustCompile(`^[A-Za-z0-9_./@:=,+~-]+$`)
+)
+
+// yamlScalar writes s as a YAML string: bare when that cannot be read as
+// anything else (a number, a boolean, null), else JSON-quoted, which YAML
+// reads as a double-quoted string.
+func yamlScalar(s string) string {
+	_, numErr := strconv.ParseFloat(s, 64)
+	if plainScalar.MatchString(s) && s == strings.TrimSpace(s) && !strings.Contains(s, ": ") && !strings.Contains(s, " #") && numErr != nil &&
+		!slices.Contains([]string{"true", "false", "yes", "no", "on", "off", "y", "n", "null"}, strings.ToLower(s)) {
+		return s
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func singleQuoted(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// nextSteps are numbered, copy-pasteable instructions; none of them holds
+// a secret, only the names of the files that do.
+func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
+	var steps []string
+	step := func(text string, cmds ...string) {
+		for _, cmd := range cmds {
+			text += "\n     " + cmd
+		}
+		steps = append(steps, text)
+	}
+	var written []string
+	for _, f := range res.Files {
+		if !f.writes() {
+			continue
+		}
+		top := f.Path
+		if c.Home == homeCronJob && strings.HasPrefix(f.Path, c.Dir+"/") {
+			top = c.Dir
+		}
+		if !slices.Contains(written, top) {
+			written = append(written, top)
+		}
+	}
+	quoted := make([]string, len(written))
+	for i, w := range written {
+		quoted[i] = shellQuote(w)
+	}
+	switch {
+	case c.DryRun && len(written) > 0:
+		step("Run the same command without --dry-run to write the files.")
+	case c.Propose && res.Proposal != nil && res.Proposal.PullRequest != nil:
+		step("Review and merge the pull request: " + res.Proposal.PullRequest.URL)
+	case !c.Propose && len(written) > 0:
+		step("Commit the files and push them:", "git add "+strings.Join(quoted, " ")+" && git commit -m 'Set up tidegate' && git push")
+	}
+	if res.Snippet != "" {
+		step("Add the snippet below to " + gitlabCIFile + " (merge its include: and variables: with yours).")
+	}
+	ageFile := "YOUR_AGE_KEY_FILE"
+	if res.AgeKey != nil && res.AgeKey.File != "" {
+		ageFile = shellQuote(res.AgeKey.File)
+	}
+	switch c.Home {
+	case homeCronJob:
+		text := "Install tidegate in the cluster (Namespace, ServiceAccount, RBAC, CronJob):"
+		if c.RBAC == "namespaced" {
+			text = fmt.Sprintf("Install tidegate in the cluster (Namespace, ServiceAccount, RBAC, CronJob); the namespaces %s must exist:", strings.Join(c.Namespace, ", "))
+		}
+		step(text, "kubectl apply -k "+shellQuote(c.Dir))
+		if res.AgeKey != nil {
+			step("Give it the age key that decrypts your Secrets:", fmt.Sprintf("kubectl create secret generic sops-age -n %s --from-file=age.agekey=%s", systemNamespace, ageFile))
+		}
+		if dk := res.DeployKey; dk != nil {
+			host, port, _, _ := remoteParts(repo.cloneURL)
+			scan := "ssh-keyscan " + shellQuote(host)
+			if port != "" {
+				scan = "ssh-keyscan -p " + port + " " + shellQuote(host)
+			}
+			step(fmt.Sprintf("Give it the deploy key and %s's SSH host key (check the fingerprints against the host's documentation):", host),
+				scan+" > known_hosts",
+				fmt.Sprintf("kubectl create secret generic %s -n %s --from-file=identity=%s --from-file=known_hosts=known_hosts", sshSecret, systemNamespace, shellQuote(dk.File)))
+		} else if strings.HasPrefix(repo.cloneURL, "https://") || strings.HasPrefix(repo.cloneURL, "http://") {
+			step("If the repository is private, give it a read-only token (or run init again with --deploy-key-out):", fmt.Sprintf("kubectl create secret generic tidegate-git -n %s --from-file=token=TOKEN_FILE", systemNamespace))
+		}
+	case homeGitHub:
+		cmds := []string{"gh secret set KUBECONFIG < KUBECONFIG_FILE"}
+		if res.AgeKey != nil {
+			cmds = append(cmds, "gh secret set SOPS_AGE_KEY < "+ageFile)
+		}
+		step("Add the repository secrets the workflow reads (Settings → Secrets and variables → Actions):", cmds...)
+		step("Let the workflow open pull requests for image bumps: Settings → Actions → General → Workflow permissions → Allow GitHub Actions to create and approve pull requests.")
+	case homeGitLab:
+		cmds := []string{`glab variable set TIDEGATE_KUBECONFIG_B64 --masked --value "$(base64 -w0 KUBECONFIG_FILE)"`}
+		if res.AgeKey != nil {
+			cmds = append(cmds, "grep AGE-SECRET-KEY "+ageFile+" | glab variable set SOPS_AGE_KEY --masked")
+		}
+		cmds = append(cmds, `glab variable set TIDEGATE_GITLAB_TOKEN --masked --value "$TOKEN"   # a project access token with the api scope`)
+		step("Set the CI/CD variables the jobs read (Settings → CI/CD → Variables):", cmds...)
+		step("Create a pipeline schedule for the image bumps (Build → Pipeline schedules), e.g. daily.")
+	}
+	if dk := res.DeployKey; dk != nil && !dk.Installed {
+		step(fmt.Sprintf("Add the deploy key printed above to %s as a read-only deploy key, or run again with --install-deploy-key and a forge token.", repo.name))
+	}
+	if res.AgeKey != nil {
+		step("Encrypt Secrets before you commit them:", "sops --encrypt --in-place "+shellQuote(path.Join(res.Paths[0], "my-secret.yaml")))
+	}
+	if c.Home == homeCronJob {
+		step("Run it now instead of waiting for the schedule, and follow it:",
+			fmt.Sprintf("kubectl create job -n %s --from=cronjob/tidegate tidegate-first-run", systemNamespace),
+			fmt.Sprintf("kubectl logs -n %s -f job/tidegate-first-run", systemNamespace))
+	}
+	return steps
+}
+
+func (c *InitCmd) print(w io.Writer, res *initResult, repo repoInfo) error {
+	var b strings.Builder
+	switch c.Home {
+	case homeCronJob:
+		fmt.Fprintf(&b, "tidegate init: a CronJob reconciling %s of %s every 10 minutes\n\n", strings.Join(res.Paths, ", "), repo.cloneURL)
+	case homeGitHub:
+		fmt.Fprintf(&b, "tidegate init: a GitHub Actions workflow reconciling %s on pushes to %s\n\n", strings.Join(res.Paths, ", "), repo.base)
+	case homeGitLab:
+		fmt.Fprintf(&b, "tidegate init: GitLab CI jobs reconciling %s on the default branch\n\n", strings.Join(res.Paths, ", "))
+	}
+	verbs := map[string]string{fileCreate: "created", fileOverwrite: "overwritten", fileUnchanged: "unchanged", fileSkip: "skipped"}
+	switch {
+	case c.DryRun:
+		verbs[fileCreate], verbs[fileOverwrite] = "would create", "would overwrite"
+	case c.Propose:
+		verbs[fileCreate], verbs[fileOverwrite] = "proposed", "proposed"
+	}
+	for _, f := range res.Files {
+		fmt.Fprintf(&b, "  %-15s %s", verbs[f.Action], f.Path)
+		if f.Reason != "" {
+			fmt.Fprintf(&b, " (%s)", f.Reason)
+		}
+		b.WriteString("\n")
+	}
+	if p := res.Proposal; p != nil {
+		fmt.Fprintf(&b, "\nbranch %s: %s", p.Branch, p.Action)
+		if p.PullRequest != nil {
+			fmt.Fprintf(&b, " %s", p.PullRequest.URL)
+		}
+		b.WriteString("\n")
+	} else if c.Propose && !slices.ContainsFunc(res.Files, initFile.writes) {
+		b.WriteString("\nnothing to propose: the repository has every file\n")
+	}
+	if ak := res.AgeKey; ak != nil {
+		switch {
+		case ak.File == "":
+			fmt.Fprintf(&b, "\nage recipient (yours): %s\n", ak.Recipient)
+		case ak.Created && c.DryRun:
+			fmt.Fprintf(&b, "\nage key: would create %s (private: keep it out of Git)\n", ak.File)
+		case ak.Created:
+			fmt.Fprintf(&b, "\nage key: created %s (private, mode 0600: keep it out of Git)\n  recipient: %s\n", ak.File, ak.Recipient)
+		default:
+			fmt.Fprintf(&b, "\nage key: using %s\n  recipient: %s\n", ak.File, ak.Recipient)
+		}
+	}
+	if dk := res.DeployKey; dk != nil {
+		switch {
+		case dk.Created && c.DryRun:
+			fmt.Fprintf(&b, "\ndeploy key: would create %s (private: keep it out of Git)\n", dk.File)
+		case dk.Created:
+			fmt.Fprintf(&b, "\ndeploy key: created %s (private, mode 0600: keep it out of Git)\n", dk.File)
+		default:
+			fmt.Fprintf(&b, "\ndeploy key: using %s\n", dk.File)
+		}
+		if dk.PublicKey != "" {
+			fmt.Fprintf(&b, "  %s\n", dk.PublicKey)
+		}
+		if dk.Installed {
+			fmt.Fprintf(&b, "  installed on %s as a read-only deploy key\n", repo.name)
+		}
+	}
+	if c.DryRun {
+		for _, f := range res.Files {
+			if f.writes() {
+				fmt.Fprintf(&b, "\n--- %s\n%s", f.Path, f.Content)
+			}
+		}
+	}
+	if res.Snippet != "" {
+		fmt.Fprintf(&b, "\nAdd to %s:\n\n%s", gitlabCIFile, res.Snippet)
+	}
+	if len(res.NextSteps) > 0 {
+		b.WriteString("\nNext steps:\n")
+		for i, s := range res.NextSteps {
+			fmt.Fprintf(&b, "  %d. %s\n", i+1, s)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
