@@ -106,7 +106,7 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 	if r.Prune {
 		objectVerbs = append(objectVerbs, "delete")
 	}
-	crds := crdsIn(objs)
+	crds := object.CRDs(objs)
 	unknown := map[schema.GroupVersionKind][]string{}
 	var unknownOrder []schema.GroupVersionKind
 	refused := map[string][]string{} // by namespace, "" for cluster-scoped
@@ -132,7 +132,7 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 				unknown[gvk] = append(unknown[gvk], object.FromUnstructured(o).String())
 				continue
 			}
-			gr, namespaced, newKind = schema.GroupResource{Group: gvk.Group, Resource: crd.plural}, crd.namespaced, true
+			gr, namespaced, newKind = schema.GroupResource{Group: gvk.Group, Resource: crd.Plural}, crd.Namespaced, true
 		default:
 			results = append(results, Result{Name: "kind", Detail: fmt.Sprintf("%s: look up the kind %s: %v", object.FromUnstructured(o), gvk, err),
 				Hint: "the API server's discovery failed; try again, or check its aggregated APIs (kubectl get apiservices)"})
@@ -201,29 +201,6 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 type needKey struct {
 	gr schema.GroupResource
 	ns string
-}
-
-type crdInfo struct {
-	plural     string
-	namespaced bool
-}
-
-// crdsIn reads the custom resources whose definitions are in the render,
-// which discovery cannot know before the reconcile applies them.
-func crdsIn(objs []*unstructured.Unstructured) map[schema.GroupKind]crdInfo {
-	out := map[schema.GroupKind]crdInfo{}
-	for _, o := range objs {
-		gvk := o.GroupVersionKind()
-		if gvk.Group != "apiextensions.k8s.io" || gvk.Kind != "CustomResourceDefinition" {
-			continue
-		}
-		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
-		plural, _, _ := unstructured.NestedString(o.Object, "spec", "names", "plural")
-		scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
-		out[schema.GroupKind{Group: group, Kind: kind}] = crdInfo{plural: plural, namespaced: scope != "Cluster"}
-	}
-	return out
 }
 
 // accessConcurrency bounds the SelfSubjectAccessReviews in flight: a

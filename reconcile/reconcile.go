@@ -321,7 +321,7 @@ func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.
 	if err != nil {
 		return nil, fmt.Errorf("render: %w (nothing was applied or pruned)", err)
 	}
-	crdScopes := crdScopes(res.Objects)
+	crds := object.CRDs(res.Objects)
 	var objs []*unstructured.Unstructured
 	var refused []error
 	for _, o := range res.Objects {
@@ -330,7 +330,8 @@ func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.
 			rep.add(entry(id, Skipped, "image automation configuration: read by tidegate images, not applied"))
 			continue
 		}
-		namespaced, known := crdScopes[schemaGK(id)]
+		crd, known := crds[id.GroupKind()]
+		namespaced := crd.Namespaced
 		if !known {
 			namespaced, err = r.namespaced(o)
 			if err != nil {
@@ -471,27 +472,6 @@ func union(a, b []object.ID) []object.ID {
 // reads as configuration and never applies.
 func isImageAutomation(id object.ID) bool {
 	return id.Group == "image.toolkit.fluxcd.io"
-}
-
-type groupKind struct{ group, kind string }
-
-func schemaGK(id object.ID) groupKind { return groupKind{id.Group, id.Kind} }
-
-// crdScopes reads the scope of the custom resources whose definitions are
-// in the same render, which discovery cannot know before they are applied.
-func crdScopes(objs []*unstructured.Unstructured) map[groupKind]bool {
-	out := map[groupKind]bool{}
-	for _, o := range objs {
-		gvk := o.GroupVersionKind()
-		if gvk.Group != "apiextensions.k8s.io" || gvk.Kind != "CustomResourceDefinition" {
-			continue
-		}
-		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
-		scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
-		out[groupKind{group, kind}] = scope != "Cluster"
-	}
-	return out
 }
 
 func parentString(p prune.Parent) string {
