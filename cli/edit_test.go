@@ -250,6 +250,22 @@ func TestReleaseProposesAPullRequest(t *testing.T) {
 	if err := c.Run(ctx, g); exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "--propose") {
 		t.Fatalf("remote without --propose: %v", err)
 	}
+	// A refused release (outside the filter) pushes nothing and opens nothing.
+	c, g, _ = release(EditFlags{Propose: true})
+	c.Image = ":1.3.0"
+	if err := c.Run(ctx, g); err == nil || !strings.Contains(err.Error(), "outside") {
+		t.Fatalf("release outside the filter: %v", err)
+	}
+	var branches []struct {
+		Name string `json:"name"`
+	}
+	if err := srv.Do(http.MethodGet, "/api/v1/repos/"+srv.User+"/shop/branches", nil, &branches); err != nil || len(branches) != 1 || branches[0].Name != "main" {
+		t.Fatalf("branches after a refused release: %+v, %v", branches, err)
+	}
+	var pulls []any
+	if err := srv.Do(http.MethodGet, "/api/v1/repos/"+srv.User+"/shop/pulls?state=all", nil, &pulls); err != nil || len(pulls) != 0 {
+		t.Fatalf("pull requests after a refused release: %v, %v", pulls, err)
+	}
 	c, g, out := release(EditFlags{Propose: true, DryRun: true})
 	if err := c.Run(ctx, g); exitCode(err) != ExitChanges || !strings.Contains(out.String(), "branch tidegate/release/shop-deployment-web-app: dry-run") {
 		t.Fatalf("propose dry run: %v\n%s", err, out)
