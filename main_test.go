@@ -155,3 +155,101 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpExamplesParse parses every example command line that --help
+// shows (the root description and each command's detailed help), so an
+// example never teaches a flag that does not exist or a wrong value.
+func TestHelpExamplesParse(t *testing.T) {
+	var root cli.CLI
+	parser, err := kong.New(&root, kong.Name("tidegate"), kong.Description(cli.Description))
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{cli.Description}
+	var walk func(n *kong.Node)
+	walk = func(n *kong.Node) {
+		texts = append(texts, n.Detail)
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(parser.Model.Node)
+	examples := 0
+	for _, text := range texts {
+		for _, line := range exampleLines(text) {
+			examples++
+			var fresh cli.CLI
+			p, err := kong.New(&fresh, kong.Name("tidegate"), kong.Exit(func(int) {}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Parse(line); err != nil {
+				t.Errorf("help example %q does not parse: %v", strings.Join(line, " "), err)
+			}
+		}
+	}
+	if examples < 20 {
+		t.Errorf("found only %d help examples; is the extraction broken?", examples)
+	}
+}
+
+// exampleLines returns the arguments of each indented "tidegate ..." line,
+// continuation lines joined, comments and VAR=value prefixes dropped.
+func exampleLines(text string) [][]string {
+	var out [][]string
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		// Examples are indented; prose that starts with "tidegate" is not.
+		if !strings.HasPrefix(lines[i], "  ") {
+			continue
+		}
+		line := strings.TrimSpace(lines[i])
+		for strings.HasSuffix(line, `\`) && i+1 < len(lines) {
+			i++
+			line = strings.TrimSuffix(line, `\`) + " " + strings.TrimSpace(lines[i])
+		}
+		if c := strings.Index(line, " #"); c >= 0 {
+			line = line[:c]
+		}
+		fields := shellFields(line)
+		for len(fields) > 0 && strings.Contains(fields[0], "=") && !strings.HasPrefix(fields[0], "-") {
+			fields = fields[1:]
+		}
+		if len(fields) == 0 || fields[0] != "tidegate" {
+			continue
+		}
+		out = append(out, fields[1:])
+	}
+	return out
+}
+
+// shellFields splits like a shell for the quoting the examples use.
+func shellFields(s string) []string {
+	var out []string
+	var cur strings.Builder
+	var quote rune
+	inField := false
+	for _, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote, inField = r, true
+		case r == ' ' || r == '\t':
+			if inField {
+				out = append(out, cur.String())
+				cur.Reset()
+				inField = false
+			}
+		default:
+			cur.WriteRune(r)
+			inField = true
+		}
+	}
+	if inField {
+		out = append(out, cur.String())
+	}
+	return out
+}
