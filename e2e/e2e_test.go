@@ -6,6 +6,9 @@ package e2e_test
 
 import (
 	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,14 +98,19 @@ func TestGitLabTemplate(t *testing.T) {
 	if out, err := exec.Command("cp", "-a", filepath.Join(repoRoot(t), "testdata", "fleet"), filepath.Join(project, "fleet")).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)
 	}
-	// Git changes nothing but the namespace of the demo app, so the diff
-	// has something to show in this test's own namespace.
+	// A path of its own with one ConfigMap in this test's namespace, so
+	// the diff has something to show and the reconcile something to create.
 	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\n  namespace: " + ns + "\ndata:\n  text: hello\n"
-	os.MkdirAll(filepath.Join(project, "fleet", "e2e"), 0o755)
-	os.WriteFile(filepath.Join(project, "fleet", "e2e", "cm.yaml"), []byte(cm), 0o644)
-	tmpl, _ := os.ReadFile(filepath.Join(repoRoot(t), ".gitlab-ci-template.yml"))
-	os.WriteFile(filepath.Join(project, ".gitlab-ci-template.yml"), tmpl, 0o644)
-	os.WriteFile(filepath.Join(project, ".gitlab-ci.yml"), []byte(`include:
+	if err := os.MkdirAll(filepath.Join(project, "fleet", "e2e"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(project, "fleet", "e2e", "cm.yaml"), cm)
+	tmpl, err := os.ReadFile(filepath.Join(repoRoot(t), ".gitlab-ci-template.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(project, ".gitlab-ci-template.yml"), string(tmpl))
+	writeFile(t, filepath.Join(project, ".gitlab-ci.yml"), `include:
   - local: .gitlab-ci-template.yml
 variables:
   TIDEGATE_SOURCE: fleet
@@ -115,7 +123,7 @@ diff:
   extends: .tidegate-diff
 reconcile:
   extends: .tidegate-reconcile
-`), 0o644)
+`)
 	git(t, project, "init", "-q", "-b", "main")
 	git(t, project, "add", "-A")
 	git(t, project, "commit", "-qm", "fleet")
@@ -146,12 +154,43 @@ reconcile:
 	if !strings.Contains(string(rendered), "name: greeting") {
 		t.Errorf("render job did not render the ConfigMap:\n%s\n%s", out, rendered)
 	}
-	out = run("diff", mr, kube)
+	// The merge request note goes to GitLab's notes API
+	// (POST /projects/:id/merge_requests/:iid/notes, form field body,
+	// PRIVATE-TOKEN header); a receiver on loopback stands in for it.
+	type note struct{ path, token, body string }
+	notes := make(chan note, 4)
+	gitlab := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			t.Errorf("note request: %v", err)
+		}
+		notes <- note{path: r.Method + " " + r.URL.Path, token: r.Header.Get("PRIVATE-TOKEN"), body: r.PostForm.Get("body")}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"id": 1, "body": "ok", "noteable_type": "MergeRequest"}`)
+	}))
+	defer gitlab.Close()
+	out = run("diff", mr, kube, "TIDEGATE_GITLAB_TOKEN=glpat-e2e", "CI_MERGE_REQUEST_IID=7", "CI_PROJECT_ID=42", "CI_API_V4_URL="+gitlab.URL+"/api/v4")
 	if !strings.Contains(out, "ConfigMap/"+ns+"/greeting") || !strings.Contains(out, "created") {
 		t.Errorf("diff job output:\n%s", out)
+	}
+	select {
+	case n := <-notes:
+		if n.path != "POST /api/v4/projects/42/merge_requests/7/notes" || n.token != "glpat-e2e" ||
+			!strings.HasPrefix(n.body, "#### tidegate diff") || !strings.Contains(n.body, "ConfigMap/"+ns+"/greeting") {
+			t.Errorf("merge request note = %+v", n)
+		}
+	default:
+		t.Errorf("the diff job posted no merge request note:\n%s", out)
 	}
 	run("reconcile", kube)
 	if _, err := env.Client().CoreV1().ConfigMaps(ns).Get(t.Context(), "greeting", metav1.GetOptions{}); err != nil {
 		t.Errorf("the reconcile job did not create the ConfigMap: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
