@@ -72,15 +72,22 @@ func TestGitHubAction(t *testing.T) {
 	work := t.TempDir()
 	git(t, work, "init", "-q")
 	git(t, work, "commit", "-q", "--allow-empty", "-m", "event")
+	ns := env.Namespace(t)
+	secrets := filepath.Join(t.TempDir(), "secrets")
+	// act reads a secret file in dotenv form; a kubeconfig has line
+	// breaks, so it goes in double quotes with them escaped.
+	kc := strings.ReplaceAll(strings.ReplaceAll(string(env.Kubeconfig), `"`, `\"`), "\n", `\n`)
+	writeFile(t, secrets, `KUBECONFIG="`+kc+`"`+"\n")
 	cmd := exec.Command(act, "push", "-W", filepath.Join(repoRoot(t), "testdata", "github", "action.yml"),
-		"-P", "ubuntu-latest=-self-hosted", "--env", "TIDEGATE_REPO="+repoRoot(t))
+		"-P", "ubuntu-latest=-self-hosted", "--env", "TIDEGATE_REPO="+repoRoot(t),
+		"--env", "TIDEGATE_E2E_NAMESPACE="+ns, "--secret-file", secrets)
 	cmd.Dir = work
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("act: %v\n%s", err, out)
 	}
 	// The workflow's last step checks the outputs and prints this.
-	for _, want := range []string{"ACTION-OUTPUTS-OK", "Job succeeded", "### tidegate render"} {
+	for _, want := range []string{"ACTION-OUTPUTS-OK", "DIFF-OUTPUTS-OK", "Job succeeded", "### tidegate render", "### tidegate diff"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("act output lacks %q:\n%s", want, out)
 		}
