@@ -14,10 +14,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/tidegate/tidegate/images/registrytest"
 	"github.com/tidegate/tidegate/internal/testenv"
+	"github.com/tidegate/tidegate/internal/testenv/gitea"
 )
 
 var env *testenv.Env
@@ -91,6 +94,86 @@ func TestGitHubAction(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("act output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestGitHubActionProposes runs the action's images-update command: a
+// newer tag in a registry becomes a pull request on a real Gitea, and the
+// action reports its URL.
+func TestGitHubActionProposes(t *testing.T) {
+	act := tool(t, "TIDEGATE_ACT")
+	srv := gitea.Start(t)
+	reg := registrytest.New(t)
+	registrytest.Push(t, reg.Host(), reg.Auth(), "team/web", time.Unix(1, 0), "1.0.0", "1.1.0")
+
+	fleet := t.TempDir()
+	writeFile(t, filepath.Join(fleet, "policy.yaml"), fmt.Sprintf(`apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageRepository
+metadata:
+  name: web
+  namespace: flux-system
+spec:
+  image: %[1]s/team/web
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata:
+  name: web
+  namespace: flux-system
+spec:
+  imageRepositoryRef:
+    name: web
+  policy:
+    semver:
+      range: ">=1.0.0"
+`, reg.Host()))
+	writeFile(t, filepath.Join(fleet, "web.yaml"), fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: %s/team/web:1.0.0 # {"$imagepolicy": "flux-system:web"}
+`, reg.Host()))
+	clone := srv.CreateRepo(t, "fleet")
+	git(t, fleet, "init", "-q", "-b", "main")
+	git(t, fleet, "add", "-A")
+	git(t, fleet, "commit", "-qm", "fleet")
+	git(t, fleet, "push", "-q", srv.AuthURL(clone), "main")
+	srv.WaitPushed(t, "fleet", "main")
+
+	work := t.TempDir()
+	git(t, work, "init", "-q")
+	git(t, work, "commit", "-q", "--allow-empty", "-m", "event")
+	secrets := filepath.Join(t.TempDir(), "secrets")
+	writeFile(t, secrets, "GITEA_TOKEN="+srv.Token+"\n")
+	cmd := exec.Command(act, "push", "-W", filepath.Join(repoRoot(t), "testdata", "github", "images.yml"),
+		"-P", "ubuntu-latest=-self-hosted", "--secret-file", secrets,
+		"--env", "TIDEGATE_REPO="+repoRoot(t), "--env", "FLEET_URL="+clone, "--env", "GITEA_USER="+srv.User,
+		"--env", "REGISTRY="+reg.Host(), "--env", "EMPTY_DIR="+t.TempDir())
+	cmd.Dir = work
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("act: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "IMAGES-OUTPUTS-OK") {
+		t.Errorf("act output lacks IMAGES-OUTPUTS-OK:\n%s", out)
+	}
+	var pr struct {
+		Title string `json:"title"`
+		Head  struct {
+			Ref string `json:"ref"`
+		} `json:"head"`
+	}
+	if err := srv.Do(http.MethodGet, "/api/v1/repos/"+srv.User+"/fleet/pulls/1", nil, &pr); err != nil {
+		t.Fatalf("pull request 1: %v", err)
+	}
+	if !strings.Contains(pr.Title, "1.0.0 → 1.1.0") || !strings.HasPrefix(pr.Head.Ref, "tidegate/images/") {
+		t.Errorf("pull request = %+v", pr)
 	}
 }
 
