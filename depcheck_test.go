@@ -41,6 +41,11 @@ func TestImportRules(t *testing.T) {
 			if !strings.Contains(rel, "testenv") && !strings.HasPrefix(rel, "hack/") && (strings.HasPrefix(d, module+"/internal/testenv") || strings.HasPrefix(d, "sigs.k8s.io/controller-runtime")) {
 				t.Errorf("%s depends on %s, a test-only package", pkg, d)
 			}
+			// The full typed clientset links every API group's client
+			// (~12 MB); the binary uses dynamic and narrow typed clients.
+			if !strings.Contains(rel, "testenv") && !strings.HasPrefix(rel, "hack/") && d == "k8s.io/client-go/kubernetes" {
+				t.Errorf("%s depends on the full clientset k8s.io/client-go/kubernetes; use the dynamic client or one typed group (k8s.io/client-go/kubernetes/typed/...)", pkg)
+			}
 			if !strings.HasPrefix(d, module+"/") {
 				continue
 			}

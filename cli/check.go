@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
+	authenticationclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
+	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/tidegate/tidegate/check"
@@ -64,7 +67,7 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
 	who := ""
 	if cl != nil {
 		var r check.Result
-		who, r = check.Identity(ctx, cl.cs.AuthenticationV1().SelfSubjectReviews())
+		who, r = check.Identity(ctx, cl.authn.SelfSubjectReviews())
 		add(r)
 	}
 
@@ -80,7 +83,7 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
 	}
 
 	if cl != nil {
-		prev, r := check.Inventory(ctx, cl.dyn, cl.cs.CoreV1().Namespaces(), c.parent(), "tidegate/"+version.Version())
+		prev, r := check.Inventory(ctx, cl.dyn, cl.core.Namespaces(), c.parent(), "tidegate/"+version.Version())
 		add(r)
 		// Without a render the objects' access is unknown, and nothing
 		// would be pruned; the inventory's and the lease's access is
@@ -99,8 +102,8 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
 			AllowClusterScoped: c.AllowClusterScoped,
 		}, prev)
 		add(rs...)
-		add(check.Namespaces(ctx, cl.cs.CoreV1().Namespaces(), objs, needs)...)
-		add(check.Access(ctx, cl.cs.AuthorizationV1().SelfSubjectAccessReviews(), needs, who)...)
+		add(check.Namespaces(ctx, cl.core.Namespaces(), objs, needs)...)
+		add(check.Access(ctx, cl.authz.SelfSubjectAccessReviews(), needs, who)...)
 	}
 
 	if co != nil && !c.SkipImages {
@@ -110,8 +113,12 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
 	return c.finish(g, co, results)
 }
 
+// clusterClients are the narrow typed clients check needs; the full
+// clientset would link every API group's client into the binary.
 type clusterClients struct {
-	cs     kubernetes.Interface
+	core   coreclient.CoreV1Interface
+	authn  authenticationclient.AuthenticationV1Interface
+	authz  authorizationclient.AuthorizationV1Interface
 	dyn    dynamic.Interface
 	mapper *restmapper.DeferredDiscoveryRESTMapper
 }
@@ -130,22 +137,27 @@ func (c *CheckCmd) cluster(g *Globals, add func(...check.Result)) *clusterClient
 	if cfg.Timeout == 0 {
 		cfg.Timeout = checkTimeout
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		add(check.Result{Name: "cluster", Detail: fmt.Sprintf("%s: %v", cfg.Host, err), Hint: "check --kubeconfig and --context"})
-		return nil
+	cl := &clusterClients{}
+	var dc *discovery.DiscoveryClient
+	for _, mk := range []func() error{
+		func() (err error) { cl.core, err = coreclient.NewForConfig(cfg); return },
+		func() (err error) { cl.authn, err = authenticationclient.NewForConfig(cfg); return },
+		func() (err error) { cl.authz, err = authorizationclient.NewForConfig(cfg); return },
+		func() (err error) { cl.dyn, err = dynamic.NewForConfig(cfg); return },
+		func() (err error) { dc, err = discovery.NewDiscoveryClientForConfig(cfg); return },
+	} {
+		if err := mk(); err != nil {
+			add(check.Result{Name: "cluster", Detail: fmt.Sprintf("%s: %v", cfg.Host, err), Hint: "check --kubeconfig and --context"})
+			return nil
+		}
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		add(check.Result{Name: "cluster", Detail: fmt.Sprintf("%s: %v", cfg.Host, err), Hint: "check --kubeconfig and --context"})
-		return nil
-	}
-	r := check.Cluster(cfg.Host, cs.Discovery())
+	r := check.Cluster(cfg.Host, dc)
 	add(r)
 	if !r.OK {
 		return nil
 	}
-	return &clusterClients{cs: cs, dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery()))}
+	cl.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	return cl
 }
 
 // registries checks the registries with the credentials and transport

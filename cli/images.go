@@ -13,7 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/tidegate/tidegate/images"
 	"github.com/tidegate/tidegate/images/scan"
@@ -57,7 +57,7 @@ func (f *RegistryFlags) options(g *Globals, paths []string) (images.Options, err
 		if err != nil {
 			return images.Options{}, fmt.Errorf("--cluster-secrets: %w", err)
 		}
-		client, err := kubernetes.NewForConfig(cfg)
+		client, err := coreclient.NewForConfig(cfg)
 		if err != nil {
 			return images.Options{}, fmt.Errorf("--cluster-secrets: %w", err)
 		}
@@ -271,9 +271,9 @@ func nonNil[T any](s []T) []T {
 
 // clusterSecret reads dockerconfigjson Secrets from the cluster, the way
 // Flux's image-reflector-controller reads an ImageRepository's secretRef.
-func clusterSecret(client kubernetes.Interface) func(context.Context, string, string) ([]byte, bool, error) {
+func clusterSecret(client coreclient.SecretsGetter) func(context.Context, string, string) ([]byte, bool, error) {
 	return func(ctx context.Context, ns, name string) ([]byte, bool, error) {
-		s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		s, err := client.Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil, false, nil
 		}
