@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -159,7 +160,7 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 		results = append(results, Result{Name: "kind", Detail: fmt.Sprintf("the cluster does not know %s (%s) of %s", gvk.Kind, gvk.GroupVersion(), list(unknown[gvk])),
 			Hint: "install its CustomResourceDefinition first, or add it to the paths so that this reconcile installs it"})
 	}
-	for _, ns := range sortedKeys(refused) {
+	for _, ns := range slices.Sorted(maps.Keys(refused)) {
 		if ns == "" {
 			results = append(results, Result{Name: "scope", Detail: fmt.Sprintf("cluster-scoped %s outside --allow-namespace %s", list(refused[ns]), strings.Join(r.AllowNamespaces, ",")),
 				Hint: "pass --allow-cluster-scoped, or move them out of the paths: a reconcile refuses them before any write"})
@@ -290,13 +291,4 @@ func list(ids []string) string {
 		return strings.Join(ids, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(ids[:3], ", "), len(ids)-3)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

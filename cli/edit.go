@@ -9,7 +9,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -132,14 +131,8 @@ func proposeEdit(ctx context.Context, g *Globals, co *source.Checkout, ef *EditF
 			return nil, err
 		}
 	}
-	branch := "tidegate/" + command + "/" + branchSafe(ref.Namespace+"-"+strings.ToLower(ref.Kind)+"-"+ref.Name+branchPart)
+	branch := "tidegate/" + command + "/" + propose.BranchSafe(ref.Namespace+"-"+ref.Kind+"-"+ref.Name+branchPart)
 	return propose.Submit(ctx, co, f, propose.Edit{Branch: branch, Message: msg, Body: body, Files: map[string][]byte{file: after}}, ef.options(g, ef.DryRun))
-}
-
-var unsafeBranch = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-func branchSafe(s string) string {
-	return strings.Trim(unsafeBranch.ReplaceAllString(s, "-"), "-.")
 }
 
 func printEdit(g *Globals, r editResult, dryRun bool) error {
@@ -206,9 +199,14 @@ func (c *ReleaseCmd) Run(ctx context.Context, g *Globals) error {
 			return nil, nil, err
 		}
 		image := c.Image
+		current, _, _ := images.SplitImage(ct.Image)
 		if strings.HasPrefix(image, ":") {
-			repo, _, _ := strings.Cut(stripDigest(ct.Image), "@")
-			image = imageRepo(repo) + image
+			image = current + image
+		}
+		repo, tag, _ := images.SplitImage(image)
+		if tag == "" {
+			// A digest alone is checked against the filter as "latest".
+			tag = "latest"
 		}
 		var warnings []string
 		if locked, _ := w.Annotation(workload.Locked); locked == "true" {
@@ -218,15 +216,15 @@ func (c *ReleaseCmd) Run(ctx context.Context, g *Globals) error {
 			}
 			warnings = append(warnings, "releasing a locked workload (--force)")
 		}
-		if imageRepo(image) != imageRepo(ct.Image) && !c.Force {
-			return nil, nil, fmt.Errorf("container %s runs %s, not %s; pass --force to switch repositories", ct.Name, imageRepo(ct.Image), imageRepo(image))
+		if repo != current && !c.Force {
+			return nil, nil, fmt.Errorf("container %s runs %s, not %s; pass --force to switch repositories", ct.Name, current, repo)
 		}
 		if pat, ok := w.Annotation(workload.TagPrefix + ct.Name); ok {
 			p, err := policy.ParsePattern(pat)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s:%d: annotation %s%s: %w", w.File, w.Line, workload.TagPrefix, ct.Name, err)
 			}
-			if tag := imageTag(image); !p.Matches(tag) {
+			if !p.Matches(tag) {
 				if !c.Force {
 					return nil, nil, fmt.Errorf("tag %q is outside the container's filter %s; pass --force to release it anyway", tag, pat)
 				}
@@ -242,28 +240,6 @@ func (c *ReleaseCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		return []string{fmt.Sprintf("container %s: %s → %s", ct.Name, ct.Image, image)}, warnings, nil
 	})
-}
-
-// imageRepo is the image without tag and digest.
-func imageRepo(ref string) string {
-	ref = stripDigest(ref)
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return ref[:i]
-	}
-	return ref
-}
-
-func imageTag(ref string) string {
-	ref = stripDigest(ref)
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return ref[i+1:]
-	}
-	return "latest"
-}
-
-func stripDigest(ref string) string {
-	r, _, _ := strings.Cut(ref, "@")
-	return r
 }
 
 // annotationEdit is the body of automate, deautomate, lock and unlock:

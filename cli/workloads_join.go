@@ -338,7 +338,7 @@ func stronger(a, b *images.Workload) bool {
 // the workload was built through whose image (newName, else name) is the
 // container's repository.
 func kustomizationSite(files *repoFiles, kustSites map[string]map[string][]images.Site, via []string, image string) *images.Site {
-	repo := imageRepository(image)
+	repo, _, _ := images.SplitImage(image)
 	for _, k := range via {
 		for _, e := range files.images[k] {
 			target := e.NewName
@@ -354,15 +354,6 @@ func kustomizationSite(files *repoFiles, kustSites map[string]map[string][]image
 		}
 	}
 	return nil
-}
-
-// imageRepository strips the tag and digest from an image reference.
-func imageRepository(image string) string {
-	image, _, _ = strings.Cut(image, "@")
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		image = image[:i]
-	}
-	return image
 }
 
 func policyOf(site *images.Site, w *images.Workload) containerPolicy {

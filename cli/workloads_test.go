@@ -556,22 +556,6 @@ func TestContainerPolicyString(t *testing.T) {
 	}
 }
 
-func TestImageRepository(t *testing.T) {
-	for in, want := range map[string]string{
-		"nginx":                            "nginx",
-		"nginx:1.25":                       "nginx",
-		"registry:5000/team/app":           "registry:5000/team/app",
-		"registry:5000/team/app:1.0":       "registry:5000/team/app",
-		"ghcr.io/a/b:1.0@sha256:abcd":      "ghcr.io/a/b",
-		"ghcr.io/a/b@sha256:abcd":          "ghcr.io/a/b",
-		"registry.example/proxy:2.1-alpha": "registry.example/proxy",
-	} {
-		if got := imageRepository(in); got != want {
-			t.Errorf("imageRepository(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestNameTransform(t *testing.T) {
 	for _, tc := range []struct {
 		t              nameTransform

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -251,21 +252,12 @@ func glMessage(body []byte) string {
 	var fields map[string][]string
 	if json.Unmarshal(v.Message, &fields) == nil {
 		var parts []string
-		for _, k := range sortedKeys(fields) {
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
 			parts = append(parts, k+" "+strings.Join(fields[k], ", "))
 		}
 		return strings.Join(parts, "; ")
 	}
 	return strings.TrimSpace(string(v.Message))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func (g *gitLab) AddDeployKey(ctx context.Context, title, publicKey string, readOnly bool) error {

@@ -178,7 +178,7 @@ func Resolve(ctx context.Context, src *Sources, opts Options) (*Plan, error) {
 			e.CurrentTag = currentTag(site)
 		} else {
 			e.Policy = site.Pattern.String()
-			e.Repository, e.CurrentTag, _ = splitImage(site.Value)
+			e.Repository, e.CurrentTag, _ = SplitImage(site.Value)
 		}
 		if site.Locked {
 			e.Status, e.Reason = StatusLocked, "the workload is locked or ignored (fluxcd.io/locked, fluxcd.io/ignore)"
@@ -361,7 +361,7 @@ func Resolve(ctx context.Context, src *Sources, opts Options) (*Plan, error) {
 
 func newValue(site Site, pol *ImagePolicy, ir *ImageRepository, e *Entry) string {
 	if site.Marker == nil {
-		repo, _, _ := splitImage(site.Value)
+		repo, _, _ := SplitImage(site.Value)
 		return repo + ":" + e.Latest
 	}
 	switch site.Marker.Field {
@@ -384,16 +384,16 @@ func currentTag(site Site) string {
 	case marker.Tag:
 		return site.Value
 	case marker.Image:
-		_, tag, _ := splitImage(site.Value)
+		_, tag, _ := SplitImage(site.Value)
 		return tag
 	}
 	return ""
 }
 
-// splitImage splits a reference as written into repository, tag and
-// digest, without normalising the repository ("nginx" stays "nginx"). A
-// reference without tag or digest has the tag "latest".
-func splitImage(ref string) (repo, tag, digest string) {
+// SplitImage splits an image reference as written into repository, tag
+// and digest, without normalising the repository ("nginx" stays "nginx").
+// A reference without tag or digest has the tag "latest".
+func SplitImage(ref string) (repo, tag, digest string) {
 	repo, digest, _ = strings.Cut(ref, "@")
 	slash := strings.LastIndex(repo, "/")
 	if colon := strings.LastIndex(repo, ":"); colon > slash {

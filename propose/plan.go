@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/template"
@@ -106,7 +107,7 @@ func groups(plan *images.Plan, grouped bool) []group {
 		for _, c := range plan.Changes {
 			set[policyKey(c.Marker, c.Policy, c.Object.String())] = true
 		}
-		return []group{{policies: sortedKeys(set), changes: slices.Clone(plan.Changes)}}
+		return []group{{policies: slices.Sorted(maps.Keys(set)), changes: slices.Clone(plan.Changes)}}
 	}
 	by := map[string][]images.Change{}
 	for _, c := range plan.Changes {
@@ -114,18 +115,9 @@ func groups(plan *images.Plan, grouped bool) []group {
 		by[k] = append(by[k], c)
 	}
 	var out []group
-	for _, k := range sortedKeys(by) {
+	for _, k := range slices.Sorted(maps.Keys(by)) {
 		out = append(out, group{policies: []string{k}, changes: by[k]})
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
 	return out
 }
 
@@ -139,7 +131,7 @@ func policyID(policies []string) string {
 func newData(g group, base string) Data {
 	d := Data{ID: policyID(g.policies), Policies: g.policies, Base: base, Name: "all"}
 	if len(g.policies) == 1 {
-		d.Name = branchSafe(g.policies[0])
+		d.Name = BranchSafe(g.policies[0])
 	}
 	files := map[string]bool{}
 	for _, c := range g.changes {
@@ -151,7 +143,7 @@ func newData(g group, base string) Data {
 	slices.SortFunc(d.Bumps, func(a, b Bump) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Old, b.Old))
 	})
-	d.Files = sortedKeys(files)
+	d.Files = slices.Sorted(maps.Keys(files))
 	seen := map[string]bool{}
 	for _, b := range d.Bumps {
 		if k := b.Image + "\x00" + b.OldTag + "\x00" + b.NewTag; !seen[k] {
@@ -181,9 +173,10 @@ func splitRef(ref string) (image, version string) {
 	return rest, ref
 }
 
-// branchSafe keeps letters, digits, '.', '_' and '-' and turns runs of
-// anything else into one '-'.
-func branchSafe(s string) string {
+// BranchSafe makes s usable in a branch name: lower case, letters,
+// digits, '.', '_' and '-' kept, runs of anything else turned into one
+// '-'.
+func BranchSafe(s string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(s) {

@@ -201,8 +201,8 @@ func TestBranchSafe(t *testing.T) {
 		"semver:~3.1":         "semver-3.1",
 		"ns:a..b":             "ns-a.b",
 	} {
-		if got := branchSafe(in); got != want {
-			t.Errorf("branchSafe(%q) = %q, want %q", in, got, want)
+		if got := BranchSafe(in); got != want {
+			t.Errorf("BranchSafe(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
