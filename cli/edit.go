@@ -335,21 +335,27 @@ func (c *PolicyCmd) Run(ctx context.Context, g *Globals) error {
 	if len(c.Tag) == 0 && c.TagAll == "" && len(c.Untag) == 0 {
 		return &ExitError{Code: ExitUsage, Err: errors.New("policy needs --tag CONTAINER=PATTERN, --tag-all PATTERN or --untag CONTAINER")}
 	}
+	validPattern := func(pat string) error {
+		if _, err := policy.ParsePattern(normalizePattern(pat)); err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("tag pattern %q: %w", pat, err)}
+		}
+		return nil
+	}
+	if c.TagAll != "" {
+		if err := validPattern(c.TagAll); err != nil {
+			return err
+		}
+	}
 	tags := map[string]string{}
 	for _, t := range c.Tag {
 		name, pat, ok := strings.Cut(t, "=")
 		if !ok || name == "" || pat == "" {
 			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--tag %q is not CONTAINER=PATTERN (for example app=semver:~1.2)", t)}
 		}
+		if err := validPattern(pat); err != nil {
+			return err
+		}
 		tags[name] = pat
-	}
-	for _, pat := range append([]string{c.TagAll}, mapValues(tags)...) {
-		if pat == "" {
-			continue
-		}
-		if _, err := policy.ParsePattern(normalizePattern(pat)); err != nil {
-			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("tag pattern %q: %w", pat, err)}
-		}
 	}
 	return runEdit(ctx, g, "policy", &c.SourceFlags, &c.EditFlags, "", func(w *workload.Workload) ([]string, []string, error) {
 		set := map[string]string{}
@@ -380,12 +386,4 @@ func normalizePattern(p string) string {
 		return "glob:*"
 	}
 	return p
-}
-
-func mapValues(m map[string]string) []string {
-	var out []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, m[k])
-	}
-	return out
 }
