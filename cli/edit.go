@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/tidegate/tidegate/forge"
 	"github.com/tidegate/tidegate/images"
 	"github.com/tidegate/tidegate/images/policy"
+	"github.com/tidegate/tidegate/internal/atomicfile"
 	"github.com/tidegate/tidegate/propose"
 	"github.com/tidegate/tidegate/source"
 	"github.com/tidegate/tidegate/workload"
@@ -169,13 +169,10 @@ func printEdit(g *Globals, r editResult, dryRun bool) error {
 	return nil
 }
 
-// writeFile replaces a file keeping its mode.
+// writeFile replaces or creates a file of the working tree, keeping an
+// existing file's mode.
 func writeFile(path string, data []byte) error {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	if err := os.WriteFile(path, data, mode); err != nil {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

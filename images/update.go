@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/tidegate/tidegate/internal/atomicfile"
 	"github.com/tidegate/tidegate/internal/yamledit"
 )
 
@@ -99,7 +99,7 @@ func Update(ctx context.Context, dir string, dryRun bool, opts Options) (*Result
 	res.Files = files
 	if !dryRun {
 		for _, f := range files {
-			if err := writeFile(filepath.Join(dir, filepath.FromSlash(f.File)), f.After); err != nil {
+			if err := atomicfile.Write(filepath.Join(dir, filepath.FromSlash(f.File)), f.After, 0o644); err != nil {
 				return res, errors.Join(loadErr, resolveErr, err)
 			}
 		}
@@ -113,29 +113,4 @@ func List(ctx context.Context, dir string, opts Options) (*Plan, error) {
 	src, loadErr := Load(dir, opts.Paths...)
 	plan, err := Resolve(ctx, src, opts)
 	return plan, errors.Join(loadErr, err)
-}
-
-// writeFile replaces path atomically, keeping its mode.
-func writeFile(path string, data []byte) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tidegate-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

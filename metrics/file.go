@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tidegate/tidegate/internal/atomicfile"
 )
 
 // WriteFile writes the metrics for r to path, for node_exporter's textfile
@@ -24,12 +26,10 @@ import (
 // that the time since the last success keeps growing across failures.
 func WriteFile(path string, r Run, version string) error {
 	var last *float64
-	perm := fs.FileMode(0o644)
 	switch fi, err := os.Stat(path); {
 	case err == nil && fi.IsDir():
 		return fmt.Errorf("write metrics file: %s is a directory; give a file name such as %s", path, filepath.Join(path, "tidegate.prom"))
 	case err == nil:
-		perm = fi.Mode().Perm()
 		if !r.Success {
 			old, err := os.ReadFile(path)
 			if err != nil {
@@ -47,44 +47,8 @@ func WriteFile(path string, r Run, version string) error {
 		return err
 	}
 
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write metrics file %s: %w; check that the directory exists and tidegate can write to it", path, err)
-	}
-	tmp := f.Name()
-	renamed := false
-	defer func() {
-		if !renamed {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("write metrics file %s: %w; check free space in %s", path, err, dir)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("write metrics file %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write metrics file %s: %w; check free space in %s", path, err, dir)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write metrics file %s: %w; check free space in %s", path, err, dir)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write metrics file %s: %w; check that %s is not a directory and that tidegate can write to %s", path, err, path, dir)
-	}
-	renamed = true
-	// Make the rename itself durable; a failure here leaves a correct
-	// file that may revert to the old one after a crash, not worth failing
-	// the run for.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write metrics file %s: %w; check that the directory exists, that tidegate can write to it and that it has free space", path, err)
 	}
 	return nil
 }

@@ -1,0 +1,69 @@
+// Package atomicfile replaces files so that a reader sees the old
+// content or the new, never half of it: a manifest that tidegate edits,
+// or a metrics file that node_exporter may read at any moment.
+package atomicfile
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Write replaces path with data through a temporary file in the same
+// directory and a rename. An existing file keeps its mode and, when path
+// is a symbolic link, the link stays and its target is replaced; a new
+// file gets mode. The data and the rename are synced to disk.
+func Write(path string, data []byte, mode fs.FileMode) error {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
+	switch fi, err := os.Stat(path); {
+	case err == nil && fi.IsDir():
+		return &fs.PathError{Op: "write", Path: path, Err: errors.New("is a directory")}
+	case err == nil:
+		mode = fi.Mode().Perm()
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	// A dot and no original extension: file collectors (*.prom) and
+	// renderers (*.yaml) skip the temporary file.
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if tmp != "" {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(mode); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	tmp = ""
+	// Make the rename itself durable; if this fails the new file is in
+	// place and may only revert after a crash, not worth an error.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
