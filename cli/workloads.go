@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/tidegate/tidegate/object"
 )
 
 // WorkloadsCmd groups the workload commands.
@@ -104,22 +106,21 @@ func (p containerPolicy) location() string {
 	return fmt.Sprintf("%s:%d", p.File, p.Line)
 }
 
-// workloadKind says where a kind keeps its pod spec and how to read it
-// from the cluster.
+// workloadKind says how to read a workload kind from the cluster (where
+// it keeps its pods is object.PodSpecPath).
 type workloadKind struct {
 	version  string
 	resource string
-	podSpec  []string
 }
 
 var workloadKinds = map[schema.GroupKind]workloadKind{
-	{Group: "apps", Kind: "Deployment"}:  {"v1", "deployments", []string{"spec", "template", "spec"}},
-	{Group: "apps", Kind: "StatefulSet"}: {"v1", "statefulsets", []string{"spec", "template", "spec"}},
-	{Group: "apps", Kind: "DaemonSet"}:   {"v1", "daemonsets", []string{"spec", "template", "spec"}},
-	{Group: "apps", Kind: "ReplicaSet"}:  {"v1", "replicasets", []string{"spec", "template", "spec"}},
-	{Group: "batch", Kind: "Job"}:        {"v1", "jobs", []string{"spec", "template", "spec"}},
-	{Group: "batch", Kind: "CronJob"}:    {"v1", "cronjobs", []string{"spec", "jobTemplate", "spec", "template", "spec"}},
-	{Group: "", Kind: "Pod"}:             {"v1", "pods", []string{"spec"}},
+	{Group: "apps", Kind: "Deployment"}:  {"v1", "deployments"},
+	{Group: "apps", Kind: "StatefulSet"}: {"v1", "statefulsets"},
+	{Group: "apps", Kind: "DaemonSet"}:   {"v1", "daemonsets"},
+	{Group: "apps", Kind: "ReplicaSet"}:  {"v1", "replicasets"},
+	{Group: "batch", Kind: "Job"}:        {"v1", "jobs"},
+	{Group: "batch", Kind: "CronJob"}:    {"v1", "cronjobs"},
+	{Group: "", Kind: "Pod"}:             {"v1", "pods"},
 }
 
 // Run renders, joins the repository's policies and prints the listing.
@@ -159,8 +160,7 @@ func workloadRows(objs []*unstructured.Unstructured) []workloadRow {
 	rows := []workloadRow{}
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
-		wk, ok := workloadKinds[gvk.GroupKind()]
-		if !ok {
+		if _, ok := workloadKinds[gvk.GroupKind()]; !ok {
 			continue
 		}
 		ns := o.GetNamespace()
@@ -168,7 +168,7 @@ func workloadRows(objs []*unstructured.Unstructured) []workloadRow {
 			ns = "default"
 		}
 		r := workloadRow{Workload: workloadName(ns, gvk.Kind, o.GetName()), Namespace: ns, Kind: gvk.Kind, Name: o.GetName(), group: gvk.Group}
-		r.Containers = containersOf(o.Object, wk.podSpec)
+		r.Containers = containersOf(o.Object, gvk.Kind)
 		rows = append(rows, r)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
@@ -189,7 +189,8 @@ func workloadName(ns, kind, name string) string {
 }
 
 // containersOf lists init containers, then containers, in spec order.
-func containersOf(obj map[string]any, podSpec []string) []containerRow {
+func containersOf(obj map[string]any, kind string) []containerRow {
+	podSpec, _ := object.PodSpecPath(kind)
 	out := []containerRow{}
 	for _, list := range []string{"initContainers", "containers"} {
 		items, _, _ := unstructured.NestedSlice(obj, append(append([]string(nil), podSpec...), list)...)
@@ -277,7 +278,7 @@ func readLive(ctx context.Context, g *Globals, rows []workloadRow) error {
 		}
 		live := map[string]string{}
 		if obj := l.byName[r.Name]; obj != nil {
-			for _, c := range containersOf(obj.Object, wk.podSpec) {
+			for _, c := range containersOf(obj.Object, k.gk.Kind) {
 				live[c.Name] = c.Image
 			}
 		}

@@ -284,19 +284,11 @@ type v1State struct {
 	handled map[*yaml.Node]bool
 }
 
-var workloadKinds = map[string][]string{
-	"Deployment":  {"spec", "template", "spec"},
-	"StatefulSet": {"spec", "template", "spec"},
-	"DaemonSet":   {"spec", "template", "spec"},
-	"Job":         {"spec", "template", "spec"},
-	"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
-}
-
 var v1Prefixes = []string{"fluxcd.io/", "flux.weave.works/"}
 
 func (s *Sources) parseV1(file string, root *yaml.Node, id object.ID) (v1State, error) {
 	st := v1State{handled: map[*yaml.Node]bool{}}
-	podPath, ok := workloadKinds[id.Kind]
+	podPath, ok := v1PodSpec(id.Kind)
 	if !ok {
 		return st, nil
 	}
@@ -526,4 +518,13 @@ func lineOf(n *yaml.Node, path ...string) int {
 		return n.Line
 	}
 	return 0
+}
+
+// v1PodSpec is the pod spec path of the kinds Flux v1 automated.
+func v1PodSpec(kind string) ([]string, bool) {
+	switch kind {
+	case "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob":
+		return object.PodSpecPath(kind)
+	}
+	return nil, false
 }

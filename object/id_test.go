@@ -1,6 +1,7 @@
 package object
 
 import (
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -66,6 +67,24 @@ func TestSort(t *testing.T) {
 	for i, id := range ids {
 		if id.String() != want[i] {
 			t.Fatalf("Sort order at %d = %s, want %s (all: %v)", i, id, want[i], ids)
+		}
+	}
+}
+
+func TestPodSpecPath(t *testing.T) {
+	for kind, want := range map[string]string{
+		"Deployment": "spec.template.spec", "statefulset": "spec.template.spec", "DaemonSet": "spec.template.spec",
+		"ReplicaSet": "spec.template.spec", "Job": "spec.template.spec",
+		"CronJob": "spec.jobTemplate.spec.template.spec", "Pod": "spec",
+	} {
+		got, ok := PodSpecPath(kind)
+		if !ok || strings.Join(got, ".") != want {
+			t.Errorf("PodSpecPath(%s) = %v, %v; want %s", kind, got, ok, want)
+		}
+	}
+	for _, kind := range []string{"Service", "ConfigMap", ""} {
+		if got, ok := PodSpecPath(kind); ok {
+			t.Errorf("PodSpecPath(%s) = %v, want none", kind, got)
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/tidegate/tidegate/internal/yamledit"
+	"github.com/tidegate/tidegate/object"
 )
 
 // Annotation keys (Flux v1), without prefix.
@@ -42,17 +43,6 @@ const (
 	LegacyPrefix = "flux.weave.works/"
 )
 
-// kinds are the workload kinds and where their pod spec is.
-var kinds = map[string][]string{
-	"deployment":  {"spec", "template", "spec"},
-	"statefulset": {"spec", "template", "spec"},
-	"daemonset":   {"spec", "template", "spec"},
-	"replicaset":  {"spec", "template", "spec"},
-	"job":         {"spec", "template", "spec"},
-	"cronjob":     {"spec", "jobTemplate", "spec", "template", "spec"},
-	"pod":         {"spec"},
-}
-
 // Ref names a workload the way fluxctl did: namespace:kind/name.
 type Ref struct {
 	Namespace, Kind, Name string
@@ -70,7 +60,7 @@ func ParseRef(s string) (Ref, error) {
 	if !ok || kind == "" || name == "" || strings.Contains(name, "/") {
 		return Ref{}, fmt.Errorf("workload %q is not namespace:kind/name (for example shop:deployment/web)", s)
 	}
-	if _, known := kinds[strings.ToLower(kind)]; !known {
+	if _, known := object.PodSpecPath(kind); !known {
 		return Ref{}, fmt.Errorf("workload %q: kind %q is not a workload kind (Deployment, StatefulSet, DaemonSet, CronJob, Job, ReplicaSet, Pod)", s, kind)
 	}
 	r.Kind, r.Name = kind, name
@@ -186,7 +176,7 @@ func parse(file string, data []byte) ([]*Workload, error) {
 		}
 		m := doc.Content[0]
 		kind := value(m, "kind")
-		if _, ok := kinds[strings.ToLower(kind)]; !ok {
+		if _, ok := object.PodSpecPath(kind); !ok {
 			continue
 		}
 		out = append(out, &Workload{
@@ -404,7 +394,8 @@ type Container struct {
 
 // Containers lists the init containers and containers.
 func (w *Workload) Containers() []Container {
-	spec := lookup(w.root, kinds[strings.ToLower(w.Ref.Kind)]...)
+	podSpec, _ := object.PodSpecPath(w.Ref.Kind)
+	spec := lookup(w.root, podSpec...)
 	var out []Container
 	for _, field := range []string{"initContainers", "containers"} {
 		list := lookup(spec, field)
