@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/tidegate/tidegate/images/marker"
 	"github.com/tidegate/tidegate/images/policy"
+	"github.com/tidegate/tidegate/internal/yamlfiles"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -116,54 +114,19 @@ func (e *FileError) Unwrap() error { return e.Err }
 // *.yaml and *.yml file below them. Errors in individual files are joined;
 // the Sources hold everything that parsed.
 func Load(dir string, paths ...string) (*Sources, error) {
-	if len(paths) == 0 {
-		paths = []string{"."}
-	}
 	s := &Sources{
 		Repositories: map[string]*ImageRepository{},
 		Policies:     map[string]*ImagePolicy{},
 		Secrets:      map[string][]byte{},
 		Files:        map[string][]byte{},
 	}
-	seen := map[string]bool{}
 	var errs []error
-	for _, p := range paths {
-		root := filepath.Join(dir, filepath.FromSlash(p))
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if d.Name() == ".git" {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			ext := strings.ToLower(filepath.Ext(path))
-			if ext != ".yaml" && ext != ".yml" {
-				return nil
-			}
-			rel, err := filepath.Rel(dir, path)
-			if err != nil {
-				return err
-			}
-			rel = filepath.ToSlash(rel)
-			if seen[rel] {
-				return nil
-			}
-			seen[rel] = true
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			if err := s.parseFile(rel, data); err != nil {
-				errs = append(errs, err)
-			}
-			return nil
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("read %s: %w", p, err))
+	if err := yamlfiles.Walk(dir, paths, func(rel string, data []byte) {
+		if err := s.parseFile(rel, data); err != nil {
+			errs = append(errs, err)
 		}
+	}); err != nil {
+		errs = append(errs, err)
 	}
 	sort.SliceStable(s.Sites, func(i, j int) bool {
 		a, b := s.Sites[i], s.Sites[j]

@@ -15,15 +15,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/tidegate/tidegate/internal/yamledit"
+	"github.com/tidegate/tidegate/internal/yamlfiles"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -96,49 +94,21 @@ func Find(root string, paths []string, ref Ref) (*Workload, error) {
 		paths = []string{"."}
 	}
 	var found []*Workload
-	seen := map[string]bool{}
-	for _, p := range paths {
-		err := filepath.WalkDir(filepath.Join(root, filepath.FromSlash(p)), func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if d.Name() == ".git" {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if ext := strings.ToLower(filepath.Ext(path)); ext != ".yaml" && ext != ".yml" {
-				return nil
-			}
-			rel, err := filepath.Rel(root, path)
-			if err != nil || seen[rel] {
-				return err
-			}
-			seen[rel] = true
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			if !bytes.Contains(data, []byte(ref.Name)) {
-				return nil
-			}
-			ws, err := parse(filepath.ToSlash(rel), data)
-			if err != nil {
-				// A file that does not parse cannot hold the workload in a
-				// way we could edit; render reports it with its line.
-				return nil
-			}
-			for _, w := range ws {
-				if w.matches(ref) {
-					found = append(found, w)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
+	err := yamlfiles.Walk(root, paths, func(rel string, data []byte) {
+		if !bytes.Contains(data, []byte(ref.Name)) {
+			return
 		}
+		// A file that does not parse cannot hold the workload in a way we
+		// could edit; render reports it with its line.
+		ws, _ := parse(rel, data)
+		for _, w := range ws {
+			if w.matches(ref) {
+				found = append(found, w)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	switch len(found) {
 	case 0:
