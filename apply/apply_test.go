@@ -508,3 +508,38 @@ func unwrapAll(err error) error {
 		err = u.Unwrap()[0]
 	}
 }
+
+// The plan's bulk LISTs also hold the objects Git no longer has, for the
+// prune of the same run; kinds and namespaces it read one by one do not.
+func TestPlanListedHoldsObjectsGitDropped(t *testing.T) {
+	ns := env.Namespace(t)
+	m, dyn, _ := newManager(t)
+	ctx := context.Background()
+	var desired []*unstructured.Unstructured
+	for _, name := range []string{"a", "b", "c", "d"} {
+		desired = append(desired, obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "+name+"\n  namespace: "+ns+"\n"))
+	}
+	stale := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stale\n  namespace: "+ns+"\n")
+	if _, err := dyn.Resource(configMaps).Namespace(ns).Create(ctx, stale, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Plan(ctx, desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := p.Listed(object.ID{Kind: "ConfigMap", Namespace: ns, Name: "stale"})
+	if !ok || o.GetName() != "stale" || o.GetResourceVersion() == "" {
+		t.Errorf("Listed(stale) = %v, %v; want the live object", o, ok)
+	}
+	if _, ok := p.Listed(object.ID{Kind: "ConfigMap", Namespace: ns, Name: "never"}); ok {
+		t.Error("Listed found an object that does not exist")
+	}
+	// Fewer than bulkThreshold objects are read with GETs: nothing listed.
+	p, err = m.Plan(ctx, desired[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Listed(object.ID{Kind: "ConfigMap", Namespace: ns, Name: "stale"}); ok {
+		t.Error("a plan that used GETs claims to have listed the namespace")
+	}
+}

@@ -38,10 +38,20 @@ type Planned struct {
 // Plan is the result of Manager.Plan.
 type Plan struct {
 	Items []Planned
-	// Listed holds every object the plan's LISTs returned, Git's or not,
-	// so that a prune of the same run can check the objects it deletes
-	// without reading each again.
-	Listed map[object.ID]*unstructured.Unstructured
+
+	// listed are the plan's LIST results by kind and namespace, Git's
+	// objects and others, so that a prune of the same run can check the
+	// objects it deletes without reading each again.
+	listed map[listedKey]map[string]*unstructured.Unstructured
+}
+
+type listedKey struct{ group, kind, namespace string }
+
+// Listed returns the object id as one of the plan's LISTs saw it; false
+// when no LIST covered its kind and namespace or it was not there.
+func (p *Plan) Listed(id object.ID) (*unstructured.Unstructured, bool) {
+	o, ok := p.listed[listedKey{id.Group, id.Kind, id.Namespace}][id.Name]
+	return o, ok
 }
 
 // bulkThreshold is the number of objects of one type in one namespace
@@ -58,7 +68,7 @@ type listKey struct {
 // run) are planned as created; Apply plans each stage again after the
 // CRDs are in.
 func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (*Plan, error) {
-	p := &Plan{Items: make([]Planned, len(objs)), Listed: map[object.ID]*unstructured.Unstructured{}}
+	p := &Plan{Items: make([]Planned, len(objs)), listed: map[listedKey]map[string]*unstructured.Unstructured{}}
 	groups := map[listKey][]int{}
 	for i, o := range objs {
 		it := &p.Items[i]
@@ -100,9 +110,9 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (
 			firstErr = err
 		}
 		if listed {
-			for _, o := range live {
-				p.Listed[object.FromUnstructured(o)] = o
-			}
+			// Every object of a group has the kind of the LIST.
+			id := p.Items[idx[0]].ID
+			p.listed[listedKey{id.Group, id.Kind, id.Namespace}] = live
 		}
 		mu.Unlock()
 		if err != nil {

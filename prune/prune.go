@@ -35,11 +35,11 @@ type Options struct {
 	DryRun bool
 	// Concurrency bounds the deletes in flight; default 16.
 	Concurrency int
-	// Known are live objects this run has just read (apply's plan). A
-	// known object is checked as read and deleted only if its
+	// Known returns a live object this run has just read (apply's plan).
+	// A known object is checked as read and deleted only if its
 	// resourceVersion is still the same, which saves a GET per delete;
 	// if it changed meanwhile it is read again and checked again.
-	Known  map[object.ID]*unstructured.Unstructured
+	Known  func(object.ID) (*unstructured.Unstructured, bool)
 	Logger *slog.Logger
 }
 
@@ -147,7 +147,11 @@ func (p *Pruner) deleteOne(ctx context.Context, id object.ID) (deleted bool, rea
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		c = p.dyn.Resource(mapping.Resource).Namespace(id.Namespace)
 	}
-	live, known := p.opts.Known[id]
+	var live *unstructured.Unstructured
+	known := false
+	if p.opts.Known != nil {
+		live, known = p.opts.Known(id)
+	}
 	if !known {
 		if live, err = c.Get(ctx, id.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 			return false, "already gone", nil

@@ -462,7 +462,10 @@ func TestKnownObjectsAreDeletedOnlyIfUnchanged(t *testing.T) {
 	counter := &methodCounter{counts: map[string]int{}}
 	cfg := rest.CopyConfig(env.Config)
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
-	p := prune.NewPruner(dynamicClient(t, cfg), mapper(t), id, prune.Options{AllowMassPrune: true, Known: known})
+	p := prune.NewPruner(dynamicClient(t, cfg), mapper(t), id, prune.Options{AllowMassPrune: true, Known: func(id object.ID) (*unstructured.Unstructured, bool) {
+		o, ok := known[id]
+		return o, ok
+	}})
 	res, err := p.Prune(ctx, ids, 3, 1)
 	if err != nil {
 		t.Fatal(err)
