@@ -4,7 +4,7 @@ SHELL := /usr/bin/env bash
 GO ?= go
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all build test testenv gitea demo cluster bench lint fmt image
+.PHONY: all build test testenv gitea demo cluster bench lint fmt image fuzz
 
 all: build
 
@@ -52,3 +52,8 @@ image:
 
 bench: testenv
 	hack/bench.sh
+
+# Every fuzzer for FUZZTIME each (default 60s); not run by CI, which replays
+# the seed corpora as ordinary tests. FUZZ=FuzzDecode selects some.
+fuzz:
+	hack/fuzz.sh $${FUZZ:-.}
