@@ -74,8 +74,8 @@ func (g *Globals) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.stderr(), opts))
 }
 
-// KubeRequestTimeout bounds each request to the Kubernetes API.
-const KubeRequestTimeout = time.Minute
+// kubeRequestTimeout bounds each request to the Kubernetes API.
+const kubeRequestTimeout = time.Minute
 
 // RESTConfig loads the cluster connection: an explicit --kubeconfig, then
 // the standard loading rules ($KUBECONFIG, ~/.kube/config), then the
@@ -98,7 +98,7 @@ func (g *Globals) RESTConfig() (*rest.Config, error) {
 	// tidegate never watches (wait polls with GETs), so no long request
 	// is cut short.
 	if cfg.Timeout == 0 {
-		cfg.Timeout = KubeRequestTimeout
+		cfg.Timeout = kubeRequestTimeout
 	}
 	cfg.UserAgent = "tidegate"
 	return cfg, nil
