@@ -11,7 +11,7 @@
 //
 //	connect      TCP dial                         WithDialTimeout (10s)
 //	TLS          handshake                        WithTLSHandshakeTimeout (10s)
-//	headers      request sent → response headers  WithResponseHeaderTimeout (30s)
+//	headers      request start → response headers WithResponseHeaderTimeout (30s)
 //	stall        no body byte for this long       WithStallTimeout (30s)
 //	overall      whole request, body included     WithRequestTimeout (2m)
 //	size         response body                    WithMaxBodyBytes (32 MiB)
@@ -51,7 +51,6 @@ type config struct {
 	dial, tls, header, stall, request, idle time.Duration
 	maxBody                                 int64
 	idlePerHost                             int
-	base                                    http.RoundTripper
 }
 
 // Option changes one limit of a Transport. A zero or negative duration or
@@ -64,9 +63,11 @@ func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dial =
 // WithTLSHandshakeTimeout bounds the TLS handshake (default 10s).
 func WithTLSHandshakeTimeout(d time.Duration) Option { return func(c *config) { c.tls = d } }
 
-// WithResponseHeaderTimeout bounds the wait from sending the request
-// (connect included) to the response headers (default 30s): a server
-// that accepts the connection and says nothing fails here.
+// WithResponseHeaderTimeout bounds the time from the start of the request
+// (connect, TLS and sending the body included) to the response headers
+// (default 30s): a server that accepts the connection and says nothing
+// fails here. It counts from the start so that one clock covers a proxy's
+// CONNECT too.
 func WithResponseHeaderTimeout(d time.Duration) Option { return func(c *config) { c.header = d } }
 
 // WithStallTimeout bounds the gap between two reads of the body that
@@ -92,11 +93,6 @@ func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n }
 // Go's 2), for clients that run many requests to one host at once.
 func WithIdleConnsPerHost(n int) Option { return func(c *config) { c.idlePerHost = n } }
 
-// WithBase makes the limits wrap rt instead of a transport built from
-// the dial, TLS and idle options (which then do not apply). Tests use it
-// to put the limits around a transport of their own.
-func WithBase(rt http.RoundTripper) Option { return func(c *config) { c.base = rt } }
-
 func defaults(opts []Option) config {
 	c := config{
 		dial: DefaultDialTimeout, tls: DefaultTLSHandshakeTimeout,
@@ -114,19 +110,16 @@ func defaults(opts []Option) config {
 // libraries that take a transport (go-containerregistry).
 func NewTransport(opts ...Option) http.RoundTripper {
 	c := defaults(opts)
-	base := c.base
-	if base == nil {
-		d := &net.Dialer{Timeout: max(c.dial, 0), KeepAlive: 30 * time.Second}
-		base = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           d.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          100,
-			MaxIdleConnsPerHost:   c.idlePerHost,
-			IdleConnTimeout:       max(c.idle, 0),
-			TLSHandshakeTimeout:   max(c.tls, 0),
-			ExpectContinueTimeout: time.Second,
-		}
+	d := &net.Dialer{Timeout: max(c.dial, 0), KeepAlive: 30 * time.Second}
+	base := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   c.idlePerHost,
+		IdleConnTimeout:       max(c.idle, 0),
+		TLSHandshakeTimeout:   max(c.tls, 0),
+		ExpectContinueTimeout: time.Second,
 	}
 	return &limits{base: base, cfg: c}
 }
