@@ -111,8 +111,12 @@ func TestHostileLeaseStolenMidReconcile(t *testing.T) {
 	ns := env.Namespace(t)
 	cmd := reconcileCmd(deploymentRepo(t, ns), ns)
 	cmd.Wait, cmd.Timeout, cmd.LeaseTTL = true, time.Minute, 3*time.Second
-	go whenWaiting(t, ns, func() {
+	var inventoryAtLoss string
+	steal := func() {
 		ctx := context.Background()
+		if inv, err := env.Client().CoreV1().ConfigMaps(ns).Get(ctx, "cli", metav1.GetOptions{}); err == nil {
+			inventoryAtLoss = inv.ResourceVersion
+		}
 		l, err := env.Client().CoordinationV1().Leases(ns).Get(ctx, "tidegate-cli", metav1.GetOptions{})
 		if err != nil {
 			t.Error(err)
@@ -123,14 +127,19 @@ func TestHostileLeaseStolenMidReconcile(t *testing.T) {
 		if _, err := env.Client().CoordinationV1().Leases(ns).Update(ctx, l, metav1.UpdateOptions{}); err != nil {
 			t.Error(err)
 		}
-	})
+	}
+	stolen := make(chan struct{})
+	go func() {
+		defer close(stolen)
+		whenWaiting(t, ns, steal)
+	}()
 	g, _ := clusterGlobals(t, "text")
 	start := time.Now()
 	err := cmd.Run(context.Background(), g)
+	<-stolen
 	if !errors.Is(err, lease.ErrLost) || !strings.Contains(err.Error(), "ci-job-9") {
 		t.Fatalf("reconcile that lost its lease: %v, want ErrLost naming ci-job-9", err)
 	}
-	t.Log(err)
 	// It stopped at the loss, not at the end of --timeout.
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("the run went on for %s after losing its lease", d)
@@ -138,5 +147,9 @@ func TestHostileLeaseStolenMidReconcile(t *testing.T) {
 	l, _ := env.Client().CoordinationV1().Leases(ns).Get(context.Background(), "tidegate-cli", metav1.GetOptions{})
 	if l == nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != "ci-job-9" {
 		t.Errorf("the lost run took the lease back or released another run's: %+v", l)
+	}
+	inv, err := env.Client().CoreV1().ConfigMaps(ns).Get(context.Background(), "cli", metav1.GetOptions{})
+	if err != nil || inventoryAtLoss == "" || inv.ResourceVersion != inventoryAtLoss {
+		t.Errorf("the inventory changed after the run lost its lease (resourceVersion %q at the loss, now %v, %v)", inventoryAtLoss, inv.ResourceVersion, err)
 	}
 }
