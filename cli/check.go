@@ -134,7 +134,7 @@ func (c *CheckCmd) cluster(g *Globals, add func(...check.Result)) *clusterClient
 		add(check.Result{Name: "cluster", Detail: err.Error(), Hint: "or pass --skip-cluster to check only Git, keys, the render and the registries"})
 		return nil
 	}
-	if cfg.Timeout == 0 {
+	if cfg.Timeout == 0 || cfg.Timeout > checkTimeout {
 		cfg.Timeout = checkTimeout
 	}
 	cl := &clusterClients{}

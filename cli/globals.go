@@ -74,6 +74,9 @@ func (g *Globals) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.stderr(), opts))
 }
 
+// kubeRequestTimeout bounds each request to the Kubernetes API.
+const kubeRequestTimeout = time.Minute
+
 // RESTConfig loads the cluster connection: an explicit --kubeconfig, then
 // the standard loading rules ($KUBECONFIG, ~/.kube/config), then the
 // in-cluster service account.
@@ -91,6 +94,12 @@ func (g *Globals) RESTConfig() (*rest.Config, error) {
 	// QPS would dominate their runtime. The API server's own priority and
 	// fairness protects it.
 	cfg.QPS, cfg.Burst = -1, -1
+	// A stalled API server must not hold a run: every request is bounded.
+	// tidegate never watches (wait polls with GETs), so no long request
+	// is cut short.
+	if cfg.Timeout == 0 {
+		cfg.Timeout = kubeRequestTimeout
+	}
 	cfg.UserAgent = "tidegate"
 	return cfg, nil
 }

@@ -56,7 +56,7 @@ type ReconcileCmd struct {
 	Wait     bool          `help:"Wait for applied objects to become ready (kstatus) and fail if they do not (--no-wait skips it)." default:"true" negatable:"" env:"TIDEGATE_WAIT"`
 	Timeout  time.Duration `help:"How long --wait waits." default:"5m" env:"TIDEGATE_TIMEOUT" placeholder:"DURATION"`
 	Lease    bool          `help:"Hold a coordination.k8s.io Lease named tidegate-<inventory-name> in the inventory namespace while reconciling, so two runs (CronJob and CI) never overlap (--no-lease skips it)." default:"true" negatable:"" env:"TIDEGATE_LEASE"`
-	LeaseTTL time.Duration `name:"lease-ttl" help:"How long the Lease lasts; a run that crashed blocks others at most this long. Keep it above your longest run." default:"30m" env:"TIDEGATE_LEASE_TTL" placeholder:"DURATION"`
+	LeaseTTL time.Duration `name:"lease-ttl" help:"How long the Lease lasts unless renewed; the run renews it every third of this, so a run that crashed blocks others at most this long. A run that cannot renew it in time stops." default:"2m" env:"TIDEGATE_LEASE_TTL" placeholder:"DURATION"`
 }
 
 // Run reconciles and prints the report. A failed run still prints what it
@@ -74,13 +74,15 @@ func (c *ReconcileCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	defer co.Close()
 	if c.Lease && !c.DryRun {
-		release, err := c.takeLease(ctx, g)
+		var release func()
+		ctx, release, err = c.takeLease(ctx, g)
 		if err != nil {
 			return err
 		}
 		defer release()
 	}
 	rep, err := r.Run(ctx)
+	err = leaseLost(ctx, err)
 	if perr := printReport(g, rep); perr != nil && err == nil {
 		err = perr
 	}
@@ -91,23 +93,25 @@ func (c *ReconcileCmd) Run(ctx context.Context, g *Globals) error {
 	return err
 }
 
-// takeLease holds the run's Lease and returns its release.
-func (c *ReconcileCmd) takeLease(ctx context.Context, g *Globals) (func(), error) {
+// takeLease holds the run's Lease, renewed while the run lasts, and
+// returns the context to run under (it ends if the Lease is lost) and the
+// Lease's release.
+func (c *ReconcileCmd) takeLease(ctx context.Context, g *Globals) (context.Context, func(), error) {
 	cfg, err := g.RESTConfig()
 	if err != nil {
-		return nil, err
+		return ctx, nil, err
 	}
 	client, err := coordclient.NewForConfig(cfg)
 	if err != nil {
-		return nil, err
+		return ctx, nil, err
 	}
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf("%s/%d", host, os.Getpid())
 	lock, err := lease.Acquire(ctx, client, c.InventoryNamespace, "tidegate-"+c.InventoryName, holder, c.LeaseTTL)
 	if err != nil {
-		return nil, err
+		return ctx, nil, err
 	}
-	return func() {
+	return lock.Hold(ctx), func() {
 		// The run's context may be cancelled (SIGTERM); release anyway.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()

@@ -52,7 +52,9 @@ func (e *Error) Error() string {
 	}
 	if e.Message != "" {
 		fmt.Fprintf(&b, ": %s", e.Message)
-	} else if e.err != nil && e.Status == 0 {
+	} else if e.err != nil && (e.Status == 0 || e.Status/100 == 2) {
+		// No answer, or a good status whose body could not be read
+		// (cut at the size cap, stalled): the cause is the only news.
 		fmt.Fprintf(&b, ": %v", e.err)
 	}
 	if h := e.hint(); h != "" {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/tidegate/tidegate/internal/httpclient"
 )
 
 // PullRequest is a pull or merge request as the forge reports it.
@@ -109,7 +111,9 @@ type Config struct {
 	APIURL string
 	// Token authenticates the API requests.
 	Token string
-	// HTTPClient carries the requests; nil uses a client with a timeout.
+	// HTTPClient carries the requests; nil uses one from
+	// internal/httpclient (connect, header, stall and 60s overall
+	// timeouts, 32 MiB response cap).
 	HTTPClient *http.Client
 }
 
@@ -126,7 +130,7 @@ func New(c Config) (Forge, error) {
 		}
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: defaultTimeout}
+		c.HTTPClient = httpclient.New(httpclient.WithRequestTimeout(defaultTimeout))
 	}
 	if c.APIURL != "" {
 		u, err := url.Parse(c.APIURL)

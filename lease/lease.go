@@ -1,9 +1,14 @@
 // Package lease keeps two tidegate runs from reconciling the same
 // inventory at once: the CronJob and a CI job, or two overlapping CI
 // pipelines. A run holds a coordination.k8s.io Lease named after its
-// inventory for as long as it works. A Lease whose holder died (its
-// renewTime plus duration has passed) is taken over, so a crashed run
-// never blocks the next one for longer than the lease duration.
+// inventory for as long as it works, renewing it every third of its
+// duration (Hold), so the duration can be short. A Lease whose holder
+// died (its renewTime plus duration has passed) is taken over, so a
+// crashed run never blocks the next one for longer than the duration.
+//
+// A run that loses its Lease (another run took it over after a renewal
+// failed, or someone deleted it) must stop writing at once: Hold's
+// context ends then, with a cause that says what happened.
 package lease
 
 import (
@@ -22,11 +27,19 @@ import (
 // the lease.
 var ErrHeld = errors.New("another tidegate run holds the lease")
 
+// ErrLost is wrapped by the cause of a Hold context that ended because the
+// lease was lost.
+var ErrLost = errors.New("the run lost its lease and stopped")
+
 // Lock is a held lease.
 type Lock struct {
 	client    coordclient.LeasesGetter
 	namespace string
+	ttl       time.Duration
 	lease     *coordinationv1.Lease
+
+	// stop ends the renewal Hold started; done is closed when it has.
+	stop, done chan struct{}
 }
 
 // Acquire takes the lease namespace/name for holder, for ttl. It fails
@@ -45,7 +58,7 @@ func Acquire(ctx context.Context, client coordclient.LeasesGetter, namespace, na
 		Spec:       spec,
 	}, metav1.CreateOptions{})
 	if err == nil {
-		return &Lock{client: client, namespace: namespace, lease: created}, nil
+		return &Lock{client: client, namespace: namespace, ttl: ttl, lease: created}, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("take lease %s/%s: %w", namespace, name, err)
@@ -71,7 +84,7 @@ func Acquire(ctx context.Context, client coordclient.LeasesGetter, namespace, na
 	if err != nil {
 		return nil, fmt.Errorf("take over lease %s/%s: %w", namespace, name, err)
 	}
-	return &Lock{client: client, namespace: namespace, lease: updated}, nil
+	return &Lock{client: client, namespace: namespace, ttl: ttl, lease: updated}, nil
 }
 
 // expiry tells when a lease expires and whether it is still live. A lease
@@ -84,9 +97,14 @@ func expiry(l *coordinationv1.Lease) (time.Time, bool) {
 	return t, time.Now().Before(t)
 }
 
-// Release gives the lease up, so the next run need not wait for it to
-// expire. It only clears a lease this lock still holds.
+// Release stops the renewal and gives the lease up, so the next run need
+// not wait for it to expire. It only clears a lease this lock still holds.
 func (l *Lock) Release(ctx context.Context) error {
+	if l.stop != nil {
+		close(l.stop)
+		<-l.done
+		l.stop = nil
+	}
 	leases := l.client.Leases(l.namespace)
 	cur, err := leases.Get(ctx, l.lease.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -103,3 +121,86 @@ func (l *Lock) Release(ctx context.Context) error {
 	_, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
 	return err
 }
+
+// Hold renews the lease every third of its duration until Release or
+// the end of ctx, and returns the context to run under. That context
+// ends, with a cause wrapping ErrLost, as soon as the lease is lost:
+// another holder has it, it was deleted, or renewals failed for so long
+// that it would expire before the next attempt. It ends before expiry so
+// that no write of this run can follow another run's first. Call Hold
+// once.
+func (l *Lock) Hold(ctx context.Context) context.Context {
+	held, cancel := context.WithCancelCause(ctx)
+	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	go l.renew(ctx, cancel)
+	return held
+}
+
+func (l *Lock) renew(ctx context.Context, cancel context.CancelCauseFunc) {
+	defer close(l.done)
+	interval := max(l.ttl/3, 100*time.Millisecond)
+	expires := l.lease.Spec.RenewTime.Add(l.ttl)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.stop:
+			return
+		case <-tick.C:
+		}
+		rctx, done := context.WithTimeout(ctx, interval)
+		at, err := l.renewOnce(rctx)
+		done()
+		switch {
+		case err == nil:
+			expires = at.Add(l.ttl)
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, ErrLost):
+			cancel(err)
+			return
+		case time.Until(expires) < interval:
+			cancel(fmt.Errorf("%w: could not renew lease %s/%s before it expires at %s (%w); check the connection to the API server and the run's RBAC for leases (update)", ErrLost, l.namespace, l.lease.Name, expires.Format(time.RFC3339), err))
+			return
+		}
+	}
+}
+
+// renewOnce moves the lease's renewTime to now, if this lock still holds
+// it. A conflict (another write in between) is read again at once.
+func (l *Lock) renewOnce(ctx context.Context) (time.Time, error) {
+	leases := l.client.Leases(l.namespace)
+	name, me := l.lease.Name, *l.lease.Spec.HolderIdentity
+	for attempt := 0; ; attempt++ {
+		cur, err := leases.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return time.Time{}, fmt.Errorf("%w: lease %s/%s was deleted while the run held it", ErrLost, l.namespace, name)
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
+		if h := cur.Spec.HolderIdentity; h == nil || *h != me {
+			by := "nobody"
+			if h != nil && *h != "" {
+				by = *h
+			}
+			return time.Time{}, fmt.Errorf("%w: lease %s/%s is now held by %s; another run may be writing the same inventory, so check its result before running again", ErrLost, l.namespace, name, by)
+		}
+		now := time.Now()
+		secs := l.lease.Spec.LeaseDurationSeconds
+		cur.Spec.RenewTime, cur.Spec.LeaseDurationSeconds = ptrTo(metav1.NewMicroTime(now)), secs
+		updated, err := leases.Update(ctx, cur, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) && attempt < 2 {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
+		l.lease = updated
+		return now, nil
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tidegate/tidegate/internal/httpclient"
 )
 
 // Job is the Pushgateway job tidegate pushes under when Push is given none.
@@ -32,8 +34,9 @@ type pushConfig struct {
 	timeout time.Duration
 }
 
-// WithHTTPClient makes Push use c instead of http.DefaultClient, e.g. for
-// a proxy or a private CA.
+// WithHTTPClient makes Push use c instead of a client from
+// internal/httpclient (connect, response-header and stall timeouts, a
+// 32 MiB response cap), e.g. for a private CA.
 func WithHTTPClient(c *http.Client) Option {
 	return func(p *pushConfig) {
 		if c != nil {
@@ -62,7 +65,7 @@ func WithTimeout(d time.Duration) Option {
 // only the families it sends (POST), so the group keeps the
 // tidegate_last_success_timestamp_seconds of the last successful run.
 func Push(ctx context.Context, gatewayURL, job string, grouping map[string]string, r Run, version string, opts ...Option) error {
-	cfg := pushConfig{client: http.DefaultClient, timeout: 10 * time.Second}
+	cfg := pushConfig{client: httpclient.New(), timeout: 10 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tidegate/tidegate/internal/httpclient"
 )
 
 const (
@@ -45,8 +47,9 @@ type Notifier struct {
 type Option func(*Notifier)
 
 // WithHTTPClient sets the client requests are made with, e.g. for a proxy
-// or a custom CA. The default is a new http.Client using the default
-// transport, which honours HTTPS_PROXY.
+// or a custom CA. The default comes from internal/httpclient: it honours
+// HTTPS_PROXY and has connect, response-header and stall timeouts and a
+// 32 MiB response cap of its own, inside the delivery timeout.
 func WithHTTPClient(c *http.Client) Option {
 	return func(n *Notifier) {
 		if c != nil {
@@ -96,7 +99,7 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 func New(targets []Target, opts ...Option) *Notifier {
 	n := &Notifier{
 		targets:   append([]Target(nil), targets...),
-		client:    &http.Client{},
+		client:    httpclient.New(),
 		timeout:   defaultTimeout,
 		retries:   defaultRetries,
 		userAgent: defaultUserAgent,

@@ -32,6 +32,8 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/tidegate/tidegate/internal/httpclient"
 )
 
 // Auth holds the credentials for a remote. The zero value is anonymous.
@@ -65,6 +67,7 @@ type Checkout struct {
 
 	remote  string // where to fetch and push; "" when there is none
 	auth    Auth
+	net     network
 	log     *slog.Logger
 	cleanup func() error
 }
@@ -95,6 +98,7 @@ type options struct {
 	ref  string
 	auth Auth
 	log  *slog.Logger
+	net  network
 }
 
 // Option configures Open.
@@ -111,7 +115,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // Open makes the repository at rawURL available on local disk.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Checkout, error) {
-	o := options{log: slog.New(slog.DiscardHandler)}
+	o := options{log: slog.New(slog.DiscardHandler), net: defaultNetwork()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -143,7 +147,7 @@ func openDir(path string, o options) (*Checkout, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Checkout{Dir: dir, URL: path, Ref: o.ref, auth: o.auth, log: o.log}
+	c := &Checkout{Dir: dir, URL: path, Ref: o.ref, auth: o.auth, log: o.log, net: o.net}
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		if o.ref != "" {
@@ -180,7 +184,7 @@ func clone(ctx context.Context, rawURL string, o options) (*Checkout, error) {
 		abs, _ := filepath.Abs(rawURL)
 		endpoint = abs
 	}
-	auth, err := transportAuth(endpoint, o.auth)
+	auth, err := transportAuth(endpoint, o.auth, o.net)
 	if err != nil {
 		return nil, err
 	}
@@ -188,38 +192,43 @@ func clone(ctx context.Context, rawURL string, o options) (*Checkout, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Checkout{Dir: dir, URL: safe, Ref: o.ref, remote: endpoint, auth: o.auth, log: o.log,
+	c := &Checkout{Dir: dir, URL: safe, Ref: o.ref, remote: endpoint, auth: o.auth, log: o.log, net: o.net,
 		cleanup: func() error { return os.RemoveAll(dir) }}
 	start := time.Now()
 	o.log.Info("cloning", "source", safe, "ref", o.ref)
+	ctx, cancel := o.net.bound(ctx, "the clone")
+	defer cancel()
 
 	var repo *git.Repository
 	cloneOpts := func(ref plumbing.ReferenceName, depth int) *git.CloneOptions {
 		return &git.CloneOptions{URL: endpoint, Auth: auth, ReferenceName: ref, SingleBranch: ref != "", Depth: depth, Tags: git.NoTags}
 	}
-	switch {
-	case o.ref == "":
-		repo, err = git.PlainCloneContext(ctx, dir, false, cloneOpts("", 1))
-	case shaPattern.MatchString(o.ref):
-		// A commit needs the history that holds it.
-		repo, err = git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{URL: endpoint, Auth: auth, Tags: git.NoTags})
-		if err == nil {
-			err = checkoutCommit(repo, o.ref)
+	err = untilDone(ctx, dir, func() (err error) {
+		switch {
+		case o.ref == "":
+			repo, err = git.PlainCloneContext(ctx, dir, false, cloneOpts("", 1))
+		case shaPattern.MatchString(o.ref):
+			// A commit needs the history that holds it.
+			repo, err = git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{URL: endpoint, Auth: auth, Tags: git.NoTags})
+			if err == nil {
+				err = checkoutCommit(repo, o.ref)
+			}
+		default:
+			repo, err = git.PlainCloneContext(ctx, dir, false, cloneOpts(plumbing.NewBranchReferenceName(o.ref), 1))
+			if isRefNotFound(err) {
+				_ = os.RemoveAll(dir)
+				_ = os.MkdirAll(dir, 0o700)
+				repo, err = git.PlainCloneContext(ctx, dir, false, cloneOpts(plumbing.NewTagReferenceName(o.ref), 1))
+			}
+			if isRefNotFound(err) {
+				err = fmt.Errorf("branch or tag %q not found in %s (check --ref)", o.ref, safe)
+			}
 		}
-	default:
-		repo, err = git.PlainCloneContext(ctx, dir, false, cloneOpts(plumbing.NewBranchReferenceName(o.ref), 1))
-		if isRefNotFound(err) {
-			_ = os.RemoveAll(dir)
-			_ = os.MkdirAll(dir, 0o700)
-			repo, err = git.PlainCloneContext(ctx, dir, false, cloneOpts(plumbing.NewTagReferenceName(o.ref), 1))
-		}
-		if isRefNotFound(err) {
-			err = fmt.Errorf("branch or tag %q not found in %s (check --ref)", o.ref, safe)
-		}
-	}
+		return err
+	})
 	if err != nil {
 		c.Close()
-		return nil, explainRemote(err, safe, rawURL, o.auth)
+		return nil, explainRemote(interrupted(ctx, err), safe, rawURL, o.auth)
 	}
 	head, err := repo.Head()
 	if err != nil {
@@ -254,14 +263,16 @@ func isRefNotFound(err error) bool {
 	return errors.As(err, &nf) || errors.Is(err, plumbing.ErrReferenceNotFound) || strings.Contains(err.Error(), "couldn't find remote ref")
 }
 
-// transportAuth turns Auth into go-git's, for the URL's protocol.
-func transportAuth(rawURL string, a Auth) (transport.AuthMethod, error) {
+// transportAuth turns Auth into go-git's, for the URL's protocol, with
+// the network limits of n.
+func transportAuth(rawURL string, a Auth, n network) (transport.AuthMethod, error) {
 	ep, err := transport.NewEndpoint(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", Redact(rawURL), err)
 	}
 	switch ep.Protocol {
 	case "http", "https":
+		installRouter()
 		user, pass := a.Username, a.Password
 		if a.Token != "" {
 			pass = a.Token
@@ -271,11 +282,11 @@ func transportAuth(rawURL string, a Auth) (transport.AuthMethod, error) {
 		}
 		if user == "" && pass == "" {
 			if ep.User != "" {
-				return &githttp.BasicAuth{Username: ep.User, Password: ep.Password}, nil
+				return &httpAuth{basic: &githttp.BasicAuth{Username: ep.User, Password: ep.Password}, client: n.client}, nil
 			}
-			return nil, nil
+			return &httpAuth{client: n.client}, nil
 		}
-		return &githttp.BasicAuth{Username: user, Password: pass}, nil
+		return &httpAuth{basic: &githttp.BasicAuth{Username: user, Password: pass}, client: n.client}, nil
 	case "ssh":
 		user := ep.User
 		if user == "" {
@@ -290,7 +301,7 @@ func transportAuth(rawURL string, a Auth) (transport.AuthMethod, error) {
 		}
 		if a.InsecureIgnoreHostKey {
 			keys.HostKeyCallback = ssh.InsecureIgnoreHostKey()
-			return keys, nil
+			return sshAuth{AuthMethod: keys, dial: n.sshDial}, nil
 		}
 		if len(a.KnownHosts) == 0 {
 			return nil, fmt.Errorf("source %s is SSH and no known_hosts was given: pass --known-hosts FILE (get the line with: ssh-keyscan -p %d %s)", Redact(rawURL), portOr(ep.Port, 22), ep.Host)
@@ -300,7 +311,7 @@ func transportAuth(rawURL string, a Auth) (transport.AuthMethod, error) {
 			return nil, err
 		}
 		keys.HostKeyCallback, keys.HostKeyAlgorithms = cb, algos
-		return keys, nil
+		return sshAuth{AuthMethod: keys, dial: n.sshDial}, nil
 	}
 	return nil, nil
 }
@@ -346,6 +357,19 @@ func explainRemote(err error, safe, raw string, a Auth) error {
 		return fmt.Errorf("%s: the SSH host key does NOT match --known-hosts: the server changed its key or someone is in between; check with the server's owner", safe)
 	case strings.Contains(msg, "unable to authenticate"):
 		return fmt.Errorf("%s: the SSH server refused the key (add the deploy key's public half to the repository)", safe)
+	}
+	// Keep these in the chain for callers to tell apart: they carry no
+	// credentials (the limit names the host only), unlike the transport
+	// errors around them.
+	var de *DeadlineError
+	var le *httpclient.LimitError
+	switch {
+	case errors.As(err, &de):
+		return fmt.Errorf("%s: %w", safe, de)
+	case errors.Is(err, context.Canceled) && strings.HasPrefix(err.Error(), "interrupted"):
+		return fmt.Errorf("%s: %w", safe, err)
+	case errors.As(err, &le):
+		return fmt.Errorf("%s: %w", safe, le)
 	}
 	return fmt.Errorf("%s: %s", safe, msg)
 }

@@ -51,14 +51,16 @@ func (c *Checkout) RemoteBranch(ctx context.Context, branch string) (string, err
 	if c.remote == "" {
 		return "", errors.New("the source has no remote to push to (a local directory needs an origin remote)")
 	}
-	auth, err := transportAuth(c.remote, c.auth)
+	auth, err := transportAuth(c.remote, c.auth, c.net)
 	if err != nil {
 		return "", err
 	}
+	ctx, cancel := c.net.bound(ctx, "listing the branches")
+	defer cancel()
 	rem := git.NewRemote(nil, &config.RemoteConfig{Name: "origin", URLs: []string{c.remote}})
 	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
 	if err != nil {
-		return "", explainRemote(err, Redact(c.remote), c.remote, c.auth)
+		return "", explainRemote(interrupted(ctx, err), Redact(c.remote), c.remote, c.auth)
 	}
 	for _, r := range refs {
 		if r.Name() == plumbing.NewBranchReferenceName(branch) {
@@ -80,10 +82,12 @@ func (c *Checkout) Propose(ctx context.Context, base, branch string, ch Change) 
 		return nil, fmt.Errorf("%w: branch %q", ErrProtectedBranch, branch)
 	}
 	safe := Redact(c.remote)
-	auth, err := transportAuth(c.remote, c.auth)
+	auth, err := transportAuth(c.remote, c.auth, c.net)
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := c.net.bound(ctx, "proposing "+branch)
+	defer cancel()
 	dir, err := os.MkdirTemp("", "tidegate-propose-")
 	if err != nil {
 		return nil, err
@@ -95,9 +99,9 @@ func (c *Checkout) Propose(ctx context.Context, base, branch string, ch Change) 
 		URL: c.remote, Auth: auth, ReferenceName: plumbing.NewBranchReferenceName(base), SingleBranch: true, Depth: 1, Tags: git.NoTags,
 	})
 	if err != nil {
-		return nil, explainRemote(fmt.Errorf("clone base branch %s: %w", base, err), safe, c.remote, c.auth)
+		return nil, explainRemote(fmt.Errorf("clone base branch %s: %w", base, interrupted(ctx, err)), safe, c.remote, c.auth)
 	}
-	if def, err := defaultBranch(ctx, c.remote, c.auth); err == nil && def == branch {
+	if def, err := defaultBranch(ctx, c.remote, c.auth, c.net); err == nil && def == branch {
 		return nil, fmt.Errorf("%w: %q is the repository's default branch", ErrProtectedBranch, branch)
 	}
 	baseRef, err := repo.Head()
@@ -158,7 +162,7 @@ func (c *Checkout) Propose(ctx context.Context, base, branch string, ch Change) 
 			RefSpecs: []config.RefSpec{config.RefSpec("+refs/heads/" + branch + ":refs/remotes/origin/" + branch)},
 		})
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-			return nil, explainRemote(fmt.Errorf("fetch %s: %w", branch, err), safe, c.remote, c.auth)
+			return nil, explainRemote(fmt.Errorf("fetch %s: %w", branch, interrupted(ctx, err)), safe, c.remote, c.auth)
 		}
 		if old, err := repo.CommitObject(plumbing.NewHash(tip)); err == nil &&
 			old.TreeHash == commit.TreeHash && len(old.ParentHashes) == 1 && old.ParentHashes[0] == baseRef.Hash() {
@@ -174,7 +178,7 @@ func (c *Checkout) Propose(ctx context.Context, base, branch string, ch Change) 
 		RefSpecs: []config.RefSpec{config.RefSpec(fmt.Sprintf("+%s:refs/heads/%s", hash, branch))},
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return nil, explainRemote(fmt.Errorf("push %s: %w", branch, err), safe, c.remote, c.auth)
+		return nil, explainRemote(fmt.Errorf("push %s: %w", branch, interrupted(ctx, err)), safe, c.remote, c.auth)
 	}
 	res.Pushed = true
 	return res, nil
@@ -189,8 +193,8 @@ func mustTree(repo *git.Repository, h plumbing.Hash) plumbing.Hash {
 }
 
 // defaultBranch asks the remote which branch HEAD points at.
-func defaultBranch(ctx context.Context, remote string, a Auth) (string, error) {
-	auth, err := transportAuth(remote, a)
+func defaultBranch(ctx context.Context, remote string, a Auth, n network) (string, error) {
+	auth, err := transportAuth(remote, a, n)
 	if err != nil {
 		return "", err
 	}

@@ -8,8 +8,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tidegate/tidegate/internal/httpclient"
 )
 
 // Retry configures retries of rate-limited and failed registry requests.
@@ -91,9 +94,17 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // retryableErr accepts the network errors a retry can cure: a connection
 // dropped or timed out mid-request. Refused connections, DNS and TLS
 // failures (such as HTTPS to a plain HTTP registry, which
-// go-containerregistry probes on purpose) are permanent.
+// go-containerregistry probes on purpose) are permanent. So is a broken
+// network limit: a registry that said nothing for the whole response-header
+// timeout would only make every retry wait as long again, and one that
+// sent too much would send it again.
 func retryableErr(err error) bool {
 	var ne net.Error
+	var le *httpclient.LimitError
+	// Go's TLS handshake timeout is the same silence on an https port.
+	if errors.As(err, &le) || strings.Contains(err.Error(), "TLS handshake timeout") {
+		return false
+	}
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		(errors.As(err, &ne) && ne.Timeout())

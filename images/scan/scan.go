@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/tidegate/tidegate/internal/httpclient"
 )
 
 // Options configure a Scanner. The zero value is usable: see New for the
@@ -29,9 +31,10 @@ type Options struct {
 	// Insecure lists registry hosts (host or host:port) spoken to over
 	// plain HTTP.
 	Insecure []string
-	// Transport is the base HTTP transport. Default: a clone of
-	// remote.DefaultTransport with enough idle connections per host for
-	// Concurrency.
+	// Transport is the base HTTP transport. Default: one from
+	// internal/httpclient with its timeouts and 32 MiB response cap (an
+	// endless tags/list fails instead of filling memory), and enough
+	// idle connections per host for Concurrency.
 	Transport http.RoundTripper
 	// Retry configures retries on 429, 408 and 5xx answers and network
 	// errors.
@@ -52,9 +55,7 @@ func (o Options) withDefaults() Options {
 		o.Keychain = &Keychain{}
 	}
 	if o.Transport == nil {
-		t := remote.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = o.Concurrency
-		o.Transport = t
+		o.Transport = httpclient.NewTransport(httpclient.WithIdleConnsPerHost(o.Concurrency))
 	}
 	o.Retry = o.Retry.withDefaults()
 	if o.Logger == nil {
