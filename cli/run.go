@@ -177,6 +177,15 @@ func (g *Globals) settle(err error) error {
 	return &ExitError{Code: code, Err: err}
 }
 
+// interruption is the signal that cancelled the run, nil when none did.
+func (g *Globals) interruption() *InterruptedError {
+	var ie *InterruptedError
+	if g.runCtx != nil && errors.As(context.Cause(g.runCtx), &ie) {
+		return ie
+	}
+	return nil
+}
+
 // outcome classifies a settled error.
 func outcome(err error) Outcome {
 	var ie *InterruptedError
