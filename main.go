@@ -80,7 +80,8 @@ func fail(root *cli.CLI, args []string, err error, hint string) {
 	if w == nil {
 		w = os.Stderr
 	}
-	if root.Output == "json" || wantsJSON(args) {
+	// Output is set once kong got as far as applying the flags.
+	if root.Output == "json" || (root.Output == "" && wantsJSON(args)) {
 		attrs := []any{"error", err.Error()}
 		if hint != "" {
 			attrs = append(attrs, "hint", hint)

@@ -434,20 +434,31 @@ func TestHostileSignals(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		sig     syscall.Signal
+		diff    bool // diff against a stalled API server instead of a render of a stalled Git remote
 		code    int
 		outcome string // metrics outcome after the run
 	}{
-		{"SIGTERM", syscall.SIGTERM, 143, "interrupted"},
-		{"SIGINT", syscall.SIGINT, 130, "interrupted"},
-		{"SIGKILL", syscall.SIGKILL, -1, "running"},
+		{"SIGTERM", syscall.SIGTERM, false, 143, "interrupted"},
+		{"SIGINT", syscall.SIGINT, false, 130, "interrupted"},
+		{"SIGKILL", syscall.SIGKILL, false, -1, "running"},
+		{"SIGTERM diff", syscall.SIGTERM, true, 143, "interrupted"},
+		{"SIGKILL diff", syscall.SIGKILL, true, -1, "running"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := newStaller(t)
 			dir := t.TempDir()
 			metricsFile, resultFile := filepath.Join(dir, "m.prom"), filepath.Join(dir, "result.json")
+			command, inventory := "render", ""
+			args := []string{"--metrics-file", metricsFile, "--result-file", resultFile}
+			if tc.diff {
+				command, inventory = "diff", "default/tidegate"
+				args = append(args, "--kubeconfig", kubeconfig(t, st.srv.URL), "diff", "--source", repoDir(t), "--path", "apps")
+			} else {
+				args = append(args, "render", "--source", st.srv.URL+"/fleet.git")
+			}
+			success := `tidegate_run_success{command="` + command + `",inventory="` + inventory + `"} 0`
 			var stderr bytes.Buffer
-			cmd := exec.Command(bin, "--metrics-file", metricsFile, "--result-file", resultFile,
-				"render", "--source", st.srv.URL+"/fleet.git")
+			cmd := exec.Command(bin, args...)
 			cmd.Env = append(os.Environ(), "TIDEGATE_RUN_TIMEOUT=0", asMain+"=1")
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
@@ -456,7 +467,7 @@ func TestHostileSignals(t *testing.T) {
 			st.waitForRequest(t)
 			// While the request hangs, the metrics already say failed.
 			m, err := os.ReadFile(metricsFile)
-			if err != nil || !strings.Contains(string(m), `outcome="running"} 1`) || !strings.Contains(string(m), `tidegate_run_success{command="render",inventory=""} 0`) {
+			if err != nil || !strings.Contains(string(m), `outcome="running"} 1`) || !strings.Contains(string(m), success) {
 				t.Errorf("metrics of a running run (%v):\n%s", err, m)
 			}
 			cmd.Process.Signal(tc.sig)
@@ -472,7 +483,7 @@ func TestHostileSignals(t *testing.T) {
 				t.Errorf("exit %d, want %d; stderr:\n%s", got, tc.code, stderr.String())
 			}
 			m, _ = os.ReadFile(metricsFile)
-			if want := `outcome="` + tc.outcome + `"} 1`; !strings.Contains(string(m), want) || !strings.Contains(string(m), `tidegate_run_success{command="render",inventory=""} 0`) {
+			if want := `outcome="` + tc.outcome + `"} 1`; !strings.Contains(string(m), want) || !strings.Contains(string(m), success) {
 				t.Errorf("metrics lack %s with success 0:\n%s", want, m)
 			}
 			if tc.sig == syscall.SIGKILL {
@@ -481,7 +492,7 @@ func TestHostileSignals(t *testing.T) {
 				}
 				return
 			}
-			if !strings.Contains(stderr.String(), "interrupted by "+tc.name) {
+			if !strings.Contains(stderr.String(), "interrupted by "+strings.Fields(tc.name)[0]) {
 				t.Errorf("stderr does not say interrupted:\n%s", stderr.String())
 			}
 			if res := readResult(t, resultFile); res.Outcome != cli.OutcomeInterrupted || res.ExitCode != tc.code {

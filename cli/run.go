@@ -122,7 +122,11 @@ func (g *Globals) Execute(command string, cmd any, run func() error) error {
 		g.publishStart(command)
 	}
 	err := g.settle(g.recovered(run))
-	g.Finish(command, err)
+	// The hooks (GitHub outputs, webhooks, metrics) run outside the
+	// command; a panic there must not skip the result file either.
+	if perr := g.recovered(func() error { g.Finish(command, err); return nil }); perr != nil {
+		err = perr
+	}
 	if werr := g.writeResult(command, err); werr != nil {
 		g.Logger().Error("could not write the result file; the run counts as failed", "error", werr)
 		if err == nil || Code(err) == ExitChanges {
