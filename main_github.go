@@ -19,6 +19,7 @@ func githubHook(a *githubactions.Action) func(cli.Summary) {
 		a.SetOutput("command", s.Command)
 		a.SetOutput("revision", s.Revision)
 		a.SetOutput("changed", strconv.FormatBool(s.Changed))
+		a.SetOutput("outcome", string(s.Outcome))
 		counts, _ := json.Marshal(s.Counts)
 		a.SetOutput("counts", string(counts))
 		if s.PullRequestURL != "" {

@@ -34,5 +34,6 @@ Examples:
   tidegate diff --source https://github.com/acme/fleet --path clusters/prod
   tidegate reconcile --source git@github.com:acme/fleet.git --path clusters/prod
 
-Exit codes: 0 ok, 1 error, 2 changes found (diff, --drift=report), 64 bad usage.
+Exit codes: 0 ok, 1 error, 2 changes found (diff, --drift=report), 64 bad usage,
+130/143 interrupted (SIGINT/SIGTERM). --result-file tells a finished run.
 Every flag can also be set by the environment variable shown next to it.`

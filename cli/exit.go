@@ -22,6 +22,9 @@ const (
 	ExitUsage = 64
 )
 
+// A run cancelled by SIGINT or SIGTERM exits 128 + the signal's number,
+// 130 or 143, as shells report it (InterruptedError.ExitCode).
+
 // ExitError carries the process exit code for main to use. Err may be nil
 // when the code alone says everything (ExitChanges).
 type ExitError struct {

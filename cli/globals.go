@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ type Globals struct {
 	LogLevel   string `help:"How much to log on stderr: debug, info, warn or error." enum:"debug,info,warn,error" default:"info" env:"TIDEGATE_LOG_LEVEL"`
 	Output     string `help:"Result format on stdout: text for people, json for machines." short:"o" enum:"text,json" default:"text" env:"TIDEGATE_OUTPUT"`
 	ReportFlags
+	RunFlags
 
 	// Stdout and Stderr default to the process's; tests replace them.
 	Stdout io.Writer `kong:"-"`
@@ -36,6 +38,10 @@ type Globals struct {
 	Start time.Time `kong:"-"`
 
 	summarized bool
+	// runCtx is the run's context (see RunContext), last the summary the
+	// run reported, for the result file.
+	runCtx context.Context
+	last   Summary
 	// inventory is set by commands that have one, so that even a run
 	// that fails before its report is counted under the right inventory.
 	inventory string

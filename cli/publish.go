@@ -41,6 +41,7 @@ func (g *Globals) publish(s Summary) {
 		if s.Err != nil {
 			e.Err = s.Err.Error()
 		}
+		e.Outcome = string(s.Outcome)
 		n := notify.New(g.Notify, notify.WithUserAgent("tidegate/"+version.Version()))
 		if err := n.Send(ctx, e); err != nil {
 			log.Warn("notification failed", "error", err)
@@ -50,16 +51,8 @@ func (g *Globals) publish(s Summary) {
 		return
 	}
 	r := metricsRun(s, g.Start)
-	if g.MetricsFile != "" {
-		if err := metrics.WriteFile(g.MetricsFile, r, version.Version()); err != nil {
-			log.Warn("could not write the metrics file", "error", err)
-		}
-	}
-	if g.Pushgateway != "" {
-		if err := metrics.Push(ctx, g.Pushgateway, "", nil, r, version.Version()); err != nil {
-			log.Warn("could not push metrics", "error", err)
-		}
-	}
+	r.Outcome = string(s.Outcome)
+	g.sendMetrics(r)
 }
 
 func (g *Globals) shouldNotify(s Summary) bool {

@@ -199,10 +199,21 @@ func printReport(g *Globals, rep *reconcile.Report) error {
 	if rep == nil {
 		return nil
 	}
+	ie := g.interruption()
 	if g.Output == "json" {
+		if ie != nil {
+			return printJSON(g.stdout(), struct {
+				*reconcile.Report
+				Outcome Outcome `json:"outcome"`
+			}{rep, OutcomeInterrupted})
+		}
 		return printJSON(g.stdout(), rep)
 	}
-	return rep.WriteText(g.stdout(), g.LogLevel == "debug")
+	if err := rep.WriteText(g.stdout(), g.LogLevel == "debug"); err != nil || ie == nil {
+		return err
+	}
+	_, err := fmt.Fprintf(g.stdout(), "%s: the run stopped before it finished; the objects above are what it did, run it again to finish\n", ie)
+	return err
 }
 
 // reportSummary turns a report into what the host (GitHub Actions,

@@ -15,6 +15,8 @@ type Summary struct {
 	Revision string `json:"revision,omitempty"`
 	// Changed is true when the command changed, or would change, anything.
 	Changed bool `json:"changed"`
+	// Outcome is how the run ended; summarize sets it from Err.
+	Outcome Outcome `json:"outcome"`
 	// Counts are object counts by action (created, configured, ...) or,
 	// for images, bumps found.
 	Counts map[string]int `json:"counts,omitempty"`
@@ -45,12 +47,15 @@ type Problem struct {
 // summarize hands s to the host's hook, if one is set.
 func (g *Globals) summarize(s Summary) {
 	g.summarized = true
+	s.Err = g.settle(s.Err)
+	s.Outcome = outcome(s.Err)
 	if s.Inventory == "" {
 		s.Inventory = g.inventory
 	}
 	if s.Duration == 0 && !g.Start.IsZero() {
 		s.Duration = time.Since(g.Start)
 	}
+	g.last = s
 	if g.OnSummary != nil {
 		g.OnSummary(s)
 	}

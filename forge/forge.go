@@ -227,10 +227,17 @@ func (r remote) prefix() string {
 	return "/" + strings.Join(parts[:len(parts)-2], "/")
 }
 
-// redact removes credentials from a URL so it can be printed.
+// redact removes credentials from a URL so it can be printed. A URL that
+// does not parse may still hold one, so it is not printed at all.
 func redact(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return "(unparsable URL, hidden)"
+	}
+	if u.User == nil && strings.Contains(u.Opaque, "@") {
+		return u.Scheme + ":(hidden)"
+	}
+	if u.User == nil {
 		return s
 	}
 	u.User = url.User("REDACTED")

@@ -112,3 +112,18 @@ func TestEveryForgeAddsDeployKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileRedact: credentials in a URL that does not parse, or that
+// url.Parse reads as opaque, never reach an error message.
+func TestHostileRedact(t *testing.T) {
+	for _, in := range []string{
+		"https://hunter2sekret@github.com/%zz",
+		"https://x:hunter2sekret@github.com/a\x7f",
+		"https:hunter2sekret@github.com/o/r",
+		"https://hunter2sekret@github.com/o/r",
+	} {
+		if got := redact(in); strings.Contains(got, "hunter2sekret") {
+			t.Errorf("redact(%q) = %q keeps the token", in, got)
+		}
+	}
+}

@@ -25,6 +25,9 @@
 //	tidegate_run_duration_seconds            How long the run took.
 //	tidegate_run_timestamp_seconds           Unix time the run ended (Start + Duration).
 //	tidegate_last_success_timestamp_seconds  Unix time the last successful run ended.
+//	tidegate_run_outcome{outcome="..."}      1 for how the run ended: ok, changes, failed,
+//	                                         interrupted, or running (see below); 0 for
+//	                                         the others, which are always present.
 //	tidegate_objects{action="..."}           Objects by action. created, configured,
 //	                                         unchanged, deleted, drifted, failed and
 //	                                         skipped are always present (0 when none);
@@ -57,8 +60,19 @@
 // sends, instead of PUT, which replaces the whole group. Until the first
 // success the series does not exist, so also alert on
 // absent(tidegate_last_success_timestamp_seconds{inventory="..."}) if a
-// tidegate that never succeeded must page someone. For the textfile
-// collector, node_textfile_mtime_seconds shows when the file was last
+// tidegate that never succeeded must page someone.
+//
+// A run that is killed (out of memory, SIGKILL) or crashes in a way Go
+// cannot recover never writes its end. So tidegate writes the metrics
+// twice: when the run starts, as a failed run with outcome "running"
+// (keeping the last success time), and when it ends. A run that never
+// ended therefore reads as failed (tidegate_run_success 0), and outcome
+// running stays 1 past the run's deadline (--run-timeout):
+//
+//	# a run started and never finished
+//	tidegate_run_outcome{outcome="running"} == 1 and time() - tidegate_run_timestamp_seconds > 3600
+//
+// For the textfile collector, node_textfile_mtime_seconds shows when the file was last
 // written; for the Pushgateway, push_time_seconds when a group was last
 // pushed.
 package metrics

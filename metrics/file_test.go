@@ -68,6 +68,13 @@ func checkRun(t *testing.T, e exposition, r Run, version string, extra map[strin
 	if !math.IsNaN(lastSuccess) {
 		want[seriesKey("tidegate_last_success_timestamp_seconds", labels())] = lastSuccess
 	}
+	outcome := r.Outcome
+	if outcome == "" {
+		outcome = map[bool]string{true: "ok", false: "failed"}[r.Success]
+	}
+	for _, o := range []string{"ok", "changes", "failed", "interrupted", "running"} {
+		want[seriesKey("tidegate_run_outcome", labels("outcome", o))] = map[bool]float64{true: 1}[o == outcome]
+	}
 	for _, a := range []string{"created", "configured", "unchanged", "deleted", "drifted", "failed", "skipped"} {
 		want[seriesKey("tidegate_objects", labels("action", a))] = float64(r.Objects[a])
 	}

@@ -19,6 +19,11 @@ type Run struct {
 	Inventory string
 	// Success is true when the run did what it was asked to.
 	Success bool
+	// Outcome is one of Outcomes: ok, changes, failed, interrupted, or
+	// running for the metrics a run writes when it starts, which stay
+	// when it never finishes (killed, out of memory). Empty: ok or
+	// failed, from Success.
+	Outcome string
 	// Start is when the run started; the run ended at Start + Duration.
 	// A zero Start means "ended now".
 	Start    time.Time
@@ -40,12 +45,19 @@ func knownActions() []string {
 	return []string{"created", "configured", "unchanged", "deleted", "drifted", "failed", "skipped"}
 }
 
+// Outcomes are the values of tidegate_run_outcome's outcome label, each
+// always present (1 for the run's, 0 for the others).
+func Outcomes() []string {
+	return []string{"ok", "changes", "failed", "interrupted", "running"}
+}
+
 // Metric names.
 const (
 	nameSuccess     = "tidegate_run_success"
 	nameDuration    = "tidegate_run_duration_seconds"
 	nameTimestamp   = "tidegate_run_timestamp_seconds"
 	nameLastSuccess = "tidegate_last_success_timestamp_seconds"
+	nameOutcome     = "tidegate_run_outcome"
 	nameObjects     = "tidegate_objects"
 	nameDrifted     = "tidegate_drifted_objects"
 	nameBumps       = "tidegate_image_bumps_pending"
@@ -99,6 +111,22 @@ func families(r Run, version string, lastSuccess *float64) []family {
 		{nameDuration, "How long the last tidegate run took, in seconds.", one(r.Duration.Seconds())},
 		{nameTimestamp, "Unix time the last tidegate run ended.", one(end)},
 	}
+	outcome := r.Outcome
+	if outcome == "" {
+		outcome = "failed"
+		if r.Success {
+			outcome = "ok"
+		}
+	}
+	outcomes := family{name: nameOutcome, help: "How the last tidegate run ended (1) by outcome; running: it started and never wrote its end (killed, crashed)."}
+	for _, o := range Outcomes() {
+		v := 0.0
+		if o == outcome {
+			v = 1
+		}
+		outcomes.samples = append(outcomes.samples, sample{[]label{{"outcome", o}}, v})
+	}
+	fams = append(fams, outcomes)
 	if lastSuccess != nil {
 		fams = append(fams, family{nameLastSuccess, "Unix time the last successful tidegate run ended.", one(*lastSuccess)})
 	}

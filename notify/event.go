@@ -28,6 +28,9 @@ type Event struct {
 	PullRequestURL string
 	// Err is the run's failure, empty on success.
 	Err string
+	// Outcome is how the run ended: ok, changes, failed or interrupted
+	// (SIGTERM, SIGINT). Empty: failed when Err is set, ok otherwise.
+	Outcome string
 	// Duration is how long the run took.
 	Duration time.Duration
 	// Markdown is a markdown table of the change set (objects and their
@@ -40,7 +43,19 @@ type Event struct {
 }
 
 // Failed reports whether the run failed.
-func (e Event) Failed() bool { return e.Err != "" }
+func (e Event) Failed() bool {
+	return e.Err != "" || e.Outcome == "failed" || e.Outcome == "interrupted"
+}
+
+func (e Event) outcome() string {
+	switch {
+	case e.Outcome != "":
+		return e.Outcome
+	case e.Failed():
+		return "failed"
+	}
+	return "ok"
+}
 
 // Title is a one-line summary for people, e.g.
 //
@@ -62,7 +77,11 @@ func (e Event) Title() string {
 		rev = " (" + shortRevision(e.Revision) + ")"
 	}
 	if e.Failed() {
-		b.WriteString(rev + " ✗ failed: " + truncate(oneLine(e.Err), maxTitleError))
+		verb := " ✗ failed: "
+		if e.Outcome == "interrupted" {
+			verb = " ✗ interrupted: "
+		}
+		b.WriteString(rev + verb + truncate(oneLine(e.Err), maxTitleError))
 		return b.String()
 	}
 	b.WriteString(": " + countsText(e.Counts, false) + rev + " ✔")
@@ -89,6 +108,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Revision       string         `json:"revision"`
 		Changed        bool           `json:"changed"`
 		Failed         bool           `json:"failed"`
+		Outcome        string         `json:"outcome"`
 		Counts         map[string]int `json:"counts"`
 		PullRequestURL string         `json:"pullRequestURL"`
 		Error          string         `json:"error"`
@@ -103,6 +123,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Revision:       e.Revision,
 		Changed:        e.Changed,
 		Failed:         e.Failed(),
+		Outcome:        e.outcome(),
 		Counts:         counts,
 		PullRequestURL: e.PullRequestURL,
 		Error:          e.Err,

@@ -744,6 +744,7 @@ func TestJSON(t *testing.T) {
 		"revision":       sha,
 		"changed":        true,
 		"failed":         false,
+		"outcome":        "ok",
 		"counts":         map[string]any{"configured": 2.0, "deleted": 1.0, "unchanged": 10.0},
 		"pullRequestURL": "https://github.com/acme/fleet/pull/7",
 		"error":          "",
@@ -764,7 +765,7 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal(rc.only(t).body, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got["error"] != "boom" || got["failed"] != true || fmt.Sprint(got["counts"]) != "map[]" || got["duration"] != 0.0 {
+	if got["error"] != "boom" || got["failed"] != true || got["outcome"] != "failed" || fmt.Sprint(got["counts"]) != "map[]" || got["duration"] != 0.0 {
 		t.Errorf("failure payload = %v", got)
 	}
 }

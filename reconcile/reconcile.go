@@ -333,7 +333,7 @@ func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.
 		crd, known := crds[id.GroupKind()]
 		namespaced := crd.Namespaced
 		if !known {
-			namespaced, err = r.namespaced(o)
+			namespaced, err = r.namespaced(ctx, o)
 			if err != nil {
 				refused = append(refused, fmt.Errorf("%s: %w", id, err))
 				continue
@@ -362,9 +362,17 @@ func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.
 // namespaced asks the API server's discovery whether o's kind is
 // namespaced. A kind the server does not know is assumed namespaced when
 // the object names a namespace; apply reports the missing type.
-func (r *Reconciler) namespaced(o *unstructured.Unstructured) (bool, error) {
+func (r *Reconciler) namespaced(ctx context.Context, o *unstructured.Unstructured) (bool, error) {
 	gvk := o.GroupVersionKind()
-	m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	// The first lookup runs discovery: with the run's context, so that a
+	// stalled API server does not outlast SIGTERM or --run-timeout.
+	var m *meta.RESTMapping
+	var err error
+	if mc, ok := r.mapper.(meta.RESTMapperWithContext); ok {
+		m, err = mc.RESTMappingWithContext(ctx, gvk.GroupKind(), gvk.Version)
+	} else {
+		m, err = r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
 	if err != nil {
 		if meta.IsNoMatchError(err) {
 			return o.GetNamespace() != "", nil

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -385,18 +384,4 @@ func redactText(s, raw string, a Auth) string {
 		}
 	}
 	return s
-}
-
-// Redact removes the password or token from a URL, keeping the user name
-// so the reader still knows which account was used.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, has := u.User.Password(); !has {
-		return raw
-	}
-	u.User = url.UserPassword(u.User.Username(), "***")
-	return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
 }

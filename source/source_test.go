@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -265,9 +266,12 @@ func TestRedact(t *testing.T) {
 		"https://github.com/acme/fleet":           "https://github.com/acme/fleet",
 		"git@github.com:acme/fleet.git":           "git@github.com:acme/fleet.git",
 		"ssh://git@host:2222/acme/fleet.git":      "ssh://git@host:2222/acme/fleet.git",
-		"https://user:p%40ss@gitlab.example/a/b":  "https://user:***@gitlab.example/a/b",
+		"ssh://git:hunter2@host/acme/fleet.git":   "ssh://git:***@host/acme/fleet.git",
+		"https://user:p%40ss@gitlab.example/a/b":  "https://***:***@gitlab.example/a/b",
 		"file:///srv/git/fleet.git":               "file:///srv/git/fleet.git",
 		"https://oauth2:glpat-xyz@gitlab.com/a/b": "https://oauth2:***@gitlab.com/a/b",
+		"/srv/git/fleet":                          "/srv/git/fleet",
+		".":                                       ".",
 	} {
 		if got := source.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
@@ -275,26 +279,115 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// TestHostileRedact: a token as the URL's user, a URL that does not
+// parse, and the odd forms url.Parse accepts never print the token.
+func TestHostileRedact(t *testing.T) {
+	const tok = "ghp_S3cretT0ken"
+	for _, in := range []string{
+		"https://" + tok + "@github.com/acme/fleet",
+		"https://" + tok + ":x-oauth-basic@github.com/acme/fleet",
+		"https://" + tok + ":@github.com/acme/fleet",
+		"https://" + tok + "@github.com/%zz",
+		"https://" + tok + "@github.com/a\nb",
+		"https://git:" + tok + "@github.com/a\x7f",
+		"https://git:" + tok + "%zz@github.com/a",
+		"https:" + tok + "@github.com/acme/fleet",
+		"//" + tok + "@github.com/acme/fleet",
+		"HTTPS://" + tok + "@github.com/acme/fleet",
+		"git+https://u@x:" + tok + "@github.com/acme/fleet",
+		tok + "%zz@github.com:acme/fleet",
+		"https://git:" + tok + "@[::1/x",
+	} {
+		out := source.Redact(in)
+		if strings.Contains(out, tok) || strings.Contains(out, "S3cret") {
+			t.Errorf("Redact(%q) = %q keeps the token", in, out)
+		}
+		if out == in {
+			t.Errorf("Redact(%q) returned its input", in)
+		}
+	}
+}
+
+// FuzzRedact: a URL with credentials never keeps them, and a string that
+// does not parse as a URL never comes back as it was.
 func FuzzRedact(f *testing.F) {
-	f.Add("https://git:tok@github.com/acme/fleet")
-	f.Add("ssh://git@host:22/x")
-	f.Add("https://u:p%40ss@h/x")
+	for _, s := range []string{
+		"https://git:tok@github.com/acme/fleet",
+		"ssh://git@host:22/x",
+		"https://u:p%40ss@h/x",
+		"https://ghp_S3cretT0ken@github.com/acme/fleet",
+		"https://ghp_S3cretT0ken:x-oauth-basic@github.com/a",
+		"https://tok@h/%zz",
+		"https://u:tok@h/\x00",
+		"https:tok@h/x",
+		"%zz",
+		"git@h:o/r.git",
+	} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		u, err := neturl.Parse(s)
-		if err != nil || u.User == nil {
-			return
-		}
-		pass, ok := u.User.Password()
-		if !ok || pass == "***" {
-			return
-		}
 		out := source.Redact(s)
-		if back, err := neturl.Parse(out); err == nil && back.User != nil {
-			if p, _ := back.User.Password(); p == pass {
-				t.Errorf("Redact(%q) = %q keeps the password", s, out)
+		u, err := neturl.Parse(s)
+		if err != nil {
+			if out == s && !scpForm(s) {
+				t.Fatalf("Redact(%q) returned an unparsable URL as it was", s)
+			}
+			return
+		}
+		if u.User == nil {
+			return
+		}
+		back, err := neturl.Parse(out)
+		if err != nil || back.User == nil {
+			t.Fatalf("Redact(%q) = %q: the masked URL does not parse back (%v)", s, out, err)
+		}
+		if p, has := back.User.Password(); has && p != "***" {
+			t.Errorf("Redact(%q) = %q keeps the password", s, out)
+		}
+		if name := back.User.Username(); name != "***" && name != u.User.Username() {
+			t.Errorf("Redact(%q) = %q invents the user %q", s, out, name)
+		}
+	})
+}
+
+// FuzzRedactToken builds URLs around a token in every userinfo position
+// and checks that the token is gone from the output.
+func FuzzRedactToken(f *testing.F) {
+	f.Add("ghp_S3cretT0ken", "github.com", "acme/fleet", uint8(0))
+	f.Add("glpat-Abc123456", "gitlab.example:8443", "%zz", uint8(1))
+	f.Add("tok3n12345", "h", "a\nb", uint8(2))
+	f.Add("Zm9vYmFyYmF6", "[::1]", "x", uint8(3))
+	f.Fuzz(func(t *testing.T, tok, host, path string, shape uint8) {
+		if len(tok) < 8 || strings.Contains(host+path, tok) || strings.ContainsAny(tok, "@/:?#") {
+			return
+		}
+		esc := neturl.PathEscape(tok)
+		if strings.Contains(host+path, esc) {
+			return
+		}
+		scheme := [...]string{"https://", "https://", "https://", "https:", "http://"}[int(shape)%5]
+		info := [...]string{esc + "@", esc + ":x-oauth-basic@", "git:" + esc + "@", esc + "@", tok + "@"}[int(shape)%5]
+		in := scheme + info + host + "/" + path
+		// The host and path may print as escapes that spell the token
+		// (a host byte \xd0 is %D0): count only what the userinfo adds.
+		bare := scheme + host + "/" + path
+		if u, err := neturl.Parse(bare); err == nil {
+			bare += " " + u.String()
+		}
+		out := source.Redact(in)
+		for _, secret := range []string{tok, esc} {
+			if strings.Count(out, secret) > strings.Count(bare, secret) {
+				t.Errorf("Redact(%q) = %q keeps the token %q", in, out, tok)
 			}
 		}
 	})
+}
+
+// scpForm is git's user@host:path with a plain SSH login name, which
+// url.Parse rejects and Redact may print as it is: SSH users
+// authenticate with a key, never with a token in the name.
+func scpForm(s string) bool {
+	return regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}@[A-Za-z0-9.-]+:[^\x00-\x1f\x7f]*$`).MatchString(s)
 }
 
 // sshServer starts Debian's sshd on a loopback port serving the fixture
