@@ -57,6 +57,7 @@ func run(args []string) int {
 	root.Globals.Start = time.Now()
 	err = kctx.Run(&root.Globals)
 	root.Globals.Finish(kctx.Command(), err)
+	err = root.Globals.ScrubError(err)
 	code := cli.Code(err)
 	var ee *cli.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.Err == nil) {

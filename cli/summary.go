@@ -45,6 +45,7 @@ type Problem struct {
 // summarize hands s to the host's hook, if one is set.
 func (g *Globals) summarize(s Summary) {
 	g.summarized = true
+	s = g.scrubSummary(s)
 	if s.Inventory == "" {
 		s.Inventory = g.inventory
 	}
