@@ -8,7 +8,7 @@ import (
 
 // SecretFlags decide whether decrypted values may be printed at all.
 type SecretFlags struct {
-	ShowSecrets bool `help:"Print Secret values and other decrypted SOPS values in clear on stdout (render, diffs). stderr, logs, step summaries, webhooks, metrics and pull requests stay scrubbed." env:"TIDEGATE_SHOW_SECRETS"`
+	ShowSecrets bool `help:"Let stdout carry decrypted values: render prints Secrets and SOPS-encrypted objects in clear. stderr, logs, step summaries, annotations, webhooks, metrics and pull requests stay scrubbed." env:"TIDEGATE_SHOW_SECRETS"`
 }
 
 // plaintext is the run's record of decrypted values. Every render of the
