@@ -57,6 +57,8 @@ func TestHostileSecretSOPSErrors(t *testing.T) {
 		{"type str to float", firstValue(enc, "float"), "stringData.password"},
 		{"type str to time", firstValue(enc, "time"), "stringData.password"},
 		{"unknown type", firstValue(enc, "nope"), "stringData.password"},
+		// found by FuzzDecryptError: sops' cipher panics on it
+		{"type str to bytes", firstValue(enc, "bytes"), "stringData.password"},
 		{"ciphertext edited", strings.Replace(enc, "password: ENC[AES256_GCM,data:", "password: ENC[AES256_GCM,data:AAAA", 1), "stringData.password"},
 		{"value replaced in clear", strings.Replace(enc, encValue.FindString(enc), "now-in-clear", 1), "stringData.password"},
 		{"unencrypted field edited (MAC mismatch)", strings.Replace(enc, "name: db", "name: db2", 1), "message authentication code"},

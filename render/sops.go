@@ -198,7 +198,14 @@ func (d *decryptor) decrypt(ctx context.Context, name string, data []byte) ([]by
 	return plain, err
 }
 
-func (d *decryptor) decryptFile(ctx context.Context, name string, data []byte) ([]byte, error) {
+func (d *decryptor) decryptFile(ctx context.Context, name string, data []byte) (out []byte, err error) {
+	defer func() {
+		// sops panics on some malformed files; its message is not shown,
+		// as it may hold a value.
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("%s: sops cannot read this file: it was edited after it was encrypted; re-encrypt the file with sops", name)
+		}
+	}()
 	store := common.StoreForFormat(formatFor(name), config.NewStoresConfig())
 	tree, err := store.LoadEncryptedFile(data)
 	if err != nil {
@@ -217,6 +224,9 @@ func (d *decryptor) decryptFile(ctx context.Context, name string, data []byte) (
 	}
 	cipher := &recordingCipher{Cipher: aes.NewCipher()}
 	mac, err := tree.Decrypt(key, cipher)
+	for _, v := range cipher.values {
+		d.plain.Add(v.value)
+	}
 	if err != nil {
 		// sops' own error can quote the decrypted value (a type:str
 		// changed to type:int: strconv.Atoi: parsing "…"); it is never
@@ -226,14 +236,11 @@ func (d *decryptor) decryptFile(ctx context.Context, name string, data []byte) (
 		}
 		return nil, fmt.Errorf("%s: a value cannot be decrypted: the file was edited after it was encrypted; re-encrypt the file with sops", name)
 	}
-	for _, v := range cipher.values {
-		d.plain.Add(v.value)
-	}
 	want, err := cipher.Cipher.Decrypt(tree.Metadata.MessageAuthenticationCode, key, tree.Metadata.LastModified.Format(time.RFC3339))
 	if err != nil || want != mac {
 		return nil, fmt.Errorf("%s: the SOPS message authentication code does not match: the file was changed after it was encrypted (a value or the lastmodified time edited); re-encrypt the file with sops", name)
 	}
-	out, err := store.EmitPlainFile(tree.Branches)
+	out, err = store.EmitPlainFile(tree.Branches)
 	if err != nil {
 		return nil, fmt.Errorf("%s: write plaintext: %w", name, err)
 	}
@@ -272,9 +279,17 @@ type decryptedValue struct {
 	value any
 }
 
-func (c *recordingCipher) Decrypt(ciphertext string, key []byte, additionalData string) (any, error) {
+func (c *recordingCipher) Decrypt(ciphertext string, key []byte, additionalData string) (v any, err error) {
 	path := strings.ReplaceAll(strings.TrimSuffix(additionalData, ":"), ":", ".")
-	v, err := c.Cipher.Decrypt(ciphertext, key, additionalData)
+	defer func() {
+		// sops' cipher panics on some edited types (type:bytes: a []byte
+		// used as a map key); a hostile file must not crash the run.
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("the value at %s cannot be decrypted: sops cannot handle its ENC[…] type (it was edited); re-encrypt the file with sops", pathOrRoot(path))
+			c.failure = err
+		}
+	}()
+	v, err = c.Cipher.Decrypt(ciphertext, key, additionalData)
 	if err != nil {
 		c.failure = valueError(path, err)
 		return nil, c.failure
