@@ -33,10 +33,10 @@ func TestHostileSecretGitHubChannels(t *testing.T) {
 	}
 	repo := t.TempDir()
 	for name, content := range map[string]string{
-		"good/cm.yaml":                     enc("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sops-cm\n  namespace: x\ndata:\n  token: "+canaryCM+"\n", "^data$"),
-		"typed/s.yaml":                     strings.Replace(enc("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: x\nstringData:\n  password: "+canaryTyped+"\n", "^stringData$"), "type:str]", "type:int]", 1),
-		"dump/kustomization.yaml":          "resources: [cm.yaml]\n",
-		"dump/cm.yaml":                     enc("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels:\n    team: "+canaryDump+"\n", ""),
+		"good/cm.yaml":            enc("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sops-cm\n  namespace: x\ndata:\n  token: "+canaryCM+"\n", "^data$"),
+		"typed/s.yaml":            strings.Replace(enc("apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: x\nstringData:\n  password: "+canaryTyped+"\n", "^stringData$"), "type:str]", "type:int]", 1),
+		"dump/kustomization.yaml": "resources: [cm.yaml]\n",
+		"dump/cm.yaml":            enc("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels:\n    team: "+canaryDump+"\n", ""),
 	} {
 		p := filepath.Join(repo, filepath.FromSlash(name))
 		os.MkdirAll(filepath.Dir(p), 0o755)
