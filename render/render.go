@@ -149,7 +149,11 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 	}
 	if len(errs) > 0 {
 		// kustomize's errors can dump a node with its decrypted values.
-		return nil, dec.plain.ScrubError(errors.Join(errs...))
+		// Each is scrubbed on its own, so the join stays a join.
+		for i, err := range errs {
+			errs[i] = dec.plain.ScrubError(err)
+		}
+		return nil, errors.Join(errs...)
 	}
 	return res, nil
 }
