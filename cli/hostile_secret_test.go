@@ -311,6 +311,12 @@ func TestHostileSecretCanaries(t *testing.T) {
 	for _, l := range h.ch.leaks(canaries...) {
 		t.Error(l)
 	}
+	// …and the outputs are still readable: only the values are masked.
+	for _, want := range []string{"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n", "kind: ConfigMap\nmetadata:\n  name: sops-cm\n", "pin: '*** (redacted)'", "copied: '*** (redacted)'", "kind: Deployment\nmetadata:\n  name: web\n", "+  token: '*** (redacted) (changed)'"} {
+		if !strings.Contains(h.ch.text("stdout"), want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
 	if t.Failed() {
 		for name, b := range h.ch.named {
 			if strings.Contains(name, "stdout") || strings.Contains(name, "stderr") {

@@ -246,7 +246,7 @@ func (d *decryptor) decryptFile(ctx context.Context, name string, data []byte) (
 	}
 	// A generator may take the whole file as one value (files: of a
 	// secretGenerator or configMapGenerator).
-	d.plain.Add(string(out))
+	d.plain.AddWhole(string(out))
 	paths := d.paths[name]
 	if paths == nil {
 		paths = map[string]bool{}

@@ -17,8 +17,11 @@
 //
 // Each value is recorded with the forms it takes in output: as it is, in
 // base64 (Secret data, live objects), JSON- and Go-quoted, YAML
-// single-quoted, and, for a multi-line value, each line of at least
-// MinScrub bytes (diffs and YAML block scalars print line by line).
+// single-quoted, and, for a multi-line value, each significant line, one
+// of at least MinLine bytes once trimmed (diffs and YAML block scalars
+// print a value line by line). Shorter lines of a multi-line value
+// ("apiVersion: v1", "}", "[server]") are structure more than secret,
+// and would mask the same line of every object printed.
 package plaintext
 
 import (
@@ -34,6 +37,10 @@ import (
 
 // MinScrub is the shortest value Scrub replaces inside text.
 const MinScrub = 4
+
+// MinLine is the shortest line of a multi-line value that Scrub
+// replaces on its own.
+const MinLine = 16
 
 // Mask is what Scrub puts where a value was.
 const Mask = "***"
@@ -53,7 +60,15 @@ func New() *Set { return &Set{exact: map[string]bool{}, text: map[string]bool{}}
 // Add records a decrypted value: a string, []byte, int, float64, bool or
 // time.Time, the types sops decrypts to. Other types are recorded by
 // their JSON form.
-func (s *Set) Add(v any) {
+func (s *Set) Add(v any) { s.add(v, true) }
+
+// AddWhole records a value that is only ever used whole: a decrypted
+// file that a generator (secretGenerator files:) turns into one value.
+// Its lines are not recorded: they include the file's unencrypted keys
+// and structure, and its values are recorded one by one with Add.
+func (s *Set) AddWhole(v string) { s.add(v, false) }
+
+func (s *Set) add(v any, lines bool) {
 	if s == nil {
 		return
 	}
@@ -96,9 +111,9 @@ func (s *Set) Add(v any) {
 				s.rep = nil
 			}
 		}
-		if textual && strings.Contains(f, "\n") {
+		if lines && textual && strings.Contains(f, "\n") {
 			for _, line := range strings.Split(f, "\n") {
-				if line = strings.TrimSpace(line); len(line) >= MinScrub && !s.text[line] {
+				if line = strings.TrimSpace(line); len(line) >= MinLine && !s.text[line] {
 					s.text[line] = true
 					s.rep = nil
 				}

@@ -20,7 +20,8 @@ func TestScrub(t *testing.T) {
 	s.Add(true)   // booleans: exact only
 	s.Add(424242) // ints by their digits
 	s.Add(time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC))
-	s.Add("line one is long\n  line two also\nx\n")
+	s.Add("line one is long\n  line two is also long\nshort line\n")
+	s.AddWhole("kind: Secret\nwhole-file-value\n")
 	s.Add(`quote"and\back<tag>`)
 	s.Add("hunter2-long-er") // contains the first one: masked whole
 
@@ -31,7 +32,10 @@ func TestScrub(t *testing.T) {
 		{"ab and true stay", "ab and true stay"},
 		{"pin 424242", "pin ***"},
 		{"at 2031-02-03T04:05:06Z", "at ***"},
-		{"+    line two also", "+    ***"},
+		{"+    line two is also long", "+    ***"},
+		{"a short line stays", "a short line stays"},
+		{"kind: Secret\nwhole-file-value\n", "***"},
+		{"kind: Secret", "kind: Secret"},
 		{`{"v":"quote\"and\\back\u003ctag\u003e"}`, `{"v":"***"}`},
 		{`{"v":"quote\"and\\back<tag>"}`, `{"v":"***"}`},
 	} {
