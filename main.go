@@ -65,6 +65,7 @@ func runCLI(root *cli.CLI, args []string) int {
 	err = root.Globals.Execute(kctx.Command(), kctx.Selected().Target.Addr().Interface(), func() error {
 		return kctx.Run(&root.Globals)
 	})
+	err = root.Globals.ScrubError(err)
 	code := cli.Code(err)
 	var ee *cli.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.Err == nil) {

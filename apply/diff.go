@@ -50,7 +50,7 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) (
 			// A kind the cluster does not know yet: show Git's object.
 			merged = p.Desired
 		}
-		out[i].Text = unified(p.ID, p.Live, merged)
+		out[i].Text = unified(p.ID, p.Live, merged, m.opts.Mask)
 		if p.Live != nil && out[i].Text == "" {
 			out[i].Action = Unchanged
 		}
@@ -59,8 +59,15 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) (
 }
 
 // unified renders a diff of two objects without the fields that are
-// noise to a reader.
-func unified(id object.ID, live, merged *unstructured.Unstructured) string {
+// noise to a reader, masked with mask when it is not nil.
+func unified(id object.ID, live, merged *unstructured.Unstructured, mask func(desired, live *unstructured.Unstructured)) string {
+	if mask != nil {
+		merged = merged.DeepCopy()
+		if live != nil {
+			live = live.DeepCopy()
+		}
+		mask(merged, live)
+	}
 	a, b := "", render(merged, live)
 	from := "live"
 	if live != nil {

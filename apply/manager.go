@@ -58,6 +58,11 @@ type Options struct {
 	CRDTimeout time.Duration
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+	// Mask, when set, masks in place what a diff must not show of an
+	// object beyond a Secret's values (masked by kind anyway): desired
+	// and live are copies of the two sides, live possibly nil. tidegate
+	// masks there what came from a SOPS-encrypted file, whatever its kind.
+	Mask func(desired, live *unstructured.Unstructured)
 }
 
 func (o *Options) defaults() {
@@ -234,7 +239,7 @@ func (m *Manager) applyOne(ctx context.Context, p Planned, o ApplyOptions) (Chan
 		// A write that changed nothing keeps resourceVersion; a dry-run
 		// never bumps it, so compare its result instead.
 		if o.DryRun {
-			if unified(p.ID, p.Live, res) == "" {
+			if unified(p.ID, p.Live, res, nil) == "" {
 				c.Action = Unchanged
 			}
 		} else if res.GetResourceVersion() == p.Live.GetResourceVersion() {

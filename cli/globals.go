@@ -15,6 +15,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tidegate/tidegate/internal/plaintext"
 )
 
 // Globals are the flags every command accepts.
@@ -25,6 +27,7 @@ type Globals struct {
 	Output     string `help:"Result format on stdout: text for people, json for machines." short:"o" enum:"text,json" default:"text" env:"TIDEGATE_OUTPUT"`
 	ReportFlags
 	RunFlags
+	SecretFlags
 
 	// Stdout and Stderr default to the process's; tests replace them.
 	Stdout io.Writer `kong:"-"`
@@ -45,20 +48,22 @@ type Globals struct {
 	// inventory is set by commands that have one, so that even a run
 	// that fails before its report is counted under the right inventory.
 	inventory string
+	// plain holds the run's decrypted values (see plaintext()).
+	plain *plaintext.Set
 }
 
 func (g *Globals) stdout() io.Writer {
 	if g.Stdout == nil {
-		return os.Stdout
+		return g.scrubStdout(os.Stdout)
 	}
-	return g.Stdout
+	return g.scrubStdout(g.Stdout)
 }
 
 func (g *Globals) stderr() io.Writer {
 	if g.Stderr == nil {
-		return os.Stderr
+		return g.plaintext().Writer(os.Stderr)
 	}
-	return g.Stderr
+	return g.plaintext().Writer(g.Stderr)
 }
 
 func (g *Globals) getenv(key string) string {

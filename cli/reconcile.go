@@ -173,7 +173,7 @@ func newReconciler(ctx context.Context, g *Globals, src *SourceFlags, keys *KeyF
 		Revision:           co.Revision,
 		Root:               co.Dir,
 		Paths:              src.Path,
-		Render:             render.Options{Keys: k, Logger: g.Logger()},
+		Render:             render.Options{Keys: k, Logger: g.Logger(), Plaintext: g.plaintext()},
 		Inventory:          inv.parent(),
 		Tooling:            "tidegate/" + version.Version(),
 		Prune:              plan.Prune,

@@ -141,8 +141,8 @@ func TestRenderMasksSecrets(t *testing.T) {
 		want string
 	}{{false, "redacted"}, {true, "hunter2"}} {
 		var out bytes.Buffer
-		g := &Globals{Output: "text", LogLevel: "warn", Stdout: &out, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
-		c := &RenderCmd{SourceFlags: SourceFlags{Source: dir, Path: []string{"."}}, ShowSecrets: tc.show}
+		g := &Globals{Output: "text", LogLevel: "warn", Stdout: &out, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }, SecretFlags: SecretFlags{ShowSecrets: tc.show}}
+		c := &RenderCmd{SourceFlags: SourceFlags{Source: dir, Path: []string{"."}}}
 		if err := c.Run(context.Background(), g); err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,6 @@ import (
 type RenderCmd struct {
 	SourceFlags
 	KeyFlags
-	ShowSecrets bool `help:"Print Secret values in clear (default: masked)." env:"TIDEGATE_SHOW_SECRETS"`
 }
 
 // Run renders and prints a YAML stream (or, with --output json, a JSON
@@ -29,8 +28,11 @@ func (c *RenderCmd) Run(ctx context.Context, g *Globals) error {
 	defer co.Close()
 	objs := make([]map[string]any, 0, len(res.Objects))
 	for _, o := range res.Objects {
-		if !c.ShowSecrets {
-			o = object.RedactSecret(o)
+		if !g.ShowSecrets {
+			// By kind (every Secret) and by provenance (whatever came
+			// from a SOPS file, a ConfigMap included).
+			o = object.RedactSecret(o).DeepCopy()
+			res.Mask(o, nil)
 		}
 		objs = append(objs, o.Object)
 	}
@@ -64,7 +66,7 @@ func renderSource(ctx context.Context, g *Globals, src *SourceFlags, kf *KeyFlag
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := render.Render(ctx, co.Dir, src.Path, render.Options{Keys: keys, Logger: g.Logger()})
+	res, err := render.Render(ctx, co.Dir, src.Path, render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext()})
 	if err != nil {
 		co.Close()
 		return nil, nil, err

@@ -49,6 +49,7 @@ func (g *Globals) summarize(s Summary) {
 	g.summarized = true
 	s.Err = g.settle(s.Err)
 	s.Outcome = outcome(s.Err)
+	s = g.scrubSummary(s)
 	if s.Inventory == "" {
 		s.Inventory = g.inventory
 	}

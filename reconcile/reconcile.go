@@ -97,6 +97,8 @@ type Reconciler struct {
 	mapper meta.ResettableRESTMapper
 	opts   Options
 	apply  *apply.Manager
+	// rendered is the run's render, once there is one.
+	rendered *render.Result
 }
 
 // New connects to the cluster described by cfg. It does not contact the
@@ -112,15 +114,15 @@ func New(cfg *rest.Config, opts Options) (*Reconciler, error) {
 		return nil, fmt.Errorf("connect to the cluster: %w", err)
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	return &Reconciler{
-		dyn:    dyn,
-		mapper: mapper,
-		opts:   opts,
-		apply: apply.New(dyn, mapper, apply.Options{
-			Concurrency: opts.Concurrency,
-			Logger:      opts.Logger,
-		}),
-	}, nil
+	r := &Reconciler{dyn: dyn, mapper: mapper, opts: opts}
+	r.apply = apply.New(dyn, mapper, apply.Options{
+		Concurrency: opts.Concurrency,
+		Logger:      opts.Logger,
+		// Diffs mask what came from SOPS files by provenance, not
+		// only Secrets by kind.
+		Mask: func(desired, live *unstructured.Unstructured) { r.rendered.Mask(desired, live) },
+	})
+	return r, nil
 }
 
 func (r *Reconciler) newReport() *Report {
@@ -321,6 +323,7 @@ func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.
 	if err != nil {
 		return nil, fmt.Errorf("render: %w (nothing was applied or pruned)", err)
 	}
+	r.rendered = res
 	crds := object.CRDs(res.Objects)
 	var objs []*unstructured.Unstructured
 	var refused []error

@@ -22,6 +22,14 @@
 // was encrypted for, so the user knows which key is missing; ciphertext
 // is never applied.
 //
+// Every value decrypted is recorded in Options.Plaintext (package
+// plaintext), so the caller can scrub all of a run's output, and each
+// object that came, wholly or partly, from a decrypted file is marked
+// (Origin.Decrypted) and masked by Result.Mask whatever its kind. Errors
+// never quote a decrypted value: sops' own errors, which can (a type:str
+// edited to type:int), are replaced by one naming the file and the key
+// path, and kustomize's, which can dump a node, are scrubbed.
+//
 // The result is deterministic: the same tree renders the same objects in
 // the same order, and an object ID rendered twice (from two paths, or two
 // files) is an error naming both places.

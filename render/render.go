@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/tidegate/tidegate/internal/plaintext"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -30,6 +31,10 @@ type Options struct {
 	// sees plaintext. A file read twice (two overlays sharing a base) is
 	// reported twice.
 	Decrypted func(file string, err error)
+	// Plaintext, when set, records every value decrypted (see package
+	// plaintext), so that the caller can scrub every output of the run.
+	// nil: the render keeps its own, in Result.Plaintext.
+	Plaintext *plaintext.Set
 }
 
 // Origin says where an object came from.
@@ -39,6 +44,10 @@ type Origin struct {
 	// File is the repository-relative file, when known (plain
 	// directories; kustomize does not say).
 	File string `json:"file,omitempty"`
+	// Decrypted is true when the object came, wholly or partly, from a
+	// SOPS-encrypted file: it is masked as a Secret is, whatever its
+	// kind (see Result.Mask).
+	Decrypted bool `json:"decrypted,omitempty"`
 }
 
 func (o Origin) String() string {
@@ -55,6 +64,12 @@ type Result struct {
 	Objects []*unstructured.Unstructured
 	// Origins maps each object to where it came from.
 	Origins map[object.ID]Origin
+	// Plaintext holds every value decrypted by this render.
+	Plaintext *plaintext.Set
+
+	// paths are, per decrypted file, the key paths of its decrypted
+	// values.
+	paths map[string]map[string]bool
 }
 
 // kustomizationFiles are the names kustomize recognises, in its order.
@@ -80,10 +95,13 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 		return nil, err
 	}
 	dec.report = opts.Decrypted
+	if opts.Plaintext != nil {
+		dec.plain = opts.Plaintext
+	}
 	defer dec.close()
 	r := &renderer{ctx: ctx, root: absRoot, dec: dec}
 
-	res := &Result{Origins: map[object.ID]Origin{}}
+	res := &Result{Origins: map[object.ID]Origin{}, Plaintext: dec.plain, paths: dec.paths}
 	var errs []error
 	for _, p := range paths {
 		start := time.Now()
@@ -94,7 +112,9 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 		}
 		var objs []*unstructured.Unstructured
 		var files []string
-		if isKustomization(dir) {
+		decryptedBefore := dec.count
+		kustomized := isKustomization(dir)
+		if kustomized {
 			objs, err = r.kustomize(dir, rel)
 			files = make([]string, len(objs))
 		} else {
@@ -107,6 +127,13 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 		for i, o := range objs {
 			id := object.FromUnstructured(o)
 			origin := Origin{Path: rel, File: files[i]}
+			if kustomized {
+				// kustomize does not say which file an object came
+				// from: an object holding a decrypted value did.
+				origin.Decrypted = dec.count > decryptedBefore && holdsPlaintext(o.Object, dec.plain)
+			} else {
+				_, origin.Decrypted = dec.paths[origin.File]
+			}
 			if prev, dup := res.Origins[id]; dup {
 				errs = append(errs, fmt.Errorf("%s is rendered twice: from %s and from %s; keep one of them", id, prev, origin))
 				continue
@@ -121,6 +148,11 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 		log.Debug("rendered", "path", rel, "objects", len(objs), "duration", time.Since(start))
 	}
 	if len(errs) > 0 {
+		// kustomize's errors can dump a node with its decrypted values.
+		// Each is scrubbed on its own, so the join stays a join.
+		for i, err := range errs {
+			errs[i] = dec.plain.ScrubError(err)
+		}
 		return nil, errors.Join(errs...)
 	}
 	return res, nil

@@ -230,7 +230,7 @@ func TestInvalidYAMLLine(t *testing.T) {
 
 // encrypt encrypts plaintext of the given format for an age recipient
 // with the sops library, as `sops --encrypt --encrypted-regex REGEX` would.
-func encrypt(t *testing.T, recipient string, format formats.Format, plain []byte, regex string) []byte {
+func encrypt(t testing.TB, recipient string, format formats.Format, plain []byte, regex string) []byte {
 	t.Helper()
 	mk, err := sopsage.MasterKeyFromRecipient(recipient)
 	if err != nil {
