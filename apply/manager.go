@@ -121,6 +121,9 @@ type ChangeSet struct{ Changes []Change }
 func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, o ApplyOptions) (*ChangeSet, error) {
 	cs := &ChangeSet{}
 	var errs []error
+	// A dry-run creates no Namespace, so objects inside one this run
+	// creates cannot be dry-run; they are reported as to be created.
+	newNamespaces := map[string]bool{}
 	for s, stageObjs := range byStage(objs) {
 		if len(stageObjs) == 0 {
 			continue
@@ -133,7 +136,19 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		stageErrs := make([]error, len(plan.Items))
 		m.parallel(len(plan.Items), func(i int) {
 			changes[i], stageErrs[i] = m.applyOne(ctx, plan.Items[i], o)
+			p := plan.Items[i]
+			if o.DryRun && stageErrs[i] != nil && p.Live == nil && newNamespaces[p.ID.Namespace] && isNamespaceNotFound(stageErrs[i]) {
+				changes[i] = Change{ID: p.ID, Action: Created, Reason: "in a namespace this run creates (a dry-run cannot check it on the server)"}
+				stageErrs[i] = nil
+			}
 		})
+		if o.DryRun {
+			for k, it := range plan.Items {
+				if it.ID.Group == "" && it.ID.Kind == "Namespace" && changes[k].Action == Created {
+					newNamespaces[it.ID.Name] = true
+				}
+			}
+		}
 		cs.Changes = append(cs.Changes, changes...)
 		for _, e := range stageErrs {
 			if e != nil {
