@@ -99,6 +99,9 @@ type ApplyOptions struct {
 	// RevertDrift takes back, from whoever changed them, the fields of
 	// objects Plan found drifted: Git's values win for the fields Git sets.
 	RevertDrift bool
+	// TakeOver are objects adopted in this run: Git's values win for the
+	// fields Git sets, as with Force, for these objects only.
+	TakeOver map[object.ID]bool
 	// Plan, when the caller already planned these objects, saves reading
 	// the live state again. Objects whose kind was unknown when it was
 	// made (their CRD comes in this run) are planned again.
@@ -224,7 +227,7 @@ func (m *Manager) applyOne(ctx context.Context, p Planned, o ApplyOptions) (Chan
 	if p.Action == Unchanged {
 		return c, nil
 	}
-	force := o.Force || p.Desired.GetAnnotations()[ForceAnnotation] == "enabled" || (p.Drifted && o.RevertDrift)
+	force := o.Force || p.Desired.GetAnnotations()[ForceAnnotation] == "enabled" || (p.Drifted && o.RevertDrift) || o.TakeOver[p.ID]
 	if p.Live != nil && !o.DryRun {
 		if err := m.takeOverFromKubectl(ctx, p); err != nil {
 			c.Action, c.Reason = Failed, err.Error()

@@ -63,3 +63,13 @@ func markAdopted(e *Entry, id object.ID, adopted map[object.ID]prune.Claim) {
 	}
 	e.Action, e.Reason = Adopted, c.Reason
 }
+
+// takeOver is what apply forces: an adopted object becomes Git's, so
+// the fields Git sets are taken from whoever owned them.
+func takeOver(adopted map[object.ID]prune.Claim) map[object.ID]bool {
+	out := make(map[object.ID]bool, len(adopted))
+	for id := range adopted {
+		out[id] = true
+	}
+	return out
+}

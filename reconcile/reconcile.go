@@ -188,7 +188,7 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	}
 
 	log.Info("applying", "objects", len(objs), "dryRun", r.opts.DryRun)
-	cs, applyErr := r.apply.Apply(ctx, objs, apply.ApplyOptions{DryRun: r.opts.DryRun, Force: r.opts.Force, RevertDrift: r.opts.Drift == DriftRevert, Plan: plan})
+	cs, applyErr := r.apply.Apply(ctx, objs, apply.ApplyOptions{DryRun: r.opts.DryRun, Force: r.opts.Force, RevertDrift: r.opts.Drift == DriftRevert, TakeOver: takeOver(adopted), Plan: plan})
 	drifted := map[object.ID]bool{}
 	for _, p := range plan.Items {
 		if p.Drifted {
