@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,6 +50,8 @@ type Env struct {
 
 	env    *envtest.Environment
 	client kubernetes.Interface
+	// restarted are kube-apiservers StopAPIServer's restart started.
+	restarted []*exec.Cmd
 }
 
 // AssetsDir returns the directory holding kube-apiserver and etcd, or an
@@ -109,6 +112,10 @@ func Start() (*Env, error) {
 func (e *Env) Stop() error {
 	if e == nil || e.env == nil {
 		return nil
+	}
+	for _, cmd := range e.restarted {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 	}
 	return e.env.Stop()
 }
