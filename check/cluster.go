@@ -1,8 +1,8 @@
 package check
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
