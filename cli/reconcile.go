@@ -125,12 +125,14 @@ type DiffCmd struct {
 	KeyFlags
 	InventoryFlags
 	PlanFlags
+
+	Force bool `help:"Show what reconcile --force would do: objects of another inventory are shown as adopted instead of refused." env:"TIDEGATE_FORCE"`
 }
 
 // Run prints the diff. Like terraform plan -detailed-exitcode it exits 0
 // when there is nothing to change and 2 when there is.
 func (c *DiffCmd) Run(ctx context.Context, g *Globals) error {
-	r, co, err := newReconciler(ctx, g, &c.SourceFlags, &c.KeyFlags, &c.InventoryFlags, &c.PlanFlags, nil)
+	r, co, err := newReconciler(ctx, g, &c.SourceFlags, &c.KeyFlags, &c.InventoryFlags, &c.PlanFlags, func(o *reconcile.Options) { o.Force = c.Force })
 	if err != nil {
 		return err
 	}

@@ -10,12 +10,21 @@
 // and the full member list, so a prune reads one object instead of
 // listing every type in the cluster.
 //
+// Writing is decided here too (policy.go): an object that exists in the
+// cluster is written only if it is a member (this inventory's part-of
+// label, or listed in the previous inventory); an unowned object only
+// when adopted (--adopt or tidegate.dev/adopt: enabled), and a member of
+// another inventory only with force. The caller refuses the whole run
+// before any write otherwise.
+//
 // Deleting is where GitOps tools lose users' trust, so a prune deletes an
 // object only when all of these hold:
 //
 //   - it was a member of the previous inventory, and Git no longer has it;
 //   - its live copy still carries part-of with this inventory's id (an
 //     object someone else created under the same name is left alone);
+//   - it lies inside the namespaces the run may touch (AllowNamespaces);
+//     members elsewhere are kept in the inventory, not deleted;
 //   - it does not opt out: tidegate.dev/prune: disabled, Flux's
 //     kustomize.toolkit.fluxcd.io/prune: disabled, Argo CD's
 //     argocd.argoproj.io/sync-options containing Prune=false, or

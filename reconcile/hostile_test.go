@@ -227,7 +227,11 @@ func TestHostileOwnership(t *testing.T) {
 		}
 
 		o.Adopt, o.Force = false, true
-		rep, err := run(t, o)
+		rep, err, _ := recorded(t, o, true)
+		if err != nil || entryOf(rep, "ConfigMap/"+ns+"/shared").Action != reconcile.Adopted {
+			t.Fatalf("diff --force: %v %+v", err, rep.Objects)
+		}
+		rep, err = run(t, o)
 		if err != nil {
 			t.Fatalf("--force: %v", err)
 		}
