@@ -408,7 +408,7 @@ func TestHostileInventory(t *testing.T) {
 		}
 		r.remove("b.yaml")
 		_, err, writes := recorded(t, o, false)
-		wantRefusal(t, err, writes, "ConfigMap "+ns+"/"+o.Inventory.Name, "garbage-by-hand", "line 3", "--repair-inventory", "kubectl -n "+ns+" edit configmap "+o.Inventory.Name)
+		wantRefusal(t, err, writes, "ConfigMap "+ns+"/"+o.Inventory.Name, "garbage-by-hand", "line 3", "tidegate reconcile --repair-inventory --inventory-kind ConfigMap --inventory-namespace "+ns+" --inventory-name "+o.Inventory.Name, "kubectl -n "+ns+" edit configmap "+o.Inventory.Name)
 		if _, ok := getConfigMap(t, ns, "b"); !ok {
 			t.Error("b was pruned from a corrupt inventory")
 		}

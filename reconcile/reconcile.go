@@ -537,7 +537,8 @@ func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.
 		r.opts.Logger.Warn("repairing the inventory: dropping unreadable members; the objects they named are no longer tracked and will not be pruned", "inventory", parentString(r.opts.Inventory), "dropped", strings.Join(corrupt.Bad, "; "))
 		prev, r.repair = corrupt.Partial, true
 	case errors.As(err, &corrupt):
-		return nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, run the same command once with --repair-inventory (it drops the unreadable members and writes the inventory again; the objects they named are then no longer pruned, delete them by hand if Git no longer has them), or fix the lines by hand: kubectl -n %s edit %s %s", err, r.opts.Inventory.Namespace, strings.ToLower(r.opts.Inventory.Kind), r.opts.Inventory.Name)
+		inv := r.opts.Inventory
+		return nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, run once: tidegate reconcile --repair-inventory --inventory-kind %s --inventory-namespace %s --inventory-name %s, with your usual --source and --path (it drops the unreadable members and writes the inventory again; the objects they named are then no longer pruned, delete them by hand if Git no longer has them); or fix the lines by hand: kubectl -n %s edit %s %s", err, inv.Kind, inv.Namespace, inv.Name, inv.Namespace, strings.ToLower(inv.Kind), inv.Name)
 	case err != nil:
 		return nil, nil, nil, fmt.Errorf("read inventory %s: %w", parentString(r.opts.Inventory), err)
 	}
