@@ -7,6 +7,10 @@
 // tests pass while the binary fails against a cluster, so every test that
 // touches Kubernetes goes through this package instead.
 //
+// Fault tests start an Env of their own and stop its kube-apiserver in
+// the middle of a run with StopAPIServer (outage.go), which also restarts
+// it on the same port with the same certificates and etcd data.
+//
 // The binaries come from hack/testenv.sh, which builds kube-apiserver from
 // source through the Go module proxy and takes etcd from Debian's
 // etcd-server; the directory it prints is found again here through
