@@ -70,6 +70,7 @@ func wantRefusal(t *testing.T, err error, writes []string, fragments ...string) 
 	if err == nil {
 		t.Fatalf("the run succeeded, want a refusal naming %q", fragments)
 	}
+	t.Logf("refused: %v", err)
 	for _, f := range fragments {
 		if !strings.Contains(err.Error(), f) {
 			t.Errorf("the refusal does not say %q:\n%v", f, err)

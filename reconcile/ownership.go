@@ -41,7 +41,7 @@ func (r *Reconciler) claims(plan *apply.Plan, prev *prune.Inventory, rep *Report
 		}
 	}
 	if len(errs) > 0 {
-		err = fmt.Errorf("%d objects belong to someone else: %w", len(errs), errors.Join(errs...))
+		err = fmt.Errorf("refusing %d existing object(s) that belong to someone else: %w", len(errs), errors.Join(errs...))
 	}
 	return adopted, refused, err
 }
