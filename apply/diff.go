@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/pmezard/go-difflib/difflib"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -32,6 +33,7 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) (
 	}
 	out := make([]ObjectDiff, len(plan.Items))
 	errs := make([]error, len(plan.Items))
+	created := createdNamespaces(plan.Items)
 	m.parallel(len(plan.Items), func(i int) {
 		p := plan.Items[i]
 		out[i] = ObjectDiff{ID: p.ID, Action: p.Action}
@@ -41,6 +43,12 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) (
 		var merged *unstructured.Unstructured
 		if p.err == nil {
 			merged, err = m.patch(ctx, p, true, true)
+			if err != nil && p.Live == nil && created[p.ID.Namespace] && isNamespaceNotFound(err) {
+				// Its namespace comes in the same run; a dry-run does
+				// not create it, so the server cannot merge. Show Git's
+				// object as it would be created.
+				merged, err = p.Desired, nil
+			}
 			if err != nil {
 				errs[i] = explain(p.ID, err)
 				out[i].Action = Failed
@@ -121,4 +129,27 @@ func markChanged(masked, u, other *unstructured.Unstructured) {
 			out[k] = object.Redacted + " (changed)"
 		}
 	}
+}
+
+// createdNamespaces returns the Namespaces among items that do not exist
+// yet: objects inside them cannot be dry-run before they do.
+func createdNamespaces(items []Planned) map[string]bool {
+	out := map[string]bool{}
+	for _, it := range items {
+		if it.ID.Group == "" && it.ID.Kind == "Namespace" && it.Live == nil {
+			out[it.ID.Name] = true
+		}
+	}
+	return out
+}
+
+// isNamespaceNotFound tells the API server's answer to a write into a
+// namespace that does not exist.
+func isNamespaceNotFound(err error) bool {
+	var status apierrors.APIStatus
+	if !apierrors.IsNotFound(err) || !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	return d != nil && d.Kind == "namespaces"
 }

@@ -18,6 +18,11 @@
 // whose fields differ was changed in the cluster by someone else: Plan
 // marks it Drifted, so that the caller can decide to revert or report it.
 //
+// The engine writes whatever it is given: whether an existing object may
+// be written at all (it belongs to this inventory, or is adopted) is
+// decided before, by package prune's ownership rules, from the live
+// objects Plan read.
+//
 // Objects once managed with kubectl's client-side apply are taken over:
 // the last-applied-configuration annotation is dropped and kubectl's
 // field ownership is migrated to tidegate, so that a field later removed

@@ -104,6 +104,9 @@ type ApplyOptions struct {
 	// RevertDrift takes back, from whoever changed them, the fields of
 	// objects Plan found drifted: Git's values win for the fields Git sets.
 	RevertDrift bool
+	// TakeOver are objects adopted in this run: Git's values win for the
+	// fields Git sets, as with Force, for these objects only.
+	TakeOver map[object.ID]bool
 	// Plan, when the caller already planned these objects, saves reading
 	// the live state again. Objects whose kind was unknown when it was
 	// made (their CRD comes in this run) are planned again.
@@ -126,6 +129,9 @@ type ChangeSet struct{ Changes []Change }
 func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, o ApplyOptions) (*ChangeSet, error) {
 	cs := &ChangeSet{}
 	var errs []error
+	// A dry-run creates no Namespace, so objects inside one this run
+	// creates cannot be dry-run; they are reported as to be created.
+	newNamespaces := map[string]bool{}
 	for s, stageObjs := range byStage(objs) {
 		if len(stageObjs) == 0 {
 			continue
@@ -138,7 +144,19 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		stageErrs := make([]error, len(plan.Items))
 		m.parallel(len(plan.Items), func(i int) {
 			changes[i], stageErrs[i] = m.applyOne(ctx, plan.Items[i], o)
+			p := plan.Items[i]
+			if o.DryRun && stageErrs[i] != nil && p.Live == nil && newNamespaces[p.ID.Namespace] && isNamespaceNotFound(stageErrs[i]) {
+				changes[i] = Change{ID: p.ID, Action: Created, Reason: "in a namespace this run creates (a dry-run cannot check it on the server)"}
+				stageErrs[i] = nil
+			}
 		})
+		if o.DryRun {
+			for k, it := range plan.Items {
+				if it.ID.Group == "" && it.ID.Kind == "Namespace" && changes[k].Action == Created {
+					newNamespaces[it.ID.Name] = true
+				}
+			}
+		}
 		cs.Changes = append(cs.Changes, changes...)
 		for _, e := range stageErrs {
 			if e != nil {
@@ -214,7 +232,7 @@ func (m *Manager) applyOne(ctx context.Context, p Planned, o ApplyOptions) (Chan
 	if p.Action == Unchanged {
 		return c, nil
 	}
-	force := o.Force || p.Desired.GetAnnotations()[ForceAnnotation] == "enabled" || (p.Drifted && o.RevertDrift)
+	force := o.Force || p.Desired.GetAnnotations()[ForceAnnotation] == "enabled" || (p.Drifted && o.RevertDrift) || o.TakeOver[p.ID]
 	if p.Live != nil && !o.DryRun {
 		if err := m.takeOverFromKubectl(ctx, p); err != nil {
 			c.Action, c.Reason = Failed, err.Error()

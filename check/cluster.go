@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -63,6 +64,10 @@ func Inventory(ctx context.Context, dyn dynamic.Interface, ns coreclient.Namespa
 		hint := "choose another --inventory-name, or fix the object"
 		if apierrors.IsForbidden(err) {
 			hint = fmt.Sprintf("grant get on %s in namespace %s (see the rbac lines)", strings.ToLower(parent.Kind)+"s", parent.Namespace)
+		}
+		var corrupt *prune.CorruptError
+		if errors.As(err, &corrupt) {
+			hint = "run tidegate reconcile once with --repair-inventory (it drops the unreadable members), or fix the lines: kubectl -n " + parent.Namespace + " edit " + strings.ToLower(parent.Kind) + " " + parent.Name
 		}
 		return nil, Result{Name: "inventory", Detail: fmt.Sprintf("%s: %v", parent, err), Hint: hint}
 	}

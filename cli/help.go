@@ -23,7 +23,8 @@ func (*DiffCmd) Help() string {
     --known-hosts known_hosts --path clusters/prod
 
 Exit codes: 0 nothing would change, 2 something would (created, configured,
-drifted or pruned), 1 error. Use the same --inventory-* and --path as the
+adopted, drifted or pruned), 1 error (also: an existing object reconcile
+would refuse to take over; --adopt shows it adopted). Use the same --inventory-* and --path as the
 reconcile you are previewing.`
 }
 
@@ -34,9 +35,12 @@ func (*ReconcileCmd) Help() string {
   tidegate reconcile --path clusters/prod --drift=report     # stop at hand edits (exit 2)
   tidegate reconcile --path clusters/prod --dry-run          # server-side dry-run, writes nothing
   tidegate reconcile --path apps/shop --allow-namespace shop # a tenant's run
+  tidegate reconcile --path apps --adopt                     # take over what kubectl or Flux made
 
 Nothing is applied when the render fails; nothing is pruned when the render
-or any apply failed. Exit codes: 0 done, 1 failed, 2 drift found with
+or any apply failed. An object that exists but is not in this inventory is
+refused before any write unless adopted (--adopt, or the annotation
+tidegate.dev/adopt: enabled). Exit codes: 0 done, 1 failed, 2 drift found with
 --drift=report.`
 }
 

@@ -41,6 +41,8 @@ type PlanFlags struct {
 	Concurrency        int      `help:"Objects applied in parallel within a stage." default:"16" env:"TIDEGATE_CONCURRENCY" placeholder:"N"`
 	AllowNamespace     []string `help:"Only touch objects in these namespaces; anything else is refused before any write. Repeatable." env:"TIDEGATE_ALLOW_NAMESPACES" sep:"," placeholder:"NS"`
 	AllowClusterScoped bool     `help:"With --allow-namespace, also allow cluster-scoped objects (CRDs, ClusterRoles, Namespaces)." env:"TIDEGATE_ALLOW_CLUSTER_SCOPED"`
+	Adopt              bool     `help:"Take over objects that already exist in the cluster without being in any inventory (made with kubectl, Helm, Flux…); without it they are refused before any write (per object: annotation tidegate.dev/adopt: enabled)." env:"TIDEGATE_ADOPT"`
+	RepairInventory    bool     `help:"Read an inventory with unreadable members by dropping them, and write it again without them (the objects they named are no longer pruned)." env:"TIDEGATE_REPAIR_INVENTORY"`
 }
 
 // ReconcileCmd is tidegate's main job.
@@ -52,7 +54,7 @@ type ReconcileCmd struct {
 
 	DryRun   bool          `help:"Send every write as a server-side dry-run: report what would change, change nothing (not even the inventory)." env:"TIDEGATE_DRY_RUN"`
 	Drift    string        `help:"What to do with objects changed by hand in the cluster: revert them to Git, or report them as a diff, write nothing and exit 2." enum:"revert,report" default:"revert" env:"TIDEGATE_DRIFT"`
-	Force    bool          `help:"Take over fields other field managers own, and delete and recreate objects whose immutable fields changed (per object: annotation tidegate.dev/force: enabled)." env:"TIDEGATE_FORCE"`
+	Force    bool          `help:"Take over fields other field managers own, delete and recreate objects whose immutable fields changed, and take objects from another inventory (per object: annotation tidegate.dev/force: enabled)." env:"TIDEGATE_FORCE"`
 	Wait     bool          `help:"Wait for applied objects to become ready (kstatus) and fail if they do not (--no-wait skips it)." default:"true" negatable:"" env:"TIDEGATE_WAIT"`
 	Timeout  time.Duration `help:"How long --wait waits." default:"5m" env:"TIDEGATE_TIMEOUT" placeholder:"DURATION"`
 	Lease    bool          `help:"Hold a coordination.k8s.io Lease named tidegate-<inventory-name> in the inventory namespace while reconciling, so two runs (CronJob and CI) never overlap (--no-lease skips it)." default:"true" negatable:"" env:"TIDEGATE_LEASE"`
@@ -127,12 +129,14 @@ type DiffCmd struct {
 	KeyFlags
 	InventoryFlags
 	PlanFlags
+
+	Force bool `help:"Show what reconcile --force would do: objects of another inventory are shown as adopted instead of refused." env:"TIDEGATE_FORCE"`
 }
 
 // Run prints the diff. Like terraform plan -detailed-exitcode it exits 0
 // when there is nothing to change and 2 when there is.
 func (c *DiffCmd) Run(ctx context.Context, g *Globals) error {
-	r, co, err := newReconciler(ctx, g, &c.SourceFlags, &c.KeyFlags, &c.InventoryFlags, &c.PlanFlags, nil)
+	r, co, err := newReconciler(ctx, g, &c.SourceFlags, &c.KeyFlags, &c.InventoryFlags, &c.PlanFlags, func(o *reconcile.Options) { o.Force = c.Force })
 	if err != nil {
 		return err
 	}
@@ -182,6 +186,8 @@ func newReconciler(ctx context.Context, g *Globals, src *SourceFlags, keys *KeyF
 		Concurrency:        plan.Concurrency,
 		AllowNamespaces:    plan.AllowNamespace,
 		AllowClusterScoped: plan.AllowClusterScoped,
+		Adopt:              plan.Adopt,
+		RepairInventory:    plan.RepairInventory,
 		Logger:             g.Logger(),
 	}
 	if more != nil {

@@ -57,15 +57,28 @@ func (id ID) Encode() string {
 	return strings.Join([]string{id.Namespace, id.Name, id.Group, id.Kind}, "_")
 }
 
-// Decode parses the format written by Encode. Names and namespaces cannot
-// contain '_', but they can be empty (cluster-scoped objects), so the
-// string always has exactly four fields.
+// Decode parses the format written by Encode. Namespaces (DNS labels),
+// groups (DNS subdomains) and kinds cannot contain '_', but the names of
+// some kinds can (RBAC names are path segments: "system:a_b"), so the
+// name is whatever lies between the first field and the last two, as
+// cli-utils reads it. Namespace and group may be empty (cluster-scoped
+// objects, the core group); name and kind may not.
 func Decode(s string) (ID, error) {
-	parts := strings.Split(s, "_")
-	if len(parts) != 4 || parts[1] == "" || parts[3] == "" {
+	first := strings.Index(s, "_")
+	last := strings.LastIndex(s, "_")
+	if first < 0 || last <= first {
 		return ID{}, fmt.Errorf("object ID %q is not namespace_name_group_kind", s)
 	}
-	return ID{Namespace: parts[0], Name: parts[1], Group: parts[2], Kind: parts[3]}, nil
+	mid := s[first+1 : last]
+	groupAt := strings.LastIndex(mid, "_")
+	if groupAt < 0 {
+		return ID{}, fmt.Errorf("object ID %q is not namespace_name_group_kind", s)
+	}
+	id := ID{Namespace: s[:first], Name: mid[:groupAt], Group: mid[groupAt+1:], Kind: s[last+1:]}
+	if id.Name == "" || id.Kind == "" {
+		return ID{}, fmt.Errorf("object ID %q is not namespace_name_group_kind (the name or kind is empty)", s)
+	}
+	return id, nil
 }
 
 // Sort orders IDs by group, kind, namespace and name, the stable order

@@ -27,6 +27,10 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	for _, id := range []ID{
 		{Kind: "ConfigMap", Namespace: "web", Name: "cfg"},
 		{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "viewer"},
+		// RBAC names are path segments: '_' and ':' are valid there, and
+		// an inventory holding one must still read back.
+		{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:a_b__c"},
+		{Group: "rbac.authorization.k8s.io", Kind: "Role", Namespace: "web", Name: "_x_"},
 	} {
 		got, err := Decode(id.Encode())
 		if err != nil {
@@ -36,7 +40,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			t.Errorf("round trip of %v gave %v", id, got)
 		}
 	}
-	for _, bad := range []string{"", "a_b_c", "ns__g_Kind", "ns_name_g_", "a_b_c_d_e"} {
+	for _, bad := range []string{"", "a_b_c", "ns__g_Kind", "ns_name_g_", "ns_name", "_", "__", "___"} {
 		if _, err := Decode(bad); err == nil {
 			t.Errorf("Decode(%q) succeeded, want an error", bad)
 		}

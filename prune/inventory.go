@@ -10,12 +10,21 @@
 // and the full member list, so a prune reads one object instead of
 // listing every type in the cluster.
 //
+// Writing is decided here too (policy.go): an object that exists in the
+// cluster is written only if it is a member (this inventory's part-of
+// label, or listed in the previous inventory); an unowned object only
+// when adopted (--adopt or tidegate.dev/adopt: enabled), and a member of
+// another inventory only with force. The caller refuses the whole run
+// before any write otherwise.
+//
 // Deleting is where GitOps tools lose users' trust, so a prune deletes an
 // object only when all of these hold:
 //
 //   - it was a member of the previous inventory, and Git no longer has it;
 //   - its live copy still carries part-of with this inventory's id (an
 //     object someone else created under the same name is left alone);
+//   - it lies inside the namespaces the run may touch (AllowNamespaces);
+//     members elsewhere are kept in the inventory, not deleted;
 //   - it does not opt out: tidegate.dev/prune: disabled, Flux's
 //     kustomize.toolkit.fluxcd.io/prune: disabled, Argo CD's
 //     argocd.argoproj.io/sync-options containing Prune=false, or
@@ -147,20 +156,43 @@ func (s *Store) Load(ctx context.Context) (*Inventory, error) {
 	inv.Revision = u.GetAnnotations()[RevisionAnnotation]
 	raw, err := membersText(u)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.parent, err)
+		return nil, &CorruptError{Parent: s.parent, Partial: inv, Bad: []string{err.Error()}}
 	}
-	for _, line := range strings.Split(raw, membersEncodingSeparator) {
+	var bad []string
+	for n, line := range strings.Split(raw, membersEncodingSeparator) {
 		if line = strings.TrimSpace(line); line == "" {
 			continue
 		}
 		id, err := object.Decode(line)
 		if err != nil {
-			return nil, fmt.Errorf("%s: member %q: %w (the inventory was edited by hand?)", s.parent, line, err)
+			bad = append(bad, fmt.Sprintf("line %d: %v", n+1, err))
+			continue
 		}
 		inv.Members = append(inv.Members, id)
 	}
 	object.Sort(inv.Members)
+	if len(bad) > 0 {
+		return nil, &CorruptError{Parent: s.parent, Partial: inv, Bad: bad}
+	}
 	return inv, nil
+}
+
+// CorruptError is returned by Load when members of the parent cannot be
+// read: the inventory was edited by hand, or written by a tool that
+// encodes members differently. Nothing may be pruned from an inventory
+// read only in part, so Load fails; Partial holds what could be read,
+// for a caller that was asked to repair the inventory by writing it
+// again without the unreadable members.
+type CorruptError struct {
+	Parent Parent
+	// Partial is the inventory without the unreadable members.
+	Partial *Inventory
+	// Bad describes each unreadable member (its line and why).
+	Bad []string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("%s (data.%s): %d unreadable inventory members: %s", e.Parent, membersKey, len(e.Bad), strings.Join(e.Bad, "; "))
 }
 
 func membersText(u *unstructured.Unstructured) (string, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -39,8 +40,14 @@ type Options struct {
 	// A known object is checked as read and deleted only if its
 	// resourceVersion is still the same, which saves a GET per delete;
 	// if it changed meanwhile it is read again and checked again.
-	Known  func(object.ID) (*unstructured.Unstructured, bool)
-	Logger *slog.Logger
+	Known func(object.ID) (*unstructured.Unstructured, bool)
+	// AllowNamespaces, when set, limits deletes to these namespaces, as
+	// --allow-namespace limits the apply; cluster-scoped objects then
+	// need AllowClusterScoped. A stale member outside is not deleted:
+	// it is returned in Result.Kept, to stay in the inventory.
+	AllowNamespaces    []string
+	AllowClusterScoped bool
+	Logger             *slog.Logger
 }
 
 // Skip is an object a prune left in place, and why.
@@ -56,6 +63,10 @@ type Result struct {
 	// Remaining are objects whose delete failed; keep them in the
 	// inventory so that the next run retries.
 	Remaining []object.ID
+	// Kept are stale objects outside the namespaces this run may touch:
+	// not deleted, not even read, and to be kept in the inventory so
+	// that a run allowed there can prune them.
+	Kept []Skip
 }
 
 // Pruner deletes stale members of one ApplySet.
@@ -99,6 +110,7 @@ func (p *Pruner) Guard(stale int, previousSize, desiredSize int) error {
 // objects rendered now.
 func (p *Pruner) Prune(ctx context.Context, stale []object.ID, previousSize, desiredSize int) (*Result, error) {
 	res := &Result{}
+	stale, res.Kept = p.outside(stale)
 	if err := p.Guard(len(stale), previousSize, desiredSize); err != nil {
 		return res, err
 	}
@@ -132,6 +144,25 @@ func (p *Pruner) Prune(ctx context.Context, stale []object.ID, previousSize, des
 	object.Sort(res.Remaining)
 	sort.Slice(res.Skipped, func(i, j int) bool { return object.Less(res.Skipped[i].ID, res.Skipped[j].ID) })
 	return res, errors.Join(errs...)
+}
+
+// outside splits off the stale objects the namespace limits keep.
+func (p *Pruner) outside(stale []object.ID) (inside []object.ID, kept []Skip) {
+	if len(p.opts.AllowNamespaces) == 0 {
+		return stale, nil
+	}
+	allowed := strings.Join(p.opts.AllowNamespaces, ", ")
+	for _, id := range stale {
+		switch {
+		case id.Namespace == "" && !p.opts.AllowClusterScoped:
+			kept = append(kept, Skip{ID: id, Reason: "not deleted: cluster-scoped, and this run is limited to namespaces " + allowed + " (--allow-cluster-scoped permits it); kept in the inventory"})
+		case id.Namespace != "" && !slices.Contains(p.opts.AllowNamespaces, id.Namespace):
+			kept = append(kept, Skip{ID: id, Reason: fmt.Sprintf("not deleted: namespace %q is outside the allowed namespaces %s; kept in the inventory", id.Namespace, allowed)})
+		default:
+			inside = append(inside, id)
+		}
+	}
+	return inside, kept
 }
 
 // deleteOne deletes id if every rule allows it.

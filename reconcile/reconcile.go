@@ -49,8 +49,16 @@ type Options struct {
 	// Drift says what to do with objects changed by hand in the cluster.
 	Drift DriftMode
 	// Force takes over fields owned by other managers and recreates
-	// objects whose immutable fields changed.
+	// objects whose immutable fields changed. It also takes over objects
+	// that are members of another inventory.
 	Force bool
+	// Adopt takes over objects that exist in the cluster without being a
+	// member of any inventory; without it (or the object's annotation
+	// tidegate.dev/adopt: enabled) they are refused before any write.
+	Adopt bool
+	// RepairInventory reads an inventory with unreadable members by
+	// dropping them, and writes it again without them.
+	RepairInventory bool
 	// Wait waits up to Timeout for applied objects to become ready.
 	Wait    bool
 	Timeout time.Duration
@@ -99,6 +107,9 @@ type Reconciler struct {
 	apply  *apply.Manager
 	// rendered is the run's render, once there is one.
 	rendered *render.Result
+	// repair is set when the inventory was read with unreadable members
+	// dropped: it must be written again even if the members read equal.
+	repair bool
 }
 
 // New connects to the cluster described by cfg. It does not contact the
@@ -156,6 +167,12 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return rep, r.fail(rep, fmt.Errorf("read live objects: %w", err))
 	}
+	// Objects that belong to someone else refuse the whole run, before
+	// any write: taking them over is the user's decision.
+	adopted, _, err := r.claims(plan, prev, rep, "tidegate reconcile")
+	if err != nil {
+		return rep, r.fail(rep, fmt.Errorf("%w (nothing was written)", err))
+	}
 	if r.opts.Drift == DriftReport {
 		if drifted := driftedObjects(plan); len(drifted) > 0 {
 			return rep, r.reportDrift(ctx, rep, drifted)
@@ -166,14 +183,14 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	// run that dies half-way leaves nothing untracked (KEP-3659 does the
 	// same: the parent's group-kinds are widened before applying).
 	widened := &prune.Inventory{ID: r.opts.Inventory.ID(), Revision: prev.Revision, Members: union(prev.Members, current)}
-	if !r.opts.DryRun && !sameMembers(prev.Members, widened.Members) {
+	if !r.opts.DryRun && (r.repair || !sameMembers(prev.Members, widened.Members)) {
 		if err := store.Save(ctx, widened, false); err != nil {
 			return rep, r.fail(rep, fmt.Errorf("write inventory %s before applying: %w", parentString(r.opts.Inventory), err))
 		}
 	}
 
 	log.Info("applying", "objects", len(objs), "dryRun", r.opts.DryRun)
-	cs, applyErr := r.apply.Apply(ctx, objs, apply.ApplyOptions{DryRun: r.opts.DryRun, Force: r.opts.Force, RevertDrift: r.opts.Drift == DriftRevert, Plan: plan})
+	cs, applyErr := r.apply.Apply(ctx, objs, apply.ApplyOptions{DryRun: r.opts.DryRun, Force: r.opts.Force, RevertDrift: r.opts.Drift == DriftRevert, TakeOver: takeOver(adopted), Plan: plan})
 	drifted := map[object.ID]bool{}
 	for _, p := range plan.Items {
 		if p.Drifted {
@@ -186,6 +203,7 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 			if drifted[c.ID] && e.Action == Configured {
 				e.Reason = "drift reverted"
 			}
+			markAdopted(&e, c.ID, adopted)
 			rep.add(e)
 		}
 	}
@@ -203,12 +221,14 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 			log.Info("pruning", "objects", len(stale), "dryRun", r.opts.DryRun)
 		}
 		pr := prune.NewPruner(r.dyn, r.mapper, r.opts.Inventory.ID(), prune.Options{
-			MaxShare:       r.opts.MaxPruneShare,
-			AllowMassPrune: r.opts.AllowMassPrune,
-			DryRun:         r.opts.DryRun,
-			Concurrency:    r.opts.Concurrency,
-			Known:          plan.Listed,
-			Logger:         log,
+			MaxShare:           r.opts.MaxPruneShare,
+			AllowMassPrune:     r.opts.AllowMassPrune,
+			DryRun:             r.opts.DryRun,
+			Concurrency:        r.opts.Concurrency,
+			Known:              plan.Listed,
+			AllowNamespaces:    r.opts.AllowNamespaces,
+			AllowClusterScoped: r.opts.AllowClusterScoped,
+			Logger:             log,
 		})
 		res, err := pr.Prune(ctx, stale, len(prev.Members), len(current))
 		if res != nil {
@@ -222,6 +242,10 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 				rep.add(entry(id, Failed, "delete failed; kept in the inventory, the next run retries it"))
 			}
 			remaining = res.Remaining
+			for _, s := range res.Kept {
+				rep.add(entry(s.ID, Skipped, s.Reason))
+				remaining = append(remaining, s.ID)
+			}
 		}
 		if err != nil {
 			return rep, r.fail(rep, fmt.Errorf("prune: %w", err))
@@ -235,7 +259,7 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	final := &prune.Inventory{ID: r.opts.Inventory.ID(), Revision: r.opts.Revision, Members: union(current, remaining)}
 	// An unchanged inventory is not written again: a no-op run writes
 	// nothing at all.
-	if !r.opts.DryRun && (prev.Revision != final.Revision || !sameMembers(prev.Members, final.Members)) {
+	if !r.opts.DryRun && (r.repair || prev.Revision != final.Revision || !sameMembers(prev.Members, final.Members)) {
 		if err := store.Save(ctx, final, false); err != nil {
 			return rep, r.fail(rep, fmt.Errorf("write inventory %s: %w", parentString(r.opts.Inventory), err))
 		}
@@ -272,6 +296,12 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return rep, r.fail(rep, fmt.Errorf("read live objects: %w", err))
 	}
+	// A diff shows what a reconcile would refuse, and the rest as usual.
+	adopted, refused, ownErr := r.claims(plan, prev, rep, "tidegate diff")
+	current := ids(objs)
+	if ownErr != nil {
+		objs = slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return refused[object.FromUnstructured(o)] })
+	}
 	drifted := map[object.ID]bool{}
 	for _, p := range plan.Items {
 		if p.Drifted {
@@ -284,6 +314,7 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 		if drifted[d.ID] {
 			e.Action, e.Reason = Drifted, "changed in the cluster, not in Git"
 		}
+		markAdopted(&e, d.ID, adopted)
 		e.Diff = d.Text
 		rep.add(e)
 	}
@@ -292,14 +323,16 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 	}
 	if r.opts.Prune {
 		pr := prune.NewPruner(r.dyn, r.mapper, r.opts.Inventory.ID(), prune.Options{
-			MaxShare:       r.opts.MaxPruneShare,
-			AllowMassPrune: r.opts.AllowMassPrune,
-			DryRun:         true,
-			Concurrency:    r.opts.Concurrency,
-			Known:          plan.Listed,
-			Logger:         r.opts.Logger,
+			MaxShare:           r.opts.MaxPruneShare,
+			AllowMassPrune:     r.opts.AllowMassPrune,
+			DryRun:             true,
+			Concurrency:        r.opts.Concurrency,
+			Known:              plan.Listed,
+			AllowNamespaces:    r.opts.AllowNamespaces,
+			AllowClusterScoped: r.opts.AllowClusterScoped,
+			Logger:             r.opts.Logger,
 		})
-		res, err := pr.Prune(ctx, prune.Stale(prev.Members, ids(objs)), len(prev.Members), len(objs))
+		res, err := pr.Prune(ctx, prune.Stale(prev.Members, current), len(prev.Members), len(current))
 		if res != nil {
 			for _, id := range res.Deleted {
 				rep.add(entry(id, Deleted, "removed from Git"))
@@ -307,10 +340,16 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 			for _, s := range res.Skipped {
 				rep.add(entry(s.ID, Skipped, s.Reason))
 			}
+			for _, s := range res.Kept {
+				rep.add(entry(s.ID, Skipped, s.Reason))
+			}
 		}
 		if err != nil {
 			return rep, r.fail(rep, fmt.Errorf("prune: %w", err))
 		}
+	}
+	if ownErr != nil {
+		return rep, r.fail(rep, fmt.Errorf("%w (a reconcile would write nothing)", ownErr))
 	}
 	return rep, nil
 }
@@ -349,6 +388,10 @@ func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.
 			// The API server ignores it, but the ID would then differ
 			// between render and the live object.
 			o.SetNamespace("")
+		}
+		if err := object.Validate(o, namespaced); err != nil {
+			refused = append(refused, fmt.Errorf("%s (from %s): the API server would refuse it: %w", id, res.Origins[id], err))
+			continue
 		}
 		if err := r.allowed(o, namespaced); err != nil {
 			refused = append(refused, err)
@@ -499,7 +542,15 @@ func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.
 	}
 	store := prune.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling)
 	prev, err := store.Load(ctx)
-	if err != nil {
+	var corrupt *prune.CorruptError
+	switch {
+	case errors.As(err, &corrupt) && r.opts.RepairInventory:
+		r.opts.Logger.Warn("repairing the inventory: dropping unreadable members; the objects they named are no longer tracked and will not be pruned", "inventory", parentString(r.opts.Inventory), "dropped", strings.Join(corrupt.Bad, "; "))
+		prev, r.repair = corrupt.Partial, true
+	case errors.As(err, &corrupt):
+		inv := r.opts.Inventory
+		return nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, run once: tidegate reconcile --repair-inventory --inventory-kind %s --inventory-namespace %s --inventory-name %s, with your usual --source and --path (it drops the unreadable members and writes the inventory again; the objects they named are then no longer pruned, delete them by hand if Git no longer has them); or fix the lines by hand: kubectl -n %s edit %s %s", err, inv.Kind, inv.Namespace, inv.Name, inv.Namespace, strings.ToLower(inv.Kind), inv.Name)
+	case err != nil:
 		return nil, nil, nil, fmt.Errorf("read inventory %s: %w", parentString(r.opts.Inventory), err)
 	}
 	for _, o := range objs {

@@ -346,7 +346,9 @@ func TestAllowNamespaceRefusesBeforeAnyWrite(t *testing.T) {
 		t.Error("the allowed object was applied although the run was refused")
 	}
 
-	r.write("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+ns+"\n")
+	// The Namespace exists already (the test made it), so it is adopted
+	// explicitly: tidegate takes over no existing object unasked.
+	r.write("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+ns+"\n  annotations:\n    tidegate.dev/adopt: enabled\n")
 	r.remove("b.yaml")
 	if _, err := run(t, o); err == nil || !strings.Contains(err.Error(), "cluster-scoped") {
 		t.Fatalf("a Namespace was not refused: %v", err)

@@ -16,11 +16,15 @@ type Action string
 const (
 	Created    Action = "created"
 	Configured Action = "configured"
-	Unchanged  Action = "unchanged"
-	Deleted    Action = "deleted"
-	Skipped    Action = "skipped"
-	Drifted    Action = "drifted"
-	Failed     Action = "failed"
+	// Adopted is an object that existed without being ours and was taken
+	// over (and written) by this run: --adopt, the annotation
+	// tidegate.dev/adopt: enabled, or --force for another inventory's.
+	Adopted   Action = "adopted"
+	Unchanged Action = "unchanged"
+	Deleted   Action = "deleted"
+	Skipped   Action = "skipped"
+	Drifted   Action = "drifted"
+	Failed    Action = "failed"
 )
 
 // Entry is one object's line in the report.
@@ -87,7 +91,7 @@ func (r *Report) finish(started time.Time) {
 
 // Changed reports whether the run changed (or, dry, would change) anything.
 func (r *Report) Changed() bool {
-	return r.Counts[Created]+r.Counts[Configured]+r.Counts[Deleted] > 0
+	return r.Counts[Created]+r.Counts[Configured]+r.Counts[Adopted]+r.Counts[Deleted] > 0
 }
 
 // Filter returns the entries with one of the given actions.
@@ -134,7 +138,7 @@ func (r *Report) WriteText(w io.Writer, verbose bool) error {
 		mode = " (dry-run: nothing was written)"
 	}
 	var parts []string
-	for _, a := range []Action{Created, Configured, Unchanged, Deleted, Skipped, Drifted, Failed} {
+	for _, a := range []Action{Created, Configured, Adopted, Unchanged, Deleted, Skipped, Drifted, Failed} {
 		if n := r.Counts[a]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, a))
 		}

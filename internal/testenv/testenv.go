@@ -7,6 +7,10 @@
 // tests pass while the binary fails against a cluster, so every test that
 // touches Kubernetes goes through this package instead.
 //
+// Fault tests start an Env of their own and stop its kube-apiserver in
+// the middle of a run with StopAPIServer (outage.go), which also restarts
+// it on the same port with the same certificates and etcd data.
+//
 // The binaries come from hack/testenv.sh, which builds kube-apiserver from
 // source through the Go module proxy and takes etcd from Debian's
 // etcd-server; the directory it prints is found again here through
@@ -20,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,6 +54,8 @@ type Env struct {
 
 	env    *envtest.Environment
 	client kubernetes.Interface
+	// restarted are kube-apiservers StopAPIServer's restart started.
+	restarted []*exec.Cmd
 }
 
 // AssetsDir returns the directory holding kube-apiserver and etcd, or an
@@ -109,6 +116,10 @@ func Start() (*Env, error) {
 func (e *Env) Stop() error {
 	if e == nil || e.env == nil {
 		return nil
+	}
+	for _, cmd := range e.restarted {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 	}
 	return e.env.Stop()
 }
