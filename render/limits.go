@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -47,12 +49,8 @@ func (o Options) limits() limits {
 // are returned as they are, so that kustomize still recognises a
 // missing file or a directory.
 func readFile(abs, name string, lim limits) ([]byte, error) {
-	f, err := os.Open(abs)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
+	// Stat before opening: opening a FIFO for reading waits for a writer.
+	fi, err := os.Stat(abs)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +64,11 @@ func readFile(abs, name string, lim limits) ([]byte, error) {
 	if fi.Size() > lim.fileBytes {
 		return nil, tooBig(name, fi.Size(), lim)
 	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, lim.fileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -115,7 +118,8 @@ func checkYAML(name string, data []byte, lim limits, strict bool) (err error) {
 			if !strict {
 				return nil
 			}
-			return fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, lineOf(err), strings.TrimSpace(strings.TrimPrefix(trimLine(err.Error()), "yaml: ")))
+			line, msg := yamlError(err)
+			return fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, line, msg)
 		}
 		if err := c.walk(&doc, strict); err != nil {
 			return fmt.Errorf("%s:%w", name, err)
@@ -231,3 +235,44 @@ func duplicateKey(m *yaml.Node) error {
 	}
 	return nil
 }
+
+// yamlParserErrors are the messages of the YAML parser proper, as
+// opposed to its scanner. The parser reports their line counted from 0
+// (the scanner's from 1), so a document broken on line 10 says line 9;
+// kustomize passes that on, counted from the document's own start.
+var yamlParserErrors = []string{
+	"did not find expected <stream-start>",
+	"did not find expected <document start>",
+	"did not find expected node content",
+	"did not find expected key",
+	"did not find expected '-' indicator",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found duplicate %TAG directive",
+	"found undefined tag handle",
+}
+
+// yamlError returns the 1-based line a YAML syntax error is about and
+// its message without the parser's own prefix and line.
+func yamlError(err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if m := yamlLinePrefix.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+		for _, p := range yamlParserErrors {
+			if strings.HasPrefix(msg, p) {
+				line++
+				break
+			}
+		}
+	}
+	if line < 1 {
+		line = 1
+	}
+	return line, strings.TrimSpace(msg)
+}
+
+var yamlLinePrefix = regexp.MustCompile(`^line (\d+): `)

@@ -162,9 +162,6 @@ func kustomizationChecks(file string, k *types.Kustomization) error {
 	for _, h := range k.HelmChartInflationGenerator {
 		refuse(fmt.Sprintf("helmChartInflationGenerator[%s]", h.ChartName), h.ChartRepoURL+" "+h.ChartName, whyHelm, fixHelm)
 	}
-	if g := k.HelmGlobals; g != nil && (g.ChartHome != "" || g.ConfigHome != "") {
-		refuse("helmGlobals", g.ChartHome, whyHelm, fixHelm)
-	}
 	for field, entries := range map[string][]string{"generators": k.Generators, "transformers": k.Transformers, "validators": k.Validators} {
 		for _, e := range entries {
 			if !strings.Contains(e, "\n") {
