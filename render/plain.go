@@ -98,7 +98,10 @@ func (r *renderer) walkPlain(walked, real string, open map[string]bool, out *[]p
 			continue // .git, .github and friends
 		case isDir:
 			if open[target] {
-				return fmt.Errorf("%s is a link to %s, which contains it: the directory would never end (remove the link)", r.rel(path), r.rel(target))
+				if e.Type()&fs.ModeSymlink != 0 {
+					return fmt.Errorf("%s is a link to %s, which contains it: the directory would never end (remove the link)", r.rel(path), r.rel(target))
+				}
+				return fmt.Errorf("%s is %s again, reached through a link: the directory would never end (remove the link)", r.rel(path), r.rel(target))
 			}
 			open[target] = true
 			err := r.walkPlain(path, target, open, out)
