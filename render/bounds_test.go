@@ -46,28 +46,28 @@ func TestHostileRenderBounds(t *testing.T) {
 			"k/kustomization.yaml": "resources:\n- ok.yaml\n- lol.yaml\n",
 			"k/ok.yaml":            cm("ok", "x"),
 			"k/lol.yaml":           bomb,
-		}, "k", render.Options{}, []string{"k/lol.yaml:", "more than 1000000 nodes", "billion laughs", "listed in resources of k/kustomization.yaml"}},
+		}, "k", render.Options{}, []string{"k/lol.yaml:", "more than 100000 nodes", "billion laughs", "listed in resources of k/kustomization.yaml"}},
 		{"billion laughs in a base", map[string]string{
 			"o/kustomization.yaml": "resources:\n- ../b\n",
 			"b/kustomization.yaml": "resources:\n- lol.yaml\n",
 			"b/lol.yaml":           bomb,
-		}, "o", render.Options{}, []string{"kustomize build o", "b/lol.yaml:", "more than 1000000 nodes"}},
+		}, "o", render.Options{}, []string{"kustomize build o", "b/lol.yaml:", "more than 100000 nodes"}},
 		{"billion laughs in a patch", map[string]string{
 			"k/kustomization.yaml": "resources:\n- ok.yaml\npatches:\n- path: lol.yaml\n",
 			"k/ok.yaml":            cm("lol", "x"),
 			"k/lol.yaml":           bomb,
-		}, "k", render.Options{}, []string{"k/lol.yaml:", "more than 1000000 nodes"}},
+		}, "k", render.Options{}, []string{"k/lol.yaml:", "more than 100000 nodes"}},
 		{"billion laughs as the kustomization", map[string]string{
 			"k/kustomization.yaml": "commonAnnotations:\n" + strings.SplitN(bomb, "data:\n", 2)[1],
-		}, "k", render.Options{}, []string{"k/kustomization.yaml:", "more than 1000000 nodes"}},
+		}, "k", render.Options{}, []string{"k/kustomization.yaml:", "more than 100000 nodes"}},
 		{"billion laughs in a generator's file", map[string]string{
 			"k/kustomization.yaml": "configMapGenerator:\n- name: g\n  files:\n  - lol.yaml\n",
 			"k/lol.yaml":           bomb,
-		}, "k", render.Options{}, []string{"k/lol.yaml:", "more than 1000000 nodes"}},
+		}, "k", render.Options{}, []string{"k/lol.yaml:", "more than 100000 nodes"}},
 		{"billion laughs in a plain directory", map[string]string{
 			"d/a.yaml":   cm("a", "x"),
 			"d/lol.yaml": bomb,
-		}, "d", render.Options{}, []string{"d/lol.yaml:", "more than 1000000 nodes"}},
+		}, "d", render.Options{}, []string{"d/lol.yaml:", "more than 100000 nodes"}},
 		{"a lower alias limit", map[string]string{
 			"d/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: &l {a: b, c: d}\n  annotations: *l\n",
 		}, "d", render.Options{MaxAliasNodes: 2}, []string{"d/a.yaml:1:", "more than 2 nodes"}},
@@ -101,6 +101,38 @@ func TestHostileRenderBounds(t *testing.T) {
 				t.Errorf("a failed render returned objects: %v", names(res))
 			}
 		})
+	}
+}
+
+// anchored is a ConfigMap whose alias adds 4 nodes: a mapping of two
+// pairs (5 nodes) in place of the alias (1).
+func anchored(name string) string {
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  namespace: x\n  labels: &l {a: b, c: d}\n  annotations: *l\n"
+}
+
+// TestHostileRenderAliasBudget: many files, each under the alias limit,
+// cannot together add more than one file may; a file read for several
+// paths counts once.
+func TestHostileRenderAliasBudget(t *testing.T) {
+	opts := render.Options{MaxAliasNodes: 6}
+	root := tree(t, map[string]string{
+		"d/a.yaml":                anchored("a"),
+		"d/b.yaml":                anchored("b"),
+		"base/kustomization.yaml": "resources:\n- a.yaml\n",
+		"base/a.yaml":             anchored("base"),
+		"o1/kustomization.yaml":   "resources:\n- ../base\nnamePrefix: one-\n",
+		"o2/kustomization.yaml":   "resources:\n- ../base\nnamePrefix: two-\n",
+	})
+	_, err := render.Render(context.Background(), root, []string{"d"}, opts)
+	if err == nil || !strings.Contains(err.Error(), "d/b.yaml: YAML aliases in this file bring the nodes aliases add in this render to more than 6") {
+		t.Errorf("err = %v, want d/b.yaml refused for the render's budget", err)
+	}
+	res, err := render.Render(context.Background(), root, []string{"o1", "o2"}, opts)
+	if err != nil {
+		t.Fatalf("a shared base was counted twice: %v", err)
+	}
+	if len(res.Objects) != 2 {
+		t.Errorf("objects = %v", names(res))
 	}
 }
 

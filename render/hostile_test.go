@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"filippo.io/age"
+	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -237,6 +239,33 @@ func TestHostileRenderRemote(t *testing.T) {
 				t.Errorf("a program ran: %s", b)
 			}
 		})
+	}
+}
+
+// TestHostileRenderEncryptedKustomization: a SOPS-encrypted
+// kustomization cannot hide a remote base: what kustomize would read,
+// the plaintext, is what is checked.
+func TestHostileRenderEncryptedKustomization(t *testing.T) {
+	rec := newRecorder(t)
+	marker := programStubs(t)
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := encrypt(t, id.Recipient().String(), formats.Yaml, []byte("resources:\n- "+rec.url+"/cm.yaml\n"), "")
+	if strings.Contains(string(enc), rec.url) {
+		t.Fatal("the test's encryption left the URL in clear")
+	}
+	root := tree(t, map[string]string{"k/kustomization.yaml": string(enc)})
+	_, err = render.Render(context.Background(), root, []string{"k"}, render.Options{Keys: render.Keys{Age: []string{id.String()}}})
+	if err == nil || !strings.Contains(err.Error(), "k/kustomization.yaml: resources: \""+rec.url+"/cm.yaml\"") {
+		t.Fatalf("err = %v, want the remote base refused", err)
+	}
+	if got := rec.requests(); len(got) > 0 {
+		t.Errorf("the loopback server was asked %v", got)
+	}
+	if b, err := os.ReadFile(marker); err == nil {
+		t.Errorf("a program ran: %s", b)
 	}
 }
 

@@ -21,16 +21,43 @@ import (
 const (
 	// DefaultMaxFileBytes bounds one file: 16 MiB.
 	DefaultMaxFileBytes = 16 << 20
-	// DefaultMaxAliasNodes bounds how many nodes YAML aliases may add to
-	// one file when they are expanded: 1,000,000. A file without aliases
-	// never reaches it.
-	DefaultMaxAliasNodes = 1_000_000
+	// DefaultMaxAliasNodes bounds how many nodes YAML aliases may add
+	// when they are expanded, in one file and over all the files of one
+	// render (each file counted once): 100,000. kustomize copies every
+	// node an alias stands for; 100,000 copies cost it about a second
+	// and 250 MB, and hand-written manifests use a few hundred. A file
+	// without aliases adds none.
+	DefaultMaxAliasNodes = 100_000
 )
 
 // limits are Options' bounds with the defaults filled in.
 type limits struct {
 	fileBytes  int64
 	aliasNodes int64
+	// budget, when set, holds what aliases added in the files of one
+	// render so far, so that many files just under the limit cannot add
+	// up to what one file may not.
+	budget *aliasBudget
+}
+
+type aliasBudget struct {
+	used   int64
+	byFile map[string]int64
+}
+
+// charge records that aliases in file add n nodes. A file read twice
+// (two overlays sharing a base, ciphertext and plaintext) counts once.
+func (b *aliasBudget) charge(file string, n int64, lim limits) error {
+	prev, seen := b.byFile[file]
+	if seen && n <= prev {
+		return nil
+	}
+	b.used += n - prev
+	b.byFile[file] = n
+	if b.used > lim.aliasNodes {
+		return fmt.Errorf("%s: YAML aliases in this file bring the nodes aliases add in this render to more than %d (the limit for one render); tidegate refuses this, as expanding them would exhaust memory (use fewer anchors and aliases)", file, lim.aliasNodes)
+	}
+	return nil
 }
 
 func (o Options) limits() limits {
@@ -91,6 +118,9 @@ func tooBig(name string, size int64, lim limits) error {
 // parse is left to its reader, which parses it with the same parser and
 // so expands nothing either.
 func checkYAML(name string, data []byte, lim limits, strict bool) (err error) {
+	// The budget is charged per document as the counts grow, so a file
+	// of many documents is charged its running total; charge keeps the
+	// largest.
 	if int64(len(data)) > lim.fileBytes {
 		return tooBig(name, int64(len(data)), lim)
 	}
@@ -126,6 +156,11 @@ func checkYAML(name string, data []byte, lim limits, strict bool) (err error) {
 		}
 		if c.total-c.literal > lim.aliasNodes {
 			return fmt.Errorf("%s:%d: YAML aliases in this file expand to more than %d nodes (the limit); tidegate refuses such files, as a \"billion laughs\" document would exhaust memory (use fewer anchors and aliases)", name, doc.Line, lim.aliasNodes)
+		}
+		if lim.budget != nil {
+			if err := lim.budget.charge(name, c.total-c.literal, lim); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -337,11 +337,22 @@ func (s *scanner) scanDir(dir string) error {
 		if err != nil {
 			return err
 		}
+		encrypted := isEncrypted(data)
+		if encrypted {
+			// krusty reads the plaintext, so the plaintext is checked.
+			// Not reported to Options.Decrypted: krusty's read will be.
+			if err := checkYAML(rel, data, s.r.lim, false); err != nil {
+				return err
+			}
+			if data, err = s.r.dec.decryptFile(s.r.ctx, rel, data); err != nil {
+				return err
+			}
+		}
 		k, err := parseKustomization(rel, data, s.r.lim)
 		if err != nil {
 			return err
 		}
-		s.checked[abs] = true
+		s.checked[abs] = !encrypted
 		if err := kustomizationChecks(rel, k); err != nil {
 			errs = append(errs, err)
 			continue

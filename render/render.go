@@ -34,8 +34,8 @@ type Options struct {
 	// the YAML reader sees it; 0 means DefaultMaxFileBytes (16 MiB).
 	MaxFileBytes int64
 	// MaxAliasNodes bounds how many nodes YAML anchors and aliases may
-	// add to one file when expanded; 0 means DefaultMaxAliasNodes
-	// (1,000,000).
+	// add when expanded, in one file and over all files of the render;
+	// 0 means DefaultMaxAliasNodes (100,000).
 	MaxAliasNodes int64
 }
 
@@ -88,7 +88,9 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 	}
 	dec.report = opts.Decrypted
 	defer dec.close()
-	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: opts.limits()}
+	lim := opts.limits()
+	lim.budget = &aliasBudget{byFile: map[string]int64{}}
+	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim}
 
 	res := &Result{Origins: map[object.ID]Origin{}}
 	var errs []error
