@@ -149,6 +149,9 @@ func checkYAML(name string, data []byte, lim limits, strict bool) (err error) {
 				return nil
 			}
 			line, msg := yamlError(err)
+			if n := lineCount(data); line > n {
+				line = n // the end of the stream: the last line is the one to fix
+			}
 			return fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, line, msg)
 		}
 		if err := c.walk(&doc, strict); err != nil {
@@ -311,3 +314,11 @@ func yamlError(err error) (int, string) {
 }
 
 var yamlLinePrefix = regexp.MustCompile(`^line (\d+): `)
+
+func lineCount(data []byte) int {
+	n := bytes.Count(data, []byte("\n"))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		n++
+	}
+	return max(n, 1)
+}
