@@ -30,6 +30,10 @@ func billionLaughs() string {
 	return b.String()
 }
 
+func indent(s, by string) string {
+	return by + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+by) + "\n"
+}
+
 // TestHostileRenderBounds: a file that would exhaust memory is refused
 // before kustomize or the YAML reader expands it, naming the file and
 // the limit, and nothing is rendered.
@@ -60,6 +64,14 @@ func TestHostileRenderBounds(t *testing.T) {
 		{"billion laughs as the kustomization", map[string]string{
 			"k/kustomization.yaml": "commonAnnotations:\n" + strings.SplitN(bomb, "data:\n", 2)[1],
 		}, "k", render.Options{}, []string{"k/kustomization.yaml:", "more than 100000 nodes"}},
+		{"billion laughs in an inline patch", map[string]string{
+			"k/kustomization.yaml": "resources:\n- ok.yaml\npatches:\n- patch: |\n" + indent(bomb, "    "),
+			"k/ok.yaml":            cm("lol", "x"),
+		}, "k", render.Options{}, []string{"k/kustomization.yaml (patches[0].patch):", "more than 100000 nodes"}},
+		{"billion laughs in an inline transformer", map[string]string{
+			"k/kustomization.yaml": "resources:\n- ok.yaml\ntransformers:\n- |\n" + indent(strings.Replace(bomb, "apiVersion: v1\nkind: ConfigMap", "apiVersion: builtin\nkind: LabelTransformer", 1), "  "),
+			"k/ok.yaml":            cm("lol", "x"),
+		}, "k", render.Options{}, []string{"k/kustomization.yaml (transformers[0]):", "more than 100000 nodes"}},
 		{"billion laughs in a generator's file", map[string]string{
 			"k/kustomization.yaml": "configMapGenerator:\n- name: g\n  files:\n  - lol.yaml\n",
 			"k/lol.yaml":           bomb,

@@ -180,6 +180,34 @@ func kustomizationChecks(file string, k *types.Kustomization) error {
 	return errors.Join(errs...)
 }
 
+// inlineChecks bounds the YAML kustomize parses out of a
+// kustomization's strings (inline patches, inline plugin configs): each
+// is a stream of its own, which the file's count did not see into.
+func inlineChecks(file string, k *types.Kustomization, lim limits) error {
+	check := func(field, text string) error {
+		if !strings.Contains(text, "\n") && !strings.Contains(text, "&") {
+			return nil // a path, or YAML without anchors
+		}
+		return checkYAML(file+" ("+field+")", []byte(text), lim, false)
+	}
+	var errs []error
+	for i, p := range k.Patches {
+		errs = append(errs, check(fmt.Sprintf("patches[%d].patch", i), p.Patch))
+	}
+	for i, p := range k.PatchesJson6902 {
+		errs = append(errs, check(fmt.Sprintf("patchesJson6902[%d].patch", i), p.Patch))
+	}
+	for i, p := range k.PatchesStrategicMerge {
+		errs = append(errs, check(fmt.Sprintf("patchesStrategicMerge[%d]", i), string(p)))
+	}
+	for field, list := range map[string][]string{"generators": k.Generators, "transformers": k.Transformers, "validators": k.Validators} {
+		for i, e := range list {
+			errs = append(errs, check(fmt.Sprintf("%s[%d]", field, i), e))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // parseKustomization reads a kustomization as krusty does (so that a
 // field kustomize sees is a field checked here: same decoder, same
 // case-insensitive keys, same first document), with its line numbers
@@ -191,6 +219,9 @@ func parseKustomization(name string, data []byte, lim limits) (*types.Kustomizat
 	var k types.Kustomization
 	if err := k.Unmarshal(data); err != nil {
 		return nil, fmt.Errorf("%s: %w (fix the kustomization)", name, err)
+	}
+	if err := inlineChecks(name, &k, lim); err != nil {
+		return nil, err
 	}
 	return &k, nil
 }

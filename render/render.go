@@ -341,7 +341,7 @@ func (f *repoFS) ReadFile(path string) ([]byte, error) {
 	if isKustomizationFile(abs) {
 		var k types.Kustomization
 		if k.Unmarshal(data) == nil {
-			if err := kustomizationChecks(rel, &k); err != nil {
+			if err := errors.Join(inlineChecks(rel, &k, f.r.lim), kustomizationChecks(rel, &k)); err != nil {
 				return nil, err
 			}
 		}
