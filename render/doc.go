@@ -12,7 +12,17 @@
 //
 // Nothing is read outside the repository root: a kustomization that
 // reaches for ../../elsewhere, or a symlink that leaves the root, is an
-// error that names the file.
+// error that names the file. Nothing is read from the network and no
+// program runs: a kustomization entry that would make kustomize clone a
+// Git repository, download a URL, run helm or run a plugin is refused
+// before kustomize runs (remote.go says how). In a plain directory,
+// links to directories inside the root are followed, with loops refused.
+//
+// Every file is bounded before a parser sees it (limits.go): its size,
+// and the nodes its YAML aliases would add when expanded, so that a
+// small hostile file cannot exhaust memory. Manifests and
+// kustomizations may not give a key twice in one mapping, and YAML
+// errors name the repository file and line.
 //
 // SOPS-encrypted files (whole manifests, and the .env, .json, .yaml and
 // .ini files a secretGenerator reads) are decrypted in memory with the

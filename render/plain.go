@@ -20,67 +20,122 @@ import (
 // plainDir reads every manifest below dir, in lexical path order, and
 // returns the objects with the repository-relative file of each.
 func (r *renderer) plainDir(dir string) ([]*unstructured.Unstructured, []string, error) {
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir // .git, .github and friends
-			}
-			return nil
-		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".yaml", ".yml", ".json":
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", dir, err)
+	var files []plainFile
+	if err := r.walkPlain(dir, dir, map[string]bool{dir: true}, &files); err != nil {
+		return nil, nil, err
 	}
-	sort.Strings(paths)
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	var objs []*unstructured.Unstructured
-	var files []string
-	for _, p := range paths {
-		rel, _ := filepath.Rel(r.root, p)
-		rel = filepath.ToSlash(rel)
-		if d := filepath.Base(p); d == ".sops.yaml" {
-			continue // SOPS' creation rules, not a manifest
-		}
-		real, err := filepath.EvalSymlinks(p)
+	var names []string
+	for _, f := range files {
+		rel := r.rel(f.path)
+		data, err := readFile(f.real, rel, r.lim)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", rel, err)
-		}
-		if !within(r.root, real) {
-			return nil, nil, fmt.Errorf("%s is a link to outside the repository root; tidegate reads only files of the repository", rel)
-		}
-		data, err := os.ReadFile(real)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", rel, err)
+			return nil, nil, err
 		}
 		if isEncrypted(data) {
+			// sops parses the file before decrypting it.
+			if err := checkYAML(rel, data, r.lim, false); err != nil {
+				return nil, nil, err
+			}
 			if data, err = r.dec.decrypt(r.ctx, rel, data); err != nil {
 				return nil, nil, err
 			}
 		}
-		docs, err := Decode(rel, data)
+		docs, err := decode(rel, data, r.lim)
 		if err != nil {
 			return nil, nil, err
 		}
 		for _, o := range docs {
 			objs = append(objs, o)
-			files = append(files, rel)
+			names = append(names, rel)
 		}
 	}
-	return objs, files, nil
+	return objs, names, nil
+}
+
+// plainFile is a manifest of a plain directory: path as walked (through
+// links, so that order and errors follow the tree the user sees), real
+// the file it is.
+type plainFile struct{ path, real string }
+
+// walkPlain collects the manifests below real, a directory reached as
+// walked. Links are followed, to files and to directories, as long as
+// they stay inside the repository; open holds the real directories
+// being walked, so a link back to one of them is a loop, not an endless
+// walk. Hidden directories (.git, .github) are skipped.
+func (r *renderer) walkPlain(walked, real string, open map[string]bool, out *[]plainFile) error {
+	entries, err := os.ReadDir(real)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", r.rel(walked), err)
+	}
+	for _, e := range entries {
+		path, target := filepath.Join(walked, e.Name()), filepath.Join(real, e.Name())
+		isDir := e.IsDir()
+		if e.Type()&fs.ModeSymlink != 0 {
+			dest, err := filepath.EvalSymlinks(target)
+			if err != nil {
+				if isManifestName(e.Name()) {
+					return fmt.Errorf("%s is a link that leads nowhere (%w); fix or remove it", r.rel(path), err)
+				}
+				continue // not a manifest either way
+			}
+			fi, err := os.Stat(dest)
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.rel(path), err)
+			}
+			isDir = fi.IsDir()
+			if !within(r.root, dest) {
+				if isDir || isManifestName(e.Name()) {
+					return fmt.Errorf("%s is a link to outside the repository root; tidegate reads only files of the repository (copy what it needs into the repository)", r.rel(path))
+				}
+				continue
+			}
+			target = dest
+		}
+		switch {
+		case isDir && strings.HasPrefix(e.Name(), "."):
+			continue // .git, .github and friends
+		case isDir:
+			if open[target] {
+				if e.Type()&fs.ModeSymlink != 0 {
+					return fmt.Errorf("%s is a link to %s, which contains it: the directory would never end (remove the link)", r.rel(path), r.rel(target))
+				}
+				return fmt.Errorf("%s is %s again, reached through a link: the directory would never end (remove the link)", r.rel(path), r.rel(target))
+			}
+			open[target] = true
+			err := r.walkPlain(path, target, open, out)
+			delete(open, target)
+			if err != nil {
+				return err
+			}
+		case isManifestName(e.Name()) && e.Name() != ".sops.yaml": // SOPS' creation rules, not a manifest
+			*out = append(*out, plainFile{path: path, real: target})
+		}
+	}
+	return nil
+}
+
+func isManifestName(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
 }
 
 // Decode splits a YAML or JSON stream into objects. Empty documents are
 // skipped; a list kind (v1 List) is flattened. Errors name the file and
-// the line in it.
+// the line in it. The stream is held to the default bounds (size, alias
+// expansion) and may not give a key twice in one mapping.
 func Decode(name string, data []byte) ([]*unstructured.Unstructured, error) {
+	return decode(name, data, Options{}.limits())
+}
+
+func decode(name string, data []byte, lim limits) ([]*unstructured.Unstructured, error) {
+	if err := checkYAML(name, data, lim, true); err != nil {
+		return nil, err
+	}
 	var out []*unstructured.Unstructured
 	for _, d := range splitDocuments(data) {
 		if isBlank(d.text) {

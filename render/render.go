@@ -35,6 +35,13 @@ type Options struct {
 	// plaintext), so that the caller can scrub every output of the run.
 	// nil: the render keeps its own, in Result.Plaintext.
 	Plaintext *plaintext.Set
+	// MaxFileBytes bounds each file render reads, before kustomize or
+	// the YAML reader sees it; 0 means DefaultMaxFileBytes (16 MiB).
+	MaxFileBytes int64
+	// MaxAliasNodes bounds how many nodes YAML anchors and aliases may
+	// add when expanded, in one file and over all files of the render;
+	// 0 means DefaultMaxAliasNodes (100,000).
+	MaxAliasNodes int64
 }
 
 // Origin says where an object came from.
@@ -99,7 +106,9 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 		dec.plain = opts.Plaintext
 	}
 	defer dec.close()
-	r := &renderer{ctx: ctx, root: absRoot, dec: dec}
+	lim := opts.limits()
+	lim.budget = &aliasBudget{byFile: map[string]int64{}}
+	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim}
 
 	res := &Result{Origins: map[object.ID]Origin{}, Plaintext: dec.plain, paths: dec.paths}
 	var errs []error
@@ -176,6 +185,17 @@ type renderer struct {
 	ctx  context.Context
 	root string
 	dec  *decryptor
+	lim  limits
+	scan *scanner
+}
+
+// rel names a path inside the root in errors: repository-relative.
+func (r *renderer) rel(abs string) string {
+	rel, err := filepath.Rel(r.root, abs)
+	if err != nil {
+		return abs
+	}
+	return filepath.ToSlash(rel)
 }
 
 // resolve turns a --path into a directory inside the root.
@@ -221,28 +241,52 @@ func isKustomization(dir string) bool {
 }
 
 // kustomize builds a kustomization with krusty on a filesystem that stays
-// inside the repository and decrypts SOPS files as they are read.
+// inside the repository and decrypts SOPS files as they are read, once
+// every kustomization it reaches was checked for entries that would
+// leave the repository.
 func (r *renderer) kustomize(dir, rel string) ([]*unstructured.Unstructured, error) {
+	if err := r.scanner().kustomization(dir); err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
+	}
+	objs, err := r.build(dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
+	}
+	return objs, nil
+}
+
+// build runs krusty on dir.
+func (r *renderer) build(dir string) (objs []*unstructured.Unstructured, err error) {
+	defer func() {
+		// krusty panics on some malformed input; that is this
+		// kustomization's error, not a crash of the run.
+		if p := recover(); p != nil {
+			objs, err = nil, fmt.Errorf("kustomize failed on this kustomization (%v); check its files", p)
+		}
+	}()
 	opts := krusty.MakeDefaultOptions()
 	// Overlays reach their bases with ../; the repository root, enforced
 	// by the filesystem below, is the limit instead of the overlay's own
 	// directory.
 	opts.LoadRestrictions = types.LoadRestrictionsNone
+	// Builtins only: no exec, Go or KRM-function plugins, and Helm off
+	// (HelmConfig.Enabled false), so kustomize refuses helmCharts itself
+	// even if the scan missed one.
 	opts.PluginConfig = types.DisabledPluginConfig()
 	fs := &repoFS{FileSystem: filesys.MakeFsOnDisk(), r: r}
 	resMap, err := krusty.MakeKustomizer(opts).Run(fs, dir)
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", rel, r.clean(err))
+		return nil, r.clean(err)
 	}
 	var out []*unstructured.Unstructured
 	for _, res := range resMap.Resources() {
 		j, err := res.MarshalJSON()
 		if err != nil {
-			return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
+			return nil, err
 		}
 		m, err := jsonObject(j)
 		if err != nil {
-			return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
+			return nil, err
 		}
 		out = append(out, &unstructured.Unstructured{Object: m})
 	}
@@ -262,7 +306,11 @@ type repoFS struct {
 	r *renderer
 }
 
-func (f *repoFS) check(path string) error {
+func (f *repoFS) check(path string) error { return f.r.check(path) }
+
+// check refuses a path that is, or leads through a link to, outside
+// the root.
+func (r *renderer) check(path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
@@ -276,23 +324,81 @@ func (f *repoFS) check(path string) error {
 			return err
 		}
 	}
-	if !within(f.r.root, real) {
-		rel, _ := filepath.Rel(f.r.root, abs)
+	if !within(r.root, real) {
+		rel, _ := filepath.Rel(r.root, abs)
 		return fmt.Errorf("%s is outside the repository root; tidegate reads only files of the repository", filepath.ToSlash(rel))
 	}
 	return nil
 }
 
+// ReadFile is how krusty reads every file: bounded in size, and, for
+// what parses as YAML, in alias expansion, before krusty parses it; a
+// kustomization or builtin plugin config is checked again for entries
+// that leave the repository, in case the scan did not reach it.
 func (f *repoFS) ReadFile(path string) ([]byte, error) {
 	if err := f.check(path); err != nil {
 		return nil, err
 	}
-	data, err := f.FileSystem.ReadFile(path)
-	if err != nil || !isEncrypted(data) {
-		return data, err
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
 	}
-	rel, _ := filepath.Rel(f.r.root, path)
-	return f.r.dec.decrypt(f.r.ctx, filepath.ToSlash(rel), data)
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	rel := f.r.rel(abs)
+	data, err := readFile(real, rel, f.r.lim)
+	if err != nil {
+		return nil, err
+	}
+	scanned := f.r.scan != nil && f.r.scan.checked[real]
+	if !scanned {
+		if err := checkYAML(rel, data, f.r.lim, false); err != nil {
+			return nil, err
+		}
+	}
+	if isEncrypted(data) {
+		if data, err = f.r.dec.decrypt(f.r.ctx, rel, data); err != nil {
+			return nil, err
+		}
+		if err := checkYAML(rel, data, f.r.lim, false); err != nil {
+			return nil, err
+		}
+		scanned = false // the plaintext is what krusty parses
+	}
+	if scanned {
+		return data, nil
+	}
+	if isKustomizationFile(abs) {
+		var k types.Kustomization
+		if k.Unmarshal(data) == nil {
+			if err := errors.Join(inlineChecks(rel, &k, f.r.lim), kustomizationChecks(rel, &k)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if hasBuiltinConfig(data) {
+		for _, c := range pluginDocs(data) {
+			if v, _ := c["apiVersion"].(string); v != builtinVersion {
+				continue // a manifest; non-builtin plugins are refused by krusty
+			}
+			if err := pluginConfigChecks(rel, "plugin config", c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return data, nil
+}
+
+func isKustomizationFile(path string) bool {
+	base := filepath.Base(path)
+	for _, name := range kustomizationFiles {
+		if base == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *repoFS) Open(path string) (filesys.File, error) {

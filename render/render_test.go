@@ -389,6 +389,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("---\n---\n# c\n"))
 	f.Add([]byte(`{"apiVersion":"v1","kind":"List","items":[]}`))
 	f.Add([]byte("a: [\n"))
+	f.Add([]byte(billionLaughs()))
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("a: &a {b: *a}\n---\nc: *a\n"))
+	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n"))
+	f.Add([]byte("<<: {a: 1}\n<<: {b: 2}\napiVersion: v1\nkind: X\n"))
+	f.Add([]byte(strings.Repeat("[", 200) + strings.Repeat("]", 200)))
+	f.Add([]byte("%YAML 1.1\n--- !!map\n? [a, b]\n: c\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		objs, err := render.Decode("f.yaml", data)
 		if err != nil {
