@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -62,9 +61,15 @@ func runEdit(ctx context.Context, g *Globals, command string, src *SourceFlags, 
 	if co.Temporary() && !ef.Propose && !ef.DryRun {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to change it through a pull request, or --dry-run to see the change", co.URL)}
 	}
+	if err := checkPaths(co.Dir, src.Path); err != nil {
+		return err
+	}
 	w, err := workload.Find(co.Dir, src.Path, ref)
 	if err != nil {
 		return err
+	}
+	if err := checkTarget(co.Dir, w.File); err != nil {
+		return fmt.Errorf("%s %s: %w", command, ref, err)
 	}
 	before := bytes.Clone(w.Content())
 	changes, warnings, err := edit(w)
@@ -97,7 +102,7 @@ func runEdit(ctx context.Context, g *Globals, command string, src *SourceFlags, 
 		}
 	case ef.DryRun:
 	default:
-		if err := writeFile(filepath.Join(co.Dir, filepath.FromSlash(w.File)), after); err != nil {
+		if err := writeFile(co.Dir, w.File, after); err != nil {
 			return err
 		}
 		res.Written = true
@@ -169,11 +174,12 @@ func printEdit(g *Globals, r editResult, dryRun bool) error {
 	return nil
 }
 
-// writeFile replaces or creates a file of the working tree, keeping an
-// existing file's mode.
-func writeFile(path string, data []byte) error {
-	if err := atomicfile.Write(path, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+// writeFile replaces or creates file (relative to the repository root
+// dir) of the working tree, keeping an existing file's mode, and only
+// inside dir.
+func writeFile(dir, file string, data []byte) error {
+	if err := atomicfile.WriteIn(dir, file, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
 	}
 	return nil
 }

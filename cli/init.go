@@ -168,6 +168,9 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	if co.Temporary() && !c.Propose && !c.DryRun {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to add the files through a pull request, or --dry-run to see them", co.URL)}
 	}
+	if err := checkPaths(co.Dir, paths); err != nil {
+		return err
+	}
 	if c.Propose && co.Remote() == "" {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--propose pushes a branch, but %s has no origin remote: add one, or pass the repository as --source URL", co.URL)}
 	}
@@ -270,11 +273,7 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 			if !f.writes() {
 				continue
 			}
-			p := filepath.Join(co.Dir, filepath.FromSlash(f.Path))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return fmt.Errorf("create the directory of %s: %w", f.Path, err)
-			}
-			if err := writeFile(p, f.data); err != nil {
+			if err := writeFile(co.Dir, f.Path, f.data); err != nil {
 				return err
 			}
 		}
@@ -740,6 +739,11 @@ func planFiles(dir string, files map[string][]byte, force bool) ([]initFile, err
 	var out []initFile
 	for _, p := range slices.Sorted(maps.Keys(files)) {
 		f := initFile{Path: p, data: files[p]}
+		// Before any key is saved or file read: a file of the repository
+		// that resolves outside it is never read, written or proposed.
+		if err := checkTarget(dir, p); err != nil {
+			return nil, err
+		}
 		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
