@@ -13,6 +13,7 @@ import (
 	"github.com/tidegate/tidegate/forge"
 	"github.com/tidegate/tidegate/images"
 	"github.com/tidegate/tidegate/images/policy"
+	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/internal/atomicfile"
 	"github.com/tidegate/tidegate/propose"
 	"github.com/tidegate/tidegate/source"
@@ -118,17 +119,20 @@ func runEdit(ctx context.Context, g *Globals, command string, src *SourceFlags, 
 }
 
 func proposeEdit(ctx context.Context, g *Globals, co *source.Checkout, ef *EditFlags, command string, ref workload.Ref, branchPart, file string, after []byte, changes []string) (*propose.Proposal, error) {
-	title := fmt.Sprintf("%s %s", strings.ToUpper(command[:1])+command[1:], ref)
+	// The workload, the changes (a lock message, an image) and the file
+	// name are the user's or the repository's text: one line each in the
+	// commit message, escaped in the body.
+	title := fmt.Sprintf("%s %s", strings.ToUpper(command[:1])+command[1:], markdown.Line(ref.String()))
 	if len(changes) == 1 {
-		title = fmt.Sprintf("%s: %s", title, changes[0])
+		title = fmt.Sprintf("%s: %s", title, markdown.Line(changes[0]))
 	}
 	msg := title + "\n\n"
-	body := fmt.Sprintf("Proposed by `tidegate %s` for `%s`.\n\n", command, ref)
+	body := fmt.Sprintf("Proposed by `tidegate %s` for %s.\n\n", command, markdown.Code(ref.String()))
 	for _, c := range changes {
-		msg += "- " + c + "\n"
-		body += "- " + c + "\n"
+		msg += "- " + markdown.Line(c) + "\n"
+		body += "- " + markdown.Text(c) + "\n"
 	}
-	body += fmt.Sprintf("\nFile: `%s`.\n", file)
+	body += fmt.Sprintf("\nFile: %s.\n", markdown.Code(file))
 	var f forge.Forge
 	if !ef.DryRun {
 		var err error

@@ -30,6 +30,7 @@ import (
 
 	"github.com/tidegate/tidegate/deploy"
 	"github.com/tidegate/tidegate/forge"
+	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/propose"
 	"github.com/tidegate/tidegate/source"
 )
@@ -830,13 +831,17 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 	for _, f := range res.Files {
 		if f.writes() {
 			e.Files[f.Path] = f.data
-			fmt.Fprintf(&list, "- `%s`\n", f.Path)
+			fmt.Fprintf(&list, "- %s\n", markdown.Code(f.Path))
 		}
 	}
-	title := "Set up tidegate: " + homeTitle(c.Home) + " for " + strings.Join(res.Paths, ", ")
+	title := markdown.Line("Set up tidegate: " + homeTitle(c.Home) + " for " + strings.Join(res.Paths, ", "))
 	e.Message = title + "\n\nWritten by `tidegate init --home " + c.Home + "`.\n"
 	var b strings.Builder
-	fmt.Fprintf(&b, "Proposed by `tidegate init --home %s`: tidegate will reconcile `%s` with the inventory `%s`.\n\n%s", c.Home, strings.Join(res.Paths, "`, `"), res.Inventory, list.String())
+	paths := make([]string, len(res.Paths))
+	for i, p := range res.Paths {
+		paths[i] = markdown.Code(p)
+	}
+	fmt.Fprintf(&b, "Proposed by `tidegate init --home %s`: tidegate will reconcile %s with the inventory %s.\n\n%s", c.Home, strings.Join(paths, ", "), markdown.Code(res.Inventory), list.String())
 	if res.AgeKey != nil {
 		fmt.Fprintf(&b, "\nSOPS encrypts Secrets for the age recipient `%s`.\n", res.AgeKey.Recipient)
 	}
@@ -845,7 +850,7 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 	}
 	switch c.Home {
 	case homeCronJob:
-		fmt.Fprintf(&b, "\nAfter merging, install it with `kubectl apply -k %s`.\n", c.Dir)
+		fmt.Fprintf(&b, "\nAfter merging, install it with %s.\n", markdown.Code("kubectl apply -k "+shellQuote(c.Dir)))
 	case homeGitHub:
 		b.WriteString("\nBefore merging, set the repository secrets `KUBECONFIG` and `SOPS_AGE_KEY`.\n")
 	case homeGitLab:
