@@ -35,7 +35,7 @@ func (e *EscapeError) Error() string {
 	if e.Link == e.File {
 		what = "it is a symbolic link that"
 	}
-	return fmt.Sprintf("%s: %s points to %s, outside the repository %s; tidegate writes only inside the repository: replace the link with the file itself (or a link inside the repository)", e.File, what, e.Target, e.Root)
+	return fmt.Sprintf("%s: %s points to %s, outside the repository %s; tidegate writes only inside the repository: replace the link with the file or directory it stands for (or a link that stays inside the repository)", e.File, what, e.Target, e.Root)
 }
 
 // Is makes errors.Is(err, ErrOutside) hold.
