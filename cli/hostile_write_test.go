@@ -156,12 +156,18 @@ func TestHostileWrite(t *testing.T) {
 
 	cases := []hostileCase{
 		editCase("release", release),
-		editCase("automate", func(s SourceFlags, ef EditFlags) error { return (&AutomateCmd{SourceFlags: s, EditFlags: ef}).Run(ctx, g()) }),
-		editCase("deautomate", func(s SourceFlags, ef EditFlags) error { return (&DeautomateCmd{SourceFlags: s, EditFlags: ef}).Run(ctx, g()) }),
+		editCase("automate", func(s SourceFlags, ef EditFlags) error {
+			return (&AutomateCmd{SourceFlags: s, EditFlags: ef}).Run(ctx, g())
+		}),
+		editCase("deautomate", func(s SourceFlags, ef EditFlags) error {
+			return (&DeautomateCmd{SourceFlags: s, EditFlags: ef}).Run(ctx, g())
+		}),
 		editCase("lock", func(s SourceFlags, ef EditFlags) error {
 			return (&LockCmd{SourceFlags: s, EditFlags: ef, Message: "x"}).Run(ctx, g())
 		}),
-		editCase("unlock", func(s SourceFlags, ef EditFlags) error { return (&UnlockCmd{SourceFlags: s, EditFlags: ef}).Run(ctx, g()) }),
+		editCase("unlock", func(s SourceFlags, ef EditFlags) error {
+			return (&UnlockCmd{SourceFlags: s, EditFlags: ef}).Run(ctx, g())
+		}),
 		editCase("policy", func(s SourceFlags, ef EditFlags) error {
 			return (&PolicyCmd{SourceFlags: s, EditFlags: ef, Tag: []string{"app=semver:~1.3"}}).Run(ctx, g())
 		}),
