@@ -2,8 +2,8 @@ package images
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
