@@ -2,9 +2,12 @@ package registrytest
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -51,4 +54,50 @@ func (r *Registry) basicAuth(req *http.Request) {
 	if r.user != "" {
 		req.SetBasicAuth(r.user, r.pass)
 	}
+}
+
+// ListExtraTags makes tags/list of repo list tags next to the stored
+// ones, which the in-process registry would not (it hides tags holding
+// "sha256:"): what a hostile registry may answer. The tags need no
+// manifest.
+func (r *Registry) ListExtraTags(repo string, tags ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.extraTags == nil {
+		r.extraTags = map[string][]string{}
+	}
+	r.extraTags[repo] = append(r.extraTags[repo], tags...)
+}
+
+func (r *Registry) listedExtra(req *http.Request) []string {
+	repo, ok := strings.CutSuffix(strings.TrimPrefix(req.URL.Path, "/v2/"), "/tags/list")
+	if !ok || req.Method != http.MethodGet {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.extraTags[repo]
+}
+
+// serveWithExtraTags answers a tags/list request with the registry's
+// own list plus extra, unpaginated.
+func serveWithExtraTags(w http.ResponseWriter, req *http.Request, inner http.Handler, extra []string) {
+	q := req.URL.Query()
+	q.Del("n")
+	q.Del("last")
+	req.URL.RawQuery = q.Encode()
+	rec := httptest.NewRecorder()
+	inner.ServeHTTP(rec, req)
+	var list struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &list) != nil {
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+		return
+	}
+	list.Tags = append(list.Tags, extra...)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(list)
 }
