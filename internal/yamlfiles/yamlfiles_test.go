@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tidegate/tidegate/internal/yamlfiles"
@@ -67,6 +68,9 @@ func TestWalkNamesLinksAndEscapes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := syscall.Mkfifo(filepath.Join(root, "k", "pipe.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var got, skipped []string
 	err := yamlfiles.Walk(root, []string{"k", "../outside", "out"}, func(rel string, data []byte) {
 		got = append(got, rel+"="+string(data))
@@ -75,7 +79,7 @@ func TestWalkNamesLinksAndEscapes(t *testing.T) {
 	if want := []string{"k/Kustomization=k/Kustomization", "k/kustomization.yml=k/kustomization.yml", "k/out.yaml=../outside/o.yaml"}; !slices.Equal(got, want) {
 		t.Errorf("visited %v, want %v", got, want)
 	}
-	if want := []string{"k/dangling.yaml: a dangling symbolic link", "k/dir.yaml: a symbolic link to a directory, which is not followed"}; !slices.Equal(skipped, want) {
+	if want := []string{"k/dangling.yaml: a dangling symbolic link", "k/dir.yaml: a symbolic link to a directory, which is not followed", "k/pipe.yaml: not a regular file (p---------)"}; !slices.Equal(skipped, want) {
 		t.Errorf("skipped %v, want %v", skipped, want)
 	}
 	for _, want := range []string{"--path ../outside: ../outside is outside the repository", "--path out: out: it is a symbolic link that points to " + filepath.Join(base, "outside")} {
