@@ -9,6 +9,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/tidegate/tidegate/cli"
+	"github.com/tidegate/tidegate/internal/markdown"
 )
 
 // githubHook tells GitHub Actions what a command did: step outputs that
@@ -32,7 +33,7 @@ func githubHook(a *githubactions.Action) func(cli.Summary) {
 		}
 		summary := fmt.Sprintf("### %s\n\n", title)
 		if s.Source != "" {
-			summary += fmt.Sprintf("Source `%s` at `%s`.\n\n", s.Source, short(s.Revision))
+			summary += fmt.Sprintf("Source %s at %s.\n\n", markdown.Code(s.Source), markdown.Code(short(s.Revision)))
 		}
 		if len(s.Counts) > 0 {
 			keys := make([]string, 0, len(s.Counts))
@@ -50,7 +51,7 @@ func githubHook(a *githubactions.Action) func(cli.Summary) {
 		}
 		summary += s.Markdown
 		if s.Err != nil {
-			summary += fmt.Sprintf("\n**Error:** %s\n", s.Err)
+			summary += fmt.Sprintf("\n**Error:** %s\n", markdown.Text(s.Err.Error()))
 		}
 		a.AddStepSummary(summary)
 

@@ -18,6 +18,7 @@ import (
 	"github.com/tidegate/tidegate/check"
 	"github.com/tidegate/tidegate/images"
 	"github.com/tidegate/tidegate/images/scan"
+	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/internal/version"
 	"github.com/tidegate/tidegate/render"
 	"github.com/tidegate/tidegate/source"
@@ -194,7 +195,7 @@ func (c *CheckCmd) finish(g *Globals, co *source.Checkout, results []check.Resul
 		if !r.OK && r.Hint != "" {
 			detail += " — " + r.Hint
 		}
-		fmt.Fprintf(&md, "| %s | %s | %s |\n", mark, r.Name, strings.ReplaceAll(strings.ReplaceAll(detail, "|", "\\|"), "\n", "<br>"))
+		fmt.Fprintf(&md, "| %s | %s | %s |\n", mark, markdown.Text(r.Name), markdown.Text(detail))
 	}
 	s.Markdown = md.String()
 	var err error

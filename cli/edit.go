@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/tidegate/tidegate/images"
 	"github.com/tidegate/tidegate/images/policy"
 	"github.com/tidegate/tidegate/internal/atomicfile"
+	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/propose"
 	"github.com/tidegate/tidegate/source"
 	"github.com/tidegate/tidegate/workload"
@@ -62,9 +62,15 @@ func runEdit(ctx context.Context, g *Globals, command string, src *SourceFlags, 
 	if co.Temporary() && !ef.Propose && !ef.DryRun {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to change it through a pull request, or --dry-run to see the change", co.URL)}
 	}
+	if err := checkPaths(co.Dir, src.Path); err != nil {
+		return err
+	}
 	w, err := workload.Find(co.Dir, src.Path, ref)
 	if err != nil {
 		return err
+	}
+	if err := checkTarget(co.Dir, w.File); err != nil {
+		return fmt.Errorf("%s %s: %w", command, ref, err)
 	}
 	before := bytes.Clone(w.Content())
 	changes, warnings, err := edit(w)
@@ -97,7 +103,7 @@ func runEdit(ctx context.Context, g *Globals, command string, src *SourceFlags, 
 		}
 	case ef.DryRun:
 	default:
-		if err := writeFile(filepath.Join(co.Dir, filepath.FromSlash(w.File)), after); err != nil {
+		if err := writeFile(co.Dir, w.File, after); err != nil {
 			return err
 		}
 		res.Written = true
@@ -113,17 +119,20 @@ func runEdit(ctx context.Context, g *Globals, command string, src *SourceFlags, 
 }
 
 func proposeEdit(ctx context.Context, g *Globals, co *source.Checkout, ef *EditFlags, command string, ref workload.Ref, branchPart, file string, after []byte, changes []string) (*propose.Proposal, error) {
-	title := fmt.Sprintf("%s %s", strings.ToUpper(command[:1])+command[1:], ref)
+	// The workload, the changes (a lock message, an image) and the file
+	// name are the user's or the repository's text: one line each in the
+	// commit message, escaped in the body.
+	title := fmt.Sprintf("%s %s", strings.ToUpper(command[:1])+command[1:], markdown.Line(ref.String()))
 	if len(changes) == 1 {
-		title = fmt.Sprintf("%s: %s", title, changes[0])
+		title = fmt.Sprintf("%s: %s", title, markdown.Line(changes[0]))
 	}
 	msg := title + "\n\n"
-	body := fmt.Sprintf("Proposed by `tidegate %s` for `%s`.\n\n", command, ref)
+	body := fmt.Sprintf("Proposed by `tidegate %s` for %s.\n\n", command, markdown.Code(ref.String()))
 	for _, c := range changes {
-		msg += "- " + c + "\n"
-		body += "- " + c + "\n"
+		msg += "- " + markdown.Line(c) + "\n"
+		body += "- " + markdown.Text(c) + "\n"
 	}
-	body += fmt.Sprintf("\nFile: `%s`.\n", file)
+	body += fmt.Sprintf("\nFile: %s.\n", markdown.Code(file))
 	var f forge.Forge
 	if !ef.DryRun {
 		var err error
@@ -169,11 +178,12 @@ func printEdit(g *Globals, r editResult, dryRun bool) error {
 	return nil
 }
 
-// writeFile replaces or creates a file of the working tree, keeping an
-// existing file's mode.
-func writeFile(path string, data []byte) error {
-	if err := atomicfile.Write(path, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+// writeFile replaces or creates file (relative to the repository root
+// dir) of the working tree, keeping an existing file's mode, and only
+// inside dir.
+func writeFile(dir, file string, data []byte) error {
+	if err := atomicfile.WriteIn(dir, file, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
 	}
 	return nil
 }

@@ -176,6 +176,9 @@ func (c *ImagesUpdateCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer co.Close()
+	if err := checkPaths(co.Dir, c.Path); err != nil {
+		return err
+	}
 	opts, err := c.options(g, c.Path)
 	if err != nil {
 		return err

@@ -30,6 +30,7 @@ import (
 
 	"github.com/tidegate/tidegate/deploy"
 	"github.com/tidegate/tidegate/forge"
+	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/propose"
 	"github.com/tidegate/tidegate/source"
 )
@@ -168,6 +169,9 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	if co.Temporary() && !c.Propose && !c.DryRun {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to add the files through a pull request, or --dry-run to see them", co.URL)}
 	}
+	if err := checkPaths(co.Dir, paths); err != nil {
+		return err
+	}
 	if c.Propose && co.Remote() == "" {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--propose pushes a branch, but %s has no origin remote: add one, or pass the repository as --source URL", co.URL)}
 	}
@@ -270,11 +274,7 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 			if !f.writes() {
 				continue
 			}
-			p := filepath.Join(co.Dir, filepath.FromSlash(f.Path))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return fmt.Errorf("create the directory of %s: %w", f.Path, err)
-			}
-			if err := writeFile(p, f.data); err != nil {
+			if err := writeFile(co.Dir, f.Path, f.data); err != nil {
 				return err
 			}
 		}
@@ -740,6 +740,11 @@ func planFiles(dir string, files map[string][]byte, force bool) ([]initFile, err
 	var out []initFile
 	for _, p := range slices.Sorted(maps.Keys(files)) {
 		f := initFile{Path: p, data: files[p]}
+		// Before any key is saved or file read: a file of the repository
+		// that resolves outside it is never read, written or proposed.
+		if err := checkTarget(dir, p); err != nil {
+			return nil, err
+		}
 		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -826,13 +831,17 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 	for _, f := range res.Files {
 		if f.writes() {
 			e.Files[f.Path] = f.data
-			fmt.Fprintf(&list, "- `%s`\n", f.Path)
+			fmt.Fprintf(&list, "- %s\n", markdown.Code(f.Path))
 		}
 	}
-	title := "Set up tidegate: " + homeTitle(c.Home) + " for " + strings.Join(res.Paths, ", ")
+	title := markdown.Line("Set up tidegate: " + homeTitle(c.Home) + " for " + strings.Join(res.Paths, ", "))
 	e.Message = title + "\n\nWritten by `tidegate init --home " + c.Home + "`.\n"
 	var b strings.Builder
-	fmt.Fprintf(&b, "Proposed by `tidegate init --home %s`: tidegate will reconcile `%s` with the inventory `%s`.\n\n%s", c.Home, strings.Join(res.Paths, "`, `"), res.Inventory, list.String())
+	paths := make([]string, len(res.Paths))
+	for i, p := range res.Paths {
+		paths[i] = markdown.Code(p)
+	}
+	fmt.Fprintf(&b, "Proposed by `tidegate init --home %s`: tidegate will reconcile %s with the inventory %s.\n\n%s", c.Home, strings.Join(paths, ", "), markdown.Code(res.Inventory), list.String())
 	if res.AgeKey != nil {
 		fmt.Fprintf(&b, "\nSOPS encrypts Secrets for the age recipient `%s`.\n", res.AgeKey.Recipient)
 	}
@@ -841,7 +850,7 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 	}
 	switch c.Home {
 	case homeCronJob:
-		fmt.Fprintf(&b, "\nAfter merging, install it with `kubectl apply -k %s`.\n", c.Dir)
+		fmt.Fprintf(&b, "\nAfter merging, install it with %s.\n", markdown.Code("kubectl apply -k "+shellQuote(c.Dir)))
 	case homeGitHub:
 		b.WriteString("\nBefore merging, set the repository secrets `KUBECONFIG` and `SOPS_AGE_KEY`.\n")
 	case homeGitLab:

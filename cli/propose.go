@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidegate/tidegate/forge"
 	"github.com/tidegate/tidegate/images"
+	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/propose"
 	"github.com/tidegate/tidegate/source"
 )
@@ -183,7 +184,7 @@ func proposeSummary(co *source.Checkout, res *propose.Result, err error) Summary
 		if p.Action != propose.ActionUnchanged {
 			s.Changed = true
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", p.Branch, p.Action, url)
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", markdown.Cell(p.Branch), markdown.Text(string(p.Action)), markdown.Text(url))
 	}
 	s.Markdown = b.String()
 	return s

@@ -10,6 +10,7 @@ import (
 
 	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
+	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/internal/version"
 	"github.com/tidegate/tidegate/lease"
 	"github.com/tidegate/tidegate/prune"
@@ -242,7 +243,7 @@ func reportSummary(command string, rep *reconcile.Report, err error) Summary {
 		if e.Action == reconcile.Unchanged {
 			continue
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", e.Object, e.Action, strings.ReplaceAll(e.Reason, "|", "\\|"))
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", markdown.Cell(e.Object), e.Action, markdown.Text(e.Reason))
 		rows++
 	}
 	if rows == 0 {

@@ -160,6 +160,9 @@ func Resolve(ctx context.Context, src *Sources, opts Options) (*Plan, error) {
 		plan.Warnings = append(plan.Warnings, msg)
 		opts.Logger.Warn(msg)
 	}
+	for _, s := range src.Skipped {
+		opts.Logger.Debug("passed over while reading the tree", "entry", s)
+	}
 
 	type pending struct {
 		key scanKey

@@ -37,6 +37,9 @@ type Sources struct {
 	Workloads []Workload
 	// Warnings are problems that do not stop a run.
 	Warnings []string
+	// Skipped are the YAML names the walk passed over (dangling links,
+	// links to directories, devices), "file: reason", logged at debug.
+	Skipped []string
 }
 
 // ImageRepository is a Flux v2 ImageRepository.
@@ -111,7 +114,7 @@ func (e *FileError) Error() string {
 func (e *FileError) Unwrap() error { return e.Err }
 
 // Load walks paths (relative to dir; "." when empty) and parses every
-// *.yaml and *.yml file below them. Errors in individual files are joined;
+// *.yaml, *.yml and Kustomization file below them. Errors in individual files are joined;
 // the Sources hold everything that parsed.
 func Load(dir string, paths ...string) (*Sources, error) {
 	s := &Sources{
@@ -125,7 +128,9 @@ func Load(dir string, paths ...string) (*Sources, error) {
 		if err := s.parseFile(rel, data); err != nil {
 			errs = append(errs, err)
 		}
-	}); err != nil {
+	}, yamlfiles.OnSkip(func(rel, reason string) {
+		s.Skipped = append(s.Skipped, rel+": "+reason)
+	})); err != nil {
 		errs = append(errs, err)
 	}
 	sort.SliceStable(s.Sites, func(i, j int) bool {

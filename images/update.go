@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -97,14 +96,34 @@ func Update(ctx context.Context, dir string, dryRun bool, opts Options) (*Result
 		return res, errors.Join(loadErr, resolveErr, err)
 	}
 	res.Files = files
+	// Every target is checked before the first write, so that a file
+	// that leads out of the repository fails the run with nothing
+	// written rather than half of it.
+	if err := CheckTargets(dir, files); err != nil {
+		res.Files = nil
+		return res, errors.Join(loadErr, resolveErr, err)
+	}
 	if !dryRun {
 		for _, f := range files {
-			if err := atomicfile.Write(filepath.Join(dir, filepath.FromSlash(f.File)), f.After, 0o644); err != nil {
-				return res, errors.Join(loadErr, resolveErr, err)
+			if err := atomicfile.WriteIn(dir, f.File, f.After, 0o644); err != nil {
+				return res, errors.Join(loadErr, resolveErr, &FileError{File: f.File, Err: err})
 			}
 		}
 	}
 	return res, errors.Join(loadErr, resolveErr)
+}
+
+// CheckTargets refuses edits whose file resolves outside dir (a
+// symbolic link leading out of the repository): all of them are named,
+// and the caller writes none.
+func CheckTargets(dir string, files []FileEdit) error {
+	var errs []error
+	for _, f := range files {
+		if _, err := atomicfile.Resolve(dir, f.File); err != nil {
+			errs = append(errs, fmt.Errorf("%w (nothing was written)", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // List loads dir and resolves the policies without rewriting anything.

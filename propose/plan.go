@@ -12,6 +12,7 @@ import (
 	"text/template"
 
 	"github.com/tidegate/tidegate/images"
+	"github.com/tidegate/tidegate/internal/markdown"
 )
 
 // Default templates. Their data is a Data value.
@@ -27,13 +28,18 @@ const (
 
 | Image | Old → New | File |
 |-------|-----------|------|
-{{range .Bumps}}| ` + "`{{.Image}}`" + ` | ` + "`{{.OldTag}}` → `{{.NewTag}}`" + ` | ` + "`{{.File}}:{{.Line}}`" + ` |
+{{range .Bumps}}| {{cell .Image}} | {{cell .OldTag}} → {{cell .NewTag}} | {{cell (printf "%s:%d" .File .Line)}} |
 {{end}}
-Policies: {{join .Policies ", "}}. Base: ` + "`{{.Base}}`" + `.
+Policies: {{range $i, $p := .Policies}}{{if $i}}, {{end}}{{md $p}}{{end}}. Base: {{code .Base}}.
 `
 )
 
-// Data is what the branch, message and body templates see.
+// Data is what the branch, message and body templates see. Its strings
+// come from the repository and the registries, so each is one line
+// already (markdown.Line: a newline or control character is spelled as
+// its escape); the templates' functions md (Markdown text), code (an
+// inline code span) and cell (a code span in a table cell) escape them
+// for Markdown.
 type Data struct {
 	// ID is a short stable hash of Policies.
 	ID string
@@ -129,7 +135,10 @@ func policyID(policies []string) string {
 }
 
 func newData(g group, base string) Data {
-	d := Data{ID: policyID(g.policies), Policies: g.policies, Base: base, Name: "all"}
+	d := Data{ID: policyID(g.policies), Base: markdown.Line(base), Name: "all"}
+	for _, p := range g.policies {
+		d.Policies = append(d.Policies, markdown.Line(p))
+	}
 	if len(g.policies) == 1 {
 		d.Name = BranchSafe(g.policies[0])
 	}
@@ -137,7 +146,9 @@ func newData(g group, base string) Data {
 	for _, c := range g.changes {
 		img, oldTag := splitRef(c.Old)
 		_, newTag := splitRef(c.New)
-		d.Bumps = append(d.Bumps, Bump{Change: c, Image: img, OldTag: oldTag, NewTag: newTag})
+		c.File, c.Policy, c.Marker, c.Container = markdown.Line(c.File), markdown.Line(c.Policy), markdown.Line(c.Marker), markdown.Line(c.Container)
+		c.Old, c.New = markdown.Line(c.Old), markdown.Line(c.New)
+		d.Bumps = append(d.Bumps, Bump{Change: c, Image: markdown.Line(img), OldTag: markdown.Line(oldTag), NewTag: markdown.Line(newTag)})
 		files[c.File] = true
 	}
 	slices.SortFunc(d.Bumps, func(a, b Bump) int {
@@ -201,7 +212,7 @@ type templates struct {
 }
 
 func parseTemplates(o Options) (*templates, error) {
-	funcs := template.FuncMap{"join": strings.Join}
+	funcs := template.FuncMap{"join": strings.Join, "md": markdown.Text, "code": markdown.Code, "cell": markdown.Cell}
 	var t templates
 	for _, x := range []struct {
 		dst  **template.Template

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidegate/tidegate/forge"
 	"github.com/tidegate/tidegate/images"
+	"github.com/tidegate/tidegate/internal/atomicfile"
 	"github.com/tidegate/tidegate/source"
 )
 
@@ -136,6 +137,11 @@ func Run(ctx context.Context, co *source.Checkout, f forge.Forge, opts Options) 
 	upd, scanErr := images.Update(ctx, co.Dir, true, o.Images)
 	if upd == nil || upd.Plan == nil {
 		return nil, fmt.Errorf("compute image updates: %w", scanErr)
+	}
+	if errors.Is(scanErr, atomicfile.ErrOutside) {
+		// A bump of a file that leads out of the repository: nothing is
+		// proposed, not even the other bumps, until the link is fixed.
+		return &Result{Warnings: upd.Warnings}, scanErr
 	}
 	res := &Result{Warnings: upd.Warnings}
 	var errs []error

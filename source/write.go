@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/tidegate/tidegate/internal/atomicfile"
 )
 
 // ErrProtectedBranch is returned when asked to push to the base or the
@@ -112,23 +111,28 @@ func (c *Checkout) Propose(ctx context.Context, base, branch string, ch Change) 
 	if err != nil {
 		return nil, err
 	}
+	// Every file is checked against the clone before the first write: a
+	// path that leaves the repository, or a symbolic link of the base
+	// branch that leads out of it, fails the proposal with nothing
+	// written or pushed.
+	targets := map[string]string{}
+	var escapes []error
+	for name := range ch.Files {
+		t, err := atomicfile.Resolve(dir, name)
+		if err != nil {
+			escapes = append(escapes, err)
+		}
+		targets[name] = t
+	}
+	if err := errors.Join(escapes...); err != nil {
+		return nil, fmt.Errorf("nothing was pushed: %w", err)
+	}
 	for name, content := range ch.Files {
-		clean := path.Clean(name)
-		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
-			return nil, fmt.Errorf("file %s is outside the repository", name)
-		}
-		p := filepath.Join(dir, filepath.FromSlash(clean))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := atomicfile.WriteIn(dir, targets[name], content, 0o644); err != nil {
 			return nil, err
 		}
-		mode := os.FileMode(0o644)
-		if fi, err := os.Stat(p); err == nil {
-			mode = fi.Mode()
-		}
-		if err := os.WriteFile(p, content, mode); err != nil {
-			return nil, err
-		}
-		if _, err := wt.Add(clean); err != nil {
+		// A link inside the repository stays; its target is the change.
+		if _, err := wt.Add(targets[name]); err != nil {
 			return nil, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -77,6 +78,20 @@ func FuzzParse(f *testing.F) {
 		`# {"$imagepolicy": "a:b:digest", "x": 1}`,
 		`# {"$imagepolicy": ["a"]}`,
 		`#`, `$imagepolicy`,
+		// Hostile repositories: escapes that spell the key, duplicate keys,
+		// control characters and newlines in the setter, Unicode look-alikes,
+		// deep nesting, a field name with the setter separator.
+		`# {"\u0024imagepolicy": "ns:app"}`,
+		`# {"$imagepolicy": "ns:app", "$imagepolicy": "evil:x"}`,
+		`# {"$imagepolicy": "ns:app\n# {\"$imagepolicy\": \"x:y\"}"}`,
+		`# {"$imagepolicy": "ns:app\u001b[31m"}`,
+		`# {"$imagepolicy": "nѕ:app"}`,
+		`# {"$imagepolicy": "ns:app:tag:extra"}`,
+		`# {"$imagepolicy": "ns::tag"}`,
+		`# {"$imagepolicy": {"$imagepolicy": "ns:app"}}`,
+		"# {\"$imagepolicy\": \"ns:" + strings.Repeat("a", 300) + "\"}",
+		`## {"$imagepolicy": "ns:app"} # trailing`,
+		"# {\"$imagepolicy\": \"ns:app\"}\x00",
 	} {
 		f.Add(s)
 	}
@@ -87,7 +102,19 @@ func FuzzParse(f *testing.F) {
 			if !errors.Is(err, ErrNoMarker) && !errors.As(err, &merr) {
 				t.Fatalf("untyped error %T: %v", err, err)
 			}
+			// Errors reach logs, annotations and summaries: one line, no
+			// control character from the comment.
+			if strings.ContainsFunc(err.Error(), unicode.IsControl) {
+				t.Fatalf("error holds a control character: %q", err.Error())
+			}
 			return
+		}
+		// An accepted marker names objects Kubernetes could hold: what a
+		// log or a branch name built from it can rely on.
+		for _, p := range []string{m.Namespace, m.Name} {
+			if p == "" || len(p) > 253 || strings.ContainsFunc(p, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.') }) {
+				t.Fatalf("accepted %q as a namespace or name", p)
+			}
 		}
 		again, err := ParseSetter(m.String(), comment)
 		if err != nil {

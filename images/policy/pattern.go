@@ -8,6 +8,8 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/ryanuber/go-glob"
+
+	"github.com/tidegate/tidegate/internal/markdown"
 )
 
 // PatternKind is the prefix of a Flux v1 tag pattern.
@@ -103,7 +105,7 @@ func (s *lenientSemVer) Latest(tags []string) (string, error) {
 		}
 	}
 	if best == nil {
-		return "", fmt.Errorf("pattern %s: %w", s.p, ErrNoCandidate)
+		return "", fmt.Errorf("pattern %s: %w", markdown.Line(s.p.String()), ErrNoCandidate)
 	}
 	return best.Original(), nil
 }
@@ -122,7 +124,7 @@ func (f *patternByCreated) Latest(tags []string) (string, error) {
 	}
 	t, err := f.by.Latest(matched)
 	if err != nil {
-		return "", fmt.Errorf("pattern %s: %w", f.p, err)
+		return "", fmt.Errorf("pattern %s: %w", markdown.Line(f.p.String()), err)
 	}
 	return t, nil
 }

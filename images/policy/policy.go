@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/tidegate/tidegate/internal/markdown"
 )
 
 // Policer picks the tag to use from candidate tags. Implementations must
@@ -22,8 +24,10 @@ type InvalidError struct {
 	Err   error
 }
 
+// Error quotes the value and keeps the cause on one line: regexp and
+// semver errors repeat the repository's text raw, newlines included.
 func (e *InvalidError) Error() string {
-	return fmt.Sprintf("invalid %s %q: %v", e.Field, e.Value, e.Err)
+	return fmt.Sprintf("invalid %s %q: %s", e.Field, e.Value, markdown.Line(e.Err.Error()))
 }
 
 func (e *InvalidError) Unwrap() error { return e.Err }

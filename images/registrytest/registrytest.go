@@ -35,6 +35,8 @@ type Registry struct {
 	requests []Request
 	latency  time.Duration
 	quiet    bool
+	// extraTags are listed by tags/list next to the stored ones.
+	extraTags map[string][]string
 }
 
 // Request records one request the registry received.
@@ -110,6 +112,10 @@ func New(tb testing.TB, opts ...Option) *Registry {
 				rec.Header().Set("Retry-After", f.retryAfter)
 			}
 			rec.WriteHeader(f.status)
+			return
+		}
+		if extra := r.listedExtra(req); extra != nil {
+			serveWithExtraTags(rec, req, inner, extra)
 			return
 		}
 		inner.ServeHTTP(rec, req)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,8 +93,12 @@ type Target struct {
 // TagList is the answer for one Target.
 type TagList struct {
 	Target Target
-	Tags   []string // sorted
-	Err    error
+	// Tags are the valid tags (see ValidTag), sorted.
+	Tags []string
+	// Invalid counts the tags the registry listed that are not valid
+	// tags; they are dropped.
+	Invalid int
+	Err     error
 }
 
 // Tags lists the tags of every target, Concurrency at a time. The result
@@ -103,8 +108,14 @@ func (s *Scanner) Tags(ctx context.Context, targets []Target) []TagList {
 	s.each(len(targets), func(i int) {
 		out[i] = TagList{Target: targets[i]}
 		start := time.Now()
-		out[i].Tags, out[i].Err = s.list(ctx, targets[i])
+		tags, err := s.list(ctx, targets[i])
+		var examples []string
+		out[i].Tags, out[i].Invalid, examples = validTags(tags)
+		out[i].Err = err
 		s.opts.Logger.Debug("listed tags", "repository", targets[i].Repository, "tags", len(out[i].Tags), "duration", time.Since(start), "error", out[i].Err)
+		if out[i].Invalid > 0 {
+			s.opts.Logger.Debug("skipped tags that are not valid OCI tags ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})", "repository", targets[i].Repository, "invalid", out[i].Invalid, "examples", strings.Join(examples, ", "))
+		}
 	})
 	return out
 }

@@ -1,6 +1,12 @@
 // Package atomicfile replaces files so that a reader sees the old
 // content or the new, never half of it: a manifest that tidegate edits,
 // or a metrics file that node_exporter may read at any moment.
+//
+// Files of a repository are written with WriteIn, never Write: the
+// repository is someone else's input (a pull request may add a symbolic
+// link to ~/.ssh/config or /etc/passwd), so every write is confined to
+// its root, links resolved, and Resolve lets a caller check every target
+// before it writes the first.
 package atomicfile
 
 import (

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tidegate/tidegate/internal/yamlfiles"
@@ -39,5 +40,51 @@ func TestWalk(t *testing.T) {
 	got = nil
 	if err := yamlfiles.Walk(filepath.Join(root, "c"), nil, func(rel string, _ []byte) { got = append(got, rel) }); err != nil || !slices.Equal(got, []string{"z.yml"}) {
 		t.Errorf("default path: %v, %v", got, err)
+	}
+}
+
+// Kustomize's names are read like any YAML file; what cannot be read as
+// a file is passed over and reported, never a reason to stop; a path out
+// of the root is an error naming it.
+func TestWalkNamesLinksAndEscapes(t *testing.T) {
+	base := t.TempDir()
+	root := filepath.Join(base, "repo")
+	for _, f := range []string{"k/Kustomization", "k/kustomization.yml", "k/README", "real/a.yaml", "../outside/o.yaml"} {
+		p := filepath.Join(root, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{
+		"k/dangling.yaml": "missing.yaml",
+		"k/dir.yaml":      "../real",
+		"k/out.yaml":      "../../outside/o.yaml",
+		"out":             "../outside",
+	} {
+		if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "k", "pipe.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got, skipped []string
+	err := yamlfiles.Walk(root, []string{"k", "../outside", "out"}, func(rel string, data []byte) {
+		got = append(got, rel+"="+string(data))
+	}, yamlfiles.OnSkip(func(rel, reason string) { skipped = append(skipped, rel+": "+reason) }))
+	// A link to a file is read (writers refuse to write through it).
+	if want := []string{"k/Kustomization=k/Kustomization", "k/kustomization.yml=k/kustomization.yml", "k/out.yaml=../outside/o.yaml"}; !slices.Equal(got, want) {
+		t.Errorf("visited %v, want %v", got, want)
+	}
+	if want := []string{"k/dangling.yaml: a dangling symbolic link", "k/dir.yaml: a symbolic link to a directory, which is not followed", "k/pipe.yaml: not a regular file (p---------)"}; !slices.Equal(skipped, want) {
+		t.Errorf("skipped %v, want %v", skipped, want)
+	}
+	for _, want := range []string{"--path ../outside: ../outside is outside the repository", "--path out: out: it is a symbolic link that points to " + filepath.Join(base, "outside")} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to say %q", err, want)
+		}
 	}
 }
