@@ -125,19 +125,22 @@ func sha256Hex(data []byte) string {
 }
 
 // runDownload runs testdata/github/download.yml under act with the release
-// host and a tool cache of its own.
-func runDownload(t *testing.T, act, releaseURL, version, toolCache string, extraEnv ...string) (string, error) {
+// host, and act's cache in actCache: the host executor's tool cache is
+// actCache/tool_cache.
+func runDownload(t *testing.T, act, releaseURL, version, actCache string, flags ...string) (string, error) {
 	t.Helper()
+	workflow := "download.yml"
+	if len(flags) > 0 {
+		workflow = "download-tag.yml"
+	}
 	work := t.TempDir()
 	git(t, work, "init", "-q")
 	git(t, work, "commit", "-q", "--allow-empty", "-m", "event")
-	args := []string{"push", "-W", filepath.Join(repoRoot(t), "testdata", "github", "download.yml"),
+	args := []string{"push", "-W", filepath.Join(repoRoot(t), "testdata", "github", workflow),
 		"-P", "ubuntu-latest=-self-hosted", "--env", "TIDEGATE_REPO=" + repoRoot(t),
 		"--env", "TIDEGATE_TEST_RELEASE_URL=" + releaseURL, "--env", "TIDEGATE_TEST_VERSION=" + version,
-		"--env", "RUNNER_TOOL_CACHE=" + toolCache}
-	for _, e := range extraEnv {
-		args = append(args, "--env", e)
-	}
+		"--action-cache-path", actCache}
+	args = append(args, flags...)
 	cmd := exec.Command(act, args...)
 	cmd.Dir = work
 	out, err := cmd.CombinedOutput()
@@ -177,9 +180,20 @@ func TestGitHubActionDownloadsRelease(t *testing.T) {
 	if got := host.got(); !slices.Equal(got, want) {
 		t.Errorf("requests to the release host = %q, want %q", got, want)
 	}
-	cached, err := os.ReadFile(filepath.Join(cache, "tidegate", strings.TrimPrefix(e2eVersion, "v"), runtime.GOARCH, "tidegate"))
+	cached, err := os.ReadFile(filepath.Join(cache, "tool_cache", "tidegate", strings.TrimPrefix(e2eVersion, "v"), runtime.GOARCH, "tidegate"))
 	if err != nil || !bytes.Equal(cached, bin) {
-		t.Errorf("tool cache does not hold the release binary: %v", err)
+		t.Errorf("tool cache does not hold the release binary: %v\n%s", err, out)
+	}
+
+	// uses: tidegate/tidegate@v0.0.1-e2e without a version: the tag is the
+	// release (act maps the tag to this checkout).
+	cache = t.TempDir()
+	out, err = runDownload(t, act, host.URL, "", cache, "--local-repository", "tidegate/tidegate@"+e2eVersion+"="+repoRoot(t))
+	if err != nil || !strings.Contains(out, "TAG-DOWNLOAD-OK") || strings.Contains(out, "building tidegate from the action's checkout") {
+		t.Errorf("the action at tag %s did not run its release: %v\n%s", e2eVersion, err, out)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "tool_cache", "tidegate", strings.TrimPrefix(e2eVersion, "v"), runtime.GOARCH, "tidegate")); err != nil {
+		t.Errorf("the tag's release is not in the tool cache: %v", err)
 	}
 }
 
@@ -265,7 +279,7 @@ func TestHostileActionDownload(t *testing.T) {
 				t.Error("the tampered archive's binary ran")
 			}
 			var installed []string
-			filepath.WalkDir(cache, func(p string, d os.DirEntry, err error) error {
+			filepath.WalkDir(filepath.Join(cache, "tool_cache"), func(p string, d os.DirEntry, err error) error {
 				if err == nil && !d.IsDir() {
 					installed = append(installed, p)
 				}
@@ -296,7 +310,12 @@ func TestReleaseSnapshot(t *testing.T) {
 		t.Fatalf("goreleaser check: %v\n%s", err, out)
 	}
 
-	raw, err := os.ReadFile(filepath.Join(root, ".goreleaser.yaml"))
+	// The release runs in a clone of the working tree as it is, committed,
+	// with an origin: what a tag's checkout looks like, without writing
+	// dist/ into this repository (and go-git, which cyclonedx-gomod reads
+	// the main module's version with, cannot read a linked worktree).
+	src := snapshotClone(t, root)
+	raw, err := os.ReadFile(filepath.Join(src, ".goreleaser.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,44 +323,35 @@ func TestReleaseSnapshot(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	// One platform, and dist/ outside the repository: the SBOM command's
-	// "..", the repository seen from dist/, becomes its absolute path.
-	tmp := t.TempDir()
-	dist := filepath.Join(tmp, "dist")
-	cfg["dist"] = dist
 	for _, b := range cfg["builds"].([]any) {
 		b.(map[string]any)["goos"] = []string{runtime.GOOS}
 		b.(map[string]any)["goarch"] = []string{runtime.GOARCH}
-	}
-	for _, s := range cfg["sboms"].([]any) {
-		args := s.(map[string]any)["args"].([]any)
-		for i, a := range args {
-			if a == ".." {
-				args[i] = root
-			}
-		}
 	}
 	derived, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgFile := filepath.Join(tmp, "goreleaser.yaml")
-	if err := os.WriteFile(cfgFile, derived, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(src, ".goreleaser.yaml"), derived, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(goreleaser, "release", "--snapshot", "--clean", "--skip=sign", "-f", cfgFile)
-	cmd.Dir = root
+	git(t, src, "commit", "-qam", "one platform")
+	cmd := exec.Command(goreleaser, "release", "--snapshot", "--clean", "--skip=sign")
+	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(cyclonedx)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("goreleaser release --snapshot: %v\n%s", err, out)
+	} else {
+		t.Logf("goreleaser release --snapshot:\n%s", out)
 	}
+	dist := filepath.Join(src, "dist")
+	tmp := t.TempDir()
 
 	var meta struct {
 		Version string `json:"version"`
 		Commit  string `json:"commit"`
 	}
 	readJSON(t, filepath.Join(dist, "metadata.json"), &meta)
-	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	head, err := exec.Command("git", "-C", src, "rev-parse", "HEAD").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,6 +428,38 @@ func TestReleaseSnapshot(t *testing.T) {
 	if v.Version != "v"+meta.Version || v.Commit != meta.Commit || v.Date == "" || v.Go != runtime.Version() || v.Platform != runtime.GOOS+"/"+runtime.GOARCH {
 		t.Errorf("tidegate version -o json = %s (metadata %+v)", out, meta)
 	}
+}
+
+// snapshotClone is a new repository holding root's working tree (tracked
+// and untracked files, not ignored ones) in one commit, with an origin.
+func snapshotClone(t *testing.T, root string) string {
+	t.Helper()
+	list, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	for _, f := range strings.Split(strings.TrimRight(string(list), "\x00"), "\x00") {
+		fi, err := os.Lstat(filepath.Join(root, f))
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // deleted in the working tree, or a symlink
+		}
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, f), data, fi.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, src, "init", "-q", "-b", "main")
+	git(t, src, "add", "-A")
+	git(t, src, "commit", "-qm", "snapshot of the working tree")
+	git(t, src, "remote", "add", "origin", "https://github.com/tidegate/tidegate.git")
+	return src
 }
 
 func readJSON(t *testing.T, path string, into any) {
