@@ -124,15 +124,11 @@ func sha256Hex(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// runDownload runs testdata/github/download.yml under act with the release
-// host, and act's cache in actCache: the host executor's tool cache is
-// actCache/tool_cache.
-func runDownload(t *testing.T, act, releaseURL, version, actCache string, flags ...string) (string, error) {
+// runDownload runs a workflow of testdata/github under act with the
+// release host, and act's cache in actCache: the host executor's tool
+// cache is actCache/tool_cache.
+func runDownload(t *testing.T, act, workflow, releaseURL, version, actCache string, flags ...string) (string, error) {
 	t.Helper()
-	workflow := "download.yml"
-	if len(flags) > 0 {
-		workflow = "download-tag.yml"
-	}
 	work := t.TempDir()
 	git(t, work, "init", "-q")
 	git(t, work, "commit", "-q", "--allow-empty", "-m", "event")
@@ -163,7 +159,7 @@ func TestGitHubActionDownloadsRelease(t *testing.T) {
 		sha256Hex(other), archiveName(e2eVersion, "darwin", "arm64"), sha256Hex(data), archive)))
 
 	cache := t.TempDir()
-	out, err := runDownload(t, act, host.URL, e2eVersion, cache)
+	out, err := runDownload(t, act, "download.yml", host.URL, e2eVersion, cache)
 	if err != nil {
 		t.Fatalf("act: %v\n%s", err, out)
 	}
@@ -188,7 +184,7 @@ func TestGitHubActionDownloadsRelease(t *testing.T) {
 	// uses: tidegate/tidegate@v0.0.1-e2e without a version: the tag is the
 	// release (act maps the tag to this checkout).
 	cache = t.TempDir()
-	out, err = runDownload(t, act, host.URL, "", cache, "--local-repository", "tidegate/tidegate@"+e2eVersion+"="+repoRoot(t))
+	out, err = runDownload(t, act, "download-tag.yml", host.URL, "", cache, "--local-repository", "tidegate/tidegate@"+e2eVersion+"="+repoRoot(t))
 	if err != nil || !strings.Contains(out, "TAG-DOWNLOAD-OK") || strings.Contains(out, "building tidegate from the action's checkout") {
 		t.Errorf("the action at tag %s did not run its release: %v\n%s", e2eVersion, err, out)
 	}
@@ -262,7 +258,7 @@ func TestHostileActionDownload(t *testing.T) {
 				host.put(p, []byte(content))
 			}
 			cache := t.TempDir()
-			out, err := runDownload(t, act, host.URL, tc.version, cache)
+			out, err := runDownload(t, act, "download.yml", host.URL, tc.version, cache)
 			if err == nil {
 				t.Fatalf("act succeeded; want the install step to fail:\n%s", out)
 			}
