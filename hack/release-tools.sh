@@ -16,7 +16,7 @@ install() {
 	local dir="$cache/$1-$3"
 	if [ ! -x "$dir/$1" ]; then
 		echo "release-tools: building $1 $3 (once)" >&2
-		GOBIN="$dir" GOFLAGS= CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "$2@$3" >&2
+		GOBIN="$dir" GOFLAGS='' CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "$2@$3" >&2
 	fi
 	echo "$dir/$1"
 }
