@@ -55,6 +55,7 @@ type InitCmd struct {
 	Force            bool     `help:"Overwrite files of the repository that exist with other content (never .gitlab-ci.yml, never a key file)." env:"TIDEGATE_INIT_FORCE"`
 	Propose          bool     `help:"Commit the files to the branch tidegate/init and open (or update) one pull/merge request, instead of writing the working tree. Needed for a remote --source." env:"TIDEGATE_PROPOSE"`
 	DryRun           bool     `help:"Print the files that would be written, with their content (never a private key), and write nothing: no file, no key, no pull request, no API call. Exit 2 when something would be written." env:"TIDEGATE_DRY_RUN"`
+	Image            string   `help:"The tidegate image the CronJob (cronjob) or the jobs (gitlab) run, pinned by tag or digest, never :latest; its release tag also pins the action (github) and the GitLab template. Default: this tidegate's own release, ghcr.io/tidegate/tidegate:vX.Y.Z (a development build names the release it was built after)." env:"TIDEGATE_INIT_IMAGE" placeholder:"IMAGE"`
 	ForgeFlags
 }
 
@@ -77,11 +78,10 @@ const (
 )
 
 const (
-	gitlabTemplateURL = "https://raw.githubusercontent.com/tidegate/tidegate/main/.gitlab-ci-template.yml"
-	gitlabTemplate    = ".gitlab-ci-template.yml"
-	gitlabCIFile      = ".gitlab-ci.yml"
-	githubWorkflow    = ".github/workflows/tidegate.yml"
-	sopsFile          = ".sops.yaml"
+	gitlabTemplate = ".gitlab-ci-template.yml"
+	gitlabCIFile   = ".gitlab-ci.yml"
+	githubWorkflow = ".github/workflows/tidegate.yml"
+	sopsFile       = ".sops.yaml"
 )
 
 // What init does with one file of the repository.
@@ -392,6 +392,9 @@ func (c *InitCmd) check() (paths []string, inventory string, err error) {
 	}
 	if c.InstallDeployKey && c.DeployKeyOut == "" {
 		return nil, "", errors.New("--install-deploy-key installs the key of --deploy-key-out: pass --deploy-key-out FILE too")
+	}
+	if _, err := c.image(); err != nil {
+		return nil, "", err
 	}
 	return paths, inventory, nil
 }
@@ -720,17 +723,21 @@ func (c *InitCmd) files(repo repoInfo, paths []string, inventory string, ak *age
 	if ak != nil {
 		out[sopsFile] = sopsConfig(paths, ak)
 	}
+	img, err := c.image()
+	if err != nil {
+		return nil, err
+	}
 	switch c.Home {
 	case homeCronJob:
-		files, err := cronJobFiles(c.Dir, c.RBAC, c.Namespace, repo.cloneURL, paths, inventory, c.DeployKeyOut != "")
+		files, err := cronJobFiles(c.Dir, c.RBAC, c.Namespace, repo.cloneURL, paths, inventory, c.DeployKeyOut != "", img)
 		if err != nil {
 			return nil, err
 		}
 		maps.Copy(out, files)
 	case homeGitHub:
-		out[githubWorkflow] = githubWorkflowFile(paths, inventory, repo.base)
+		out[githubWorkflow] = githubWorkflowFile(paths, inventory, repo.base, img.Release)
 	case homeGitLab:
-		out[gitlabCIFile] = gitlabCI(paths, inventory)
+		out[gitlabCIFile] = gitlabCI(paths, inventory, img)
 	}
 	return out, nil
 }
@@ -896,7 +903,7 @@ creation_rules:
 // cronJobFiles copies deploy/base and the chosen deploy/rbac variant below
 // dir and fills in the tidegate-config literals, so the manifests build
 // offline and match the tidegate that wrote them.
-func cronJobFiles(dir, rbac string, namespaces []string, cloneURL string, paths []string, inventory string, sshKey bool) (map[string][]byte, error) {
+func cronJobFiles(dir, rbac string, namespaces []string, cloneURL string, paths []string, inventory string, sshKey bool, img initImage) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, tree := range []string{"base", "rbac/" + rbac} {
 		err := fs.WalkDir(deploy.Files, tree, func(p string, d fs.DirEntry, err error) error {
@@ -963,6 +970,7 @@ resources:
 			fmt.Fprintf(&top, "  - %s\n", name)
 		}
 	}
+	top.WriteString(img.kustomizeImages())
 	if sshKey {
 		// defaultMode 288 is 0440: the image's non-root user reads the key
 		// through fsGroup, and no other user can.
@@ -1028,7 +1036,7 @@ func setLiterals(kustomization []byte, set [][2]string) ([]byte, error) {
 
 // githubWorkflowFile is README's workflow split into three jobs, so that
 // only the one that opens pull requests may write to the repository.
-func githubWorkflowFile(paths []string, inventory, base string) []byte {
+func githubWorkflowFile(paths []string, inventory, base, release string) []byte {
 	p, inv, br := yamlScalar(strings.Join(paths, ",")), yamlScalar("--inventory-name "+inventory), yamlScalar(base)
 	// GitHub expressions escape a quote by doubling it.
 	ref := strings.ReplaceAll("refs/heads/"+base, "'", "''")
@@ -1056,7 +1064,7 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - uses: actions/checkout@v4
-      - uses: tidegate/tidegate@v0
+      - uses: tidegate/tidegate@` + release + `
         with:
           command: diff
           paths: ` + p + `
@@ -1070,7 +1078,7 @@ jobs:
     concurrency: tidegate-reconcile
     steps:
       - uses: actions/checkout@v4
-      - uses: tidegate/tidegate@v0
+      - uses: tidegate/tidegate@` + release + `
         with:
           command: reconcile
           paths: ` + p + `
@@ -1085,7 +1093,7 @@ jobs:
       pull-requests: write   # and open its pull request
     steps:
       - uses: actions/checkout@v4
-      - uses: tidegate/tidegate@v0
+      - uses: tidegate/tidegate@` + release + `
         with:
           command: images-update
           paths: ` + p + `
@@ -1095,15 +1103,16 @@ jobs:
 
 // gitlabCI includes tidegate's template and extends its three jobs, as in
 // the README.
-func gitlabCI(paths []string, inventory string) []byte {
+func gitlabCI(paths []string, inventory string, img initImage) []byte {
 	return []byte(`# tidegate, written by ` + "`tidegate init`" + `. Merge requests show what merging them
 # would change in the cluster, the default branch reconciles it, and
 # scheduled pipelines propose newer image tags as merge requests.
 # CI/CD variables (masked): TIDEGATE_KUBECONFIG_B64 (base64 of a kubeconfig),
 # SOPS_AGE_KEY (the age key of .sops.yaml), TIDEGATE_GITLAB_TOKEN (api scope).
 include:
-  - remote: ` + gitlabTemplateURL + `
+  - remote: ` + gitlabTemplateURL(img.Release) + `
 variables:
+  TIDEGATE_IMAGE: ` + yamlScalar(img.Ref) + `
   TIDEGATE_PATHS: ` + yamlScalar(strings.Join(paths, ",")) + `
   TIDEGATE_INVENTORY_NAME: ` + yamlScalar(inventory) + `
 diff:        # merge requests: the diff, as a note with TIDEGATE_GITLAB_TOKEN

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tidegate/tidegate/internal/sopstest"
 	"github.com/tidegate/tidegate/internal/testenv/gitea"
+	"github.com/tidegate/tidegate/internal/version"
 	"github.com/tidegate/tidegate/render"
 )
 
@@ -222,6 +223,11 @@ func TestInitCronJob(t *testing.T) {
 			t.Errorf("tidegate-config %s = %q, want %q", k, data[k], v)
 		}
 	}
+	// No --image: this tidegate's release (a test binary: the pinned one).
+	containers, _, _ := unstructured.NestedSlice(cron.Object, "spec", "jobTemplate", "spec", "template", "spec", "containers")
+	if img := containers[0].(map[string]any)["image"]; img != "ghcr.io/tidegate/tidegate:"+version.Pinned {
+		t.Errorf("the CronJob runs %v, want ghcr.io/tidegate/tidegate:%s", img, version.Pinned)
+	}
 	vols, _, _ := unstructured.NestedSlice(cron.Object, "spec", "jobTemplate", "spec", "template", "spec", "volumes")
 	if !strings.Contains(toJSON(t, vols), `"secretName":"tidegate-ssh"`) {
 		t.Errorf("the CronJob does not mount the deploy key Secret: %s", toJSON(t, vols))
@@ -340,7 +346,7 @@ func TestInitCIHomes(t *testing.T) {
 		}
 		for job, command := range map[string]string{"diff": "diff", "reconcile": "reconcile", "images": "images-update"} {
 			j := wf.Jobs[job]
-			if len(j.Steps) != 2 || j.Steps[1].Uses != "tidegate/tidegate@v0" || j.Steps[1].With["command"] != command || j.Steps[1].With["paths"] != "clusters/prod" {
+			if len(j.Steps) != 2 || j.Steps[1].Uses != "tidegate/tidegate@"+version.Release() || j.Steps[1].With["command"] != command || j.Steps[1].With["paths"] != "clusters/prod" {
 				t.Errorf("job %s = %+v", job, j)
 			}
 		}
@@ -388,7 +394,7 @@ func TestInitCIHomes(t *testing.T) {
 		if err := yaml.Unmarshal([]byte(text), &ci); err != nil {
 			t.Fatalf(".gitlab-ci.yml is not YAML: %v", err)
 		}
-		if len(ci.Include) != 1 || ci.Include[0]["remote"] != gitlabTemplateURL || ci.Variables["TIDEGATE_PATHS"] != "clusters/prod" || ci.Variables["TIDEGATE_INVENTORY_NAME"] != "prod" {
+		if len(ci.Include) != 1 || ci.Include[0]["remote"] != gitlabTemplateURL(version.Release()) || ci.Variables["TIDEGATE_IMAGE"] != "ghcr.io/tidegate/tidegate:"+version.Release() || ci.Variables["TIDEGATE_PATHS"] != "clusters/prod" || ci.Variables["TIDEGATE_INVENTORY_NAME"] != "prod" {
 			t.Errorf(".gitlab-ci.yml = %+v", ci)
 		}
 		var jobs map[string]map[string]any
@@ -423,7 +429,7 @@ func TestInitCIHomes(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(res.Snippet, gitlabTemplateURL) || !strings.Contains(strings.Join(res.NextSteps, "\n"), "Add the snippet below to .gitlab-ci.yml") {
+		if !strings.Contains(res.Snippet, gitlabTemplateURL(version.Release())) || !strings.Contains(strings.Join(res.NextSteps, "\n"), "Add the snippet below to .gitlab-ci.yml") {
 			t.Errorf("no snippet to add: %+v", res)
 		}
 		// Once the include is in, there is nothing left to say.
@@ -461,6 +467,9 @@ func TestInitRefuses(t *testing.T) {
 		{"bad inventory", func(c *InitCmd) { c.InventoryName = "Not A Name" }, "--inventory-name"},
 		{"manifests inside a plain path", func(c *InitCmd) { c.Path = []string{"."} }, "--dir outside it"},
 		{"pipeline inside a plain path", func(c *InitCmd) { c.Home, c.RBAC, c.Path = "gitlab", "", []string{"."} }, "renders as a plain directory"},
+		{"image :latest", func(c *InitCmd) { c.Image = "ghcr.io/tidegate/tidegate:latest" }, ":latest changes under a running CronJob"},
+		{"image without a tag", func(c *InitCmd) { c.Image = "registry.example/tidegate" }, "name a version tag or a digest"},
+		{"image with YAML in it", func(c *InitCmd) { c.Image = "registry.example/tidegate:v1\nkind: Secret" }, `--image "registry.example/tidegate:v1\nkind: Secret"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base()
@@ -673,5 +682,56 @@ func TestInitProposesToGitea(t *testing.T) {
 	}
 	if ks := deployKeys(); len(ks) != 1 {
 		t.Errorf("deploy keys after the second run: %+v", ks)
+	}
+}
+
+// TestInitImage: --image pins what the CronJob and the GitLab jobs run,
+// by tag or digest, and a release tag pins the action and the template.
+func TestInitImage(t *testing.T) {
+	digest := "registry.example/mirror/tidegate@sha256:" + strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		home, image string
+		want        []string
+	}{
+		{"cronjob", "registry.example/mirror/tidegate:v0.3.0", []string{"  - name: ghcr.io/tidegate/tidegate\n    newName: registry.example/mirror/tidegate\n    newTag: v0.3.0\n"}},
+		{"cronjob", digest, []string{"newName: registry.example/mirror/tidegate\n    digest: sha256:" + strings.Repeat("ab", 32)}},
+		{"github", "ghcr.io/tidegate/tidegate:v0.3.0", []string{"uses: tidegate/tidegate@v0.3.0"}},
+		{"gitlab", "registry.example/tidegate:v0.3.0", []string{"TIDEGATE_IMAGE: registry.example/tidegate:v0.3.0", "/tidegate/tidegate/v0.3.0/.gitlab-ci-template.yml"}},
+		// A tag that is no release pins the image; the template is this
+		// binary's release.
+		{"gitlab", "registry.example/tidegate:my-build", []string{"TIDEGATE_IMAGE: registry.example/tidegate:my-build", "/tidegate/tidegate/" + version.Release() + "/.gitlab-ci-template.yml"}},
+	} {
+		t.Run(tc.home+" "+tc.image, func(t *testing.T) {
+			repo := initRepo(t, "https://github.com/acme/fleet.git")
+			c := &InitCmd{SourceFlags: SourceFlags{Source: repo, Path: []string{"clusters/prod"}}, Home: tc.home, Dir: "tidegate", RBAC: "cluster", AgeRecipient: testRecipient, Image: tc.image}
+			if code, out, errOut := runInit(t, c, "text"); code != ExitOK {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			file := map[string]string{"cronjob": "tidegate/kustomization.yaml", "github": ".github/workflows/tidegate.yml", "gitlab": ".gitlab-ci.yml"}[tc.home]
+			text := readText(t, filepath.Join(repo, file))
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("%s lacks %q:\n%s", file, w, text)
+				}
+			}
+			if strings.Contains(text, ":latest") || strings.Contains(text, "@v0\n") {
+				t.Errorf("%s names a moving version:\n%s", file, text)
+			}
+			if tc.home != "cronjob" {
+				return
+			}
+			res, err := render.Render(context.Background(), repo, []string{"tidegate"}, render.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range res.Objects {
+				if o.GetKind() == "CronJob" {
+					cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "jobTemplate", "spec", "template", "spec", "containers")
+					if got := cs[0].(map[string]any)["image"]; got != tc.image {
+						t.Errorf("the CronJob runs %v, want %s", got, tc.image)
+					}
+				}
+			}
+		})
 	}
 }
