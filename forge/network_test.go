@@ -3,51 +3,17 @@ package forge_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tidegate/tidegate/forge"
 	"github.com/tidegate/tidegate/internal/httpclient"
+	"github.com/tidegate/tidegate/internal/httpclient/httpclienttest"
 )
-
-// silentAPI accepts connections and never answers.
-func silentAPI(t *testing.T) (string, *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int32
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String(), &n
-}
 
 // endlessAPI answers every request with a JSON list that never ends, and
 // counts what it sent.
@@ -85,7 +51,8 @@ func TestHostileNetworkForge(t *testing.T) {
 	}
 	for _, pv := range providers {
 		t.Run(string(pv.p)+"/silent API fails at the response-header timeout", func(t *testing.T) {
-			api, conns := silentAPI(t)
+			addr, conns := httpclienttest.Silent(t)
+			api := "http://" + addr
 			f, err := forge.New(forge.Config{Provider: pv.p, RemoteURL: pv.remote, APIURL: api, Token: token, HTTPClient: client()})
 			if err != nil {
 				t.Fatal(err)

@@ -2,53 +2,17 @@ package notify_test
 
 import (
 	"context"
-	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tidegate/tidegate/internal/httpclient"
+	"github.com/tidegate/tidegate/internal/httpclient/httpclienttest"
 	"github.com/tidegate/tidegate/notify"
 )
 
-// silentHook accepts connections and never answers, like a webhook
-// service behind a dead load balancer.
-func silentHook(t *testing.T) (string, *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int32
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	return ln.Addr().String(), &n
-}
-
 func TestHostileNetworkWebhook(t *testing.T) {
-	addr, conns := silentHook(t)
+	addr, conns := httpclienttest.Silent(t)
 	tg, err := notify.ParseTarget("slack=http://" + addr + secretPath)
 	if err != nil {
 		t.Fatal(err)

@@ -6,55 +6,19 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
-	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tidegate/tidegate/internal/httpclient"
+	"github.com/tidegate/tidegate/internal/httpclient/httpclienttest"
 	"github.com/tidegate/tidegate/source"
 	"github.com/tidegate/tidegate/source/sourcetest"
 )
-
-// mute accepts connections and never says a word: neither HTTP headers
-// nor an SSH banner.
-func mute(t *testing.T) (string, *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int32
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	return ln.Addr().String(), &n
-}
 
 // noClones fails if a clone was left behind in tmp.
 func noClones(t *testing.T, tmp string) {
@@ -110,7 +74,7 @@ func TestHostileNetworkGit(t *testing.T) {
 
 	t.Run("HTTP server that never answers fails at the response-header timeout", func(t *testing.T) {
 		dir := tmp(t)
-		addr, conns := mute(t)
+		addr, conns := httpclienttest.Silent(t)
 		ctx := watchdog(t)
 		_, err := source.Open(ctx, "http://"+addr+"/repo.git", source.WithHTTPClient(short))
 		if err == nil || !strings.Contains(err.Error(), addr+" did not answer within 300ms") {
@@ -163,7 +127,7 @@ func TestHostileNetworkGit(t *testing.T) {
 
 	t.Run("SSH server without a banner fails at the clone deadline", func(t *testing.T) {
 		dir := tmp(t)
-		addr, conns := mute(t)
+		addr, conns := httpclienttest.Silent(t)
 		_, priv, _ := ed25519.GenerateKey(rand.Reader)
 		block, err := ssh.MarshalPrivateKey(priv, "")
 		if err != nil {

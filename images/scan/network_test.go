@@ -4,11 +4,9 @@ import (
 	"context"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/tidegate/tidegate/images/registrytest"
 	"github.com/tidegate/tidegate/internal/httpclient"
+	"github.com/tidegate/tidegate/internal/httpclient/httpclienttest"
 )
 
 // hostileRegistry is go-containerregistry's registry with one path
@@ -67,39 +66,6 @@ func stalledTags(w http.ResponseWriter, r *http.Request, _ *atomic.Int64) {
 	_, _ = io.WriteString(w, `{"name":"app","tags":["1.0.0",`)
 	w.(http.Flusher).Flush()
 	<-r.Context().Done()
-}
-
-// silentListener accepts connections and never says a word.
-func silentListener(t *testing.T) (string, *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int32
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			mu.Lock()
-			held = append(held, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	return ln.Addr().String(), &n
 }
 
 func TestHostileNetworkRegistry(t *testing.T) {
@@ -165,7 +131,7 @@ func TestHostileNetworkRegistry(t *testing.T) {
 	})
 
 	t.Run("registry that never answers fails at the response-header timeout", func(t *testing.T) {
-		addr, conns := silentListener(t)
+		addr, conns := httpclienttest.Silent(t)
 		ctx := watchdog(t)
 		s := New(Options{Transport: short(), Retry: fast})
 		got := s.Tags(ctx, []Target{{Repository: addr + "/app"}})[0]

@@ -42,11 +42,32 @@ func Write(path string, data []byte, mode fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
+	return replace(osDir{}, f, f.Name(), path, dir, data, mode)
+}
+
+// dirOps are the directory operations replace needs: the os package's
+// for Write, an *os.Root's for WriteIn, which keeps every step inside
+// the repository.
+type dirOps interface {
+	Rename(oldpath, newpath string) error
+	Remove(name string) error
+	Open(name string) (*os.File, error)
+}
+
+type osDir struct{}
+
+func (osDir) Rename(o, n string) error           { return os.Rename(o, n) }
+func (osDir) Remove(name string) error           { return os.Remove(name) }
+func (osDir) Open(name string) (*os.File, error) { return os.Open(name) }
+
+// replace fills the new temporary file f (named tmp), gives it mode,
+// syncs it and renames it over name in dir; on any failure the temporary
+// file is removed and name is untouched.
+func replace(d dirOps, f *os.File, tmp, name, dir string, data []byte, mode fs.FileMode) error {
 	defer func() {
 		if tmp != "" {
 			f.Close()
-			os.Remove(tmp)
+			d.Remove(tmp)
 		}
 	}()
 	if _, err := f.Write(data); err != nil {
@@ -61,15 +82,15 @@ func Write(path string, data []byte, mode fs.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := d.Rename(tmp, name); err != nil {
 		return err
 	}
 	tmp = ""
 	// Make the rename itself durable; if this fails the new file is in
 	// place and may only revert after a crash, not worth an error.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if dd, err := d.Open(dir); err == nil {
+		_ = dd.Sync()
+		dd.Close()
 	}
 	return nil
 }

@@ -180,31 +180,5 @@ func WriteIn(root, rel string, data []byte, mode fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if tmp != "" {
-			f.Close()
-			r.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := r.Rename(tmp, name); err != nil {
-		return err
-	}
-	tmp = ""
-	if d, err := r.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return replace(r, f, tmp, name, dir, data, mode)
 }
