@@ -60,6 +60,7 @@ func runCLI(root *cli.CLI, args []string) int {
 	// logger (level, and JSON with -o json) for this run only.
 	klog.SetSlogLogger(root.Globals.Logger())
 	defer klog.ClearLogger()
+	defer routeLibraryLogs(root.Globals.Logger())()
 
 	root.Globals.Start = time.Now()
 	err = root.Globals.Execute(kctx.Command(), kctx.Selected().Target.Addr().Interface(), func() error {
