@@ -53,9 +53,13 @@ func runCLI(root *cli.CLI, args []string) int {
 	ctx, stop := root.Globals.RunContext(context.Background())
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
+	// Where the run's outcome goes: GitHub Actions first (when the run
+	// is a step), then what the report flags ask for.
+	var sinks []cli.Sink
 	if os.Getenv("GITHUB_ACTIONS") == "true" {
-		root.Globals.OnSummary = githubHook(githubactions.New())
+		sinks = append(sinks, githubSink{githubactions.New()})
 	}
+	root.Globals.Sinks = append(sinks, root.Globals.ReportSinks()...)
 	// client-go logs through klog, global state: route it into the run's
 	// logger (level, and JSON with -o json) for this run only.
 	klog.SetSlogLogger(root.Globals.Logger())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -12,63 +13,69 @@ import (
 	"github.com/tidegate/tidegate/internal/markdown"
 )
 
-// githubHook tells GitHub Actions what a command did: step outputs that
+// githubSink tells GitHub Actions what a command did: step outputs that
 // later steps can branch on, a step summary with the change set, and
-// error annotations pinned to the repository's files.
-func githubHook(a *githubactions.Action) func(cli.Summary) {
-	return func(s cli.Summary) {
-		a.SetOutput("command", s.Command)
-		a.SetOutput("revision", s.Revision)
-		a.SetOutput("changed", strconv.FormatBool(s.Changed))
-		a.SetOutput("outcome", string(s.Outcome))
-		counts, _ := json.Marshal(s.Counts)
-		a.SetOutput("counts", string(counts))
-		if s.PullRequestURL != "" {
-			a.SetOutput("pr-url", s.PullRequestURL)
-		}
+// error annotations pinned to the repository's files. It lives in main
+// because only main may import go-githubactions.
+type githubSink struct{ a *githubactions.Action }
 
-		title := "tidegate " + s.Command
-		if s.Err != nil {
-			title += " failed"
-		}
-		summary := fmt.Sprintf("### %s\n\n", title)
-		if s.Source != "" {
-			summary += fmt.Sprintf("Source %s at %s.\n\n", markdown.Code(s.Source), markdown.Code(short(s.Revision)))
-		}
-		if len(s.Counts) > 0 {
-			keys := make([]string, 0, len(s.Counts))
-			for k := range s.Counts {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				summary += fmt.Sprintf("- %s: %d\n", k, s.Counts[k])
-			}
-			summary += "\n"
-		}
-		if s.PullRequestURL != "" {
-			summary += fmt.Sprintf("Pull request: %s\n\n", s.PullRequestURL)
-		}
-		summary += s.Markdown
-		if s.Err != nil {
-			summary += fmt.Sprintf("\n**Error:** %s\n", markdown.Text(s.Err.Error()))
-		}
-		a.AddStepSummary(summary)
-
-		for _, p := range s.Problems {
-			fields := map[string]string{"title": "tidegate " + s.Command}
-			if p.File != "" {
-				fields["file"] = p.File
-			}
-			if p.Line > 0 {
-				fields["line"] = strconv.Itoa(p.Line)
-			}
-			a.WithFieldsMap(fields).Errorf("%s", p.Message)
-		}
-		if s.Err != nil && len(s.Problems) == 0 {
-			a.WithFieldsMap(map[string]string{"title": "tidegate " + s.Command}).Errorf("%s", s.Err)
-		}
+// Publish writes s. go-githubactions panics when it cannot write the
+// step's files instead of returning an error; Execute recovers that into
+// a failed run (exit 1), so a step never loses its outputs silently.
+func (g githubSink) Publish(_ context.Context, s cli.Summary) error {
+	a := g.a
+	a.SetOutput("command", s.Command)
+	a.SetOutput("revision", s.Revision)
+	a.SetOutput("changed", strconv.FormatBool(s.Changed))
+	a.SetOutput("outcome", string(s.Outcome))
+	counts, _ := json.Marshal(s.Counts)
+	a.SetOutput("counts", string(counts))
+	if s.PullRequestURL != "" {
+		a.SetOutput("pr-url", s.PullRequestURL)
 	}
+
+	title := "tidegate " + s.Command
+	if s.Err != nil {
+		title += " failed"
+	}
+	summary := fmt.Sprintf("### %s\n\n", title)
+	if s.Source != "" {
+		summary += fmt.Sprintf("Source %s at %s.\n\n", markdown.Code(s.Source), markdown.Code(short(s.Revision)))
+	}
+	if len(s.Counts) > 0 {
+		keys := make([]string, 0, len(s.Counts))
+		for k := range s.Counts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			summary += fmt.Sprintf("- %s: %d\n", k, s.Counts[k])
+		}
+		summary += "\n"
+	}
+	if s.PullRequestURL != "" {
+		summary += fmt.Sprintf("Pull request: %s\n\n", s.PullRequestURL)
+	}
+	summary += s.Markdown
+	if s.Err != nil {
+		summary += fmt.Sprintf("\n**Error:** %s\n", markdown.Text(s.Err.Error()))
+	}
+	a.AddStepSummary(summary)
+
+	for _, p := range s.Problems {
+		fields := map[string]string{"title": "tidegate " + s.Command}
+		if p.File != "" {
+			fields["file"] = p.File
+		}
+		if p.Line > 0 {
+			fields["line"] = strconv.Itoa(p.Line)
+		}
+		a.WithFieldsMap(fields).Errorf("%s", p.Message)
+	}
+	if s.Err != nil && len(s.Problems) == 0 {
+		a.WithFieldsMap(map[string]string{"title": "tidegate " + s.Command}).Errorf("%s", s.Err)
+	}
+	return nil
 }
 
 func short(rev string) string {

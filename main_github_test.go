@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -25,13 +26,16 @@ func TestGitHubHook(t *testing.T) {
 	var stdout bytes.Buffer
 	a := githubactions.New(githubactions.WithWriter(&stdout), githubactions.WithGetenv(func(k string) string { return env[k] }))
 
-	githubHook(a)(cli.Summary{
+	err := githubSink{a}.Publish(context.Background(), cli.Summary{
 		Command: "reconcile", Source: "https://github.com/acme/fleet", Revision: "0123456789abcdef0123",
 		Changed: true, Counts: map[string]int{"configured": 2, "deleted": 1},
 		Markdown: "| object | action |\n|---|---|\n| `ConfigMap/demo/a` | configured |\n",
 		Problems: []cli.Problem{{File: "apps/bad.yaml", Line: 7, Message: "invalid YAML"}},
 		Err:      errors.New("render failed"),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	out, _ := os.ReadFile(outputs)
 	for _, want := range []string{"command<<", "reconcile", "revision<<", "0123456789abcdef0123", "changed<<", "true", `{"configured":2,"deleted":1}`} {

@@ -58,7 +58,7 @@ func TestHostileSecretGitHubChannels(t *testing.T) {
 
 	for _, path := range []string{"good", "typed", "dump"} {
 		g := &cli.Globals{Output: "text", LogLevel: "debug", Stdout: &stdout, Stderr: &stderr,
-			Getenv: func(k string) string { return env[k] }, OnSummary: githubHook(a)}
+			Getenv: func(k string) string { return env[k] }, Sinks: []cli.Sink{githubSink{a}}}
 		err := (&cli.RenderCmd{SourceFlags: cli.SourceFlags{Source: repo, Path: []string{path}}}).Run(context.Background(), g)
 		g.Finish("render", err)
 		if (err == nil) != (path == "good") {

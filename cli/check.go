@@ -52,7 +52,7 @@ const checkTimeout = 30 * time.Second
 // not stop the others unless they depend on it: without the repository
 // there is nothing to render, without the cluster nothing to ask.
 func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
-	g.inventory = c.parent().String()
+	g.inventory = inventoryRef(c.parent())
 	var results []check.Result
 	add := func(rs ...check.Result) { results = append(results, rs...) }
 

@@ -79,7 +79,7 @@ func TestCheckRBACAsAdminAndAsServiceAccount(t *testing.T) {
 	t.Run("admin", func(t *testing.T) {
 		g, out := clusterGlobals(t, "text")
 		var got Summary
-		g.OnSummary = func(s Summary) { got = s }
+		g.Sinks = []Sink{SinkFunc(func(_ context.Context, s Summary) error { got = s; return nil })}
 		if err := checkCmd(dir, home).Run(ctx, g); err != nil {
 			t.Fatalf("check as admin: %v\n%s", err, out)
 		}
@@ -103,7 +103,7 @@ func TestCheckRBACAsAdminAndAsServiceAccount(t *testing.T) {
 		g, out := clusterGlobals(t, "text")
 		asServiceAccount(t, g, home)
 		var got Summary
-		g.OnSummary = func(s Summary) { got = s }
+		g.Sinks = []Sink{SinkFunc(func(_ context.Context, s Summary) error { got = s; return nil })}
 		err := checkCmd(dir, home).Run(ctx, g)
 		t.Logf("\n%s", out)
 		if Code(err) != ExitFailure {

@@ -34,9 +34,10 @@ type Globals struct {
 	Stderr io.Writer `kong:"-"`
 	// Getenv defaults to os.Getenv; tests replace it.
 	Getenv func(string) string `kong:"-"`
-	// OnSummary, when set, receives each command's Summary once it is done;
-	// main sets it to write GitHub Actions outputs, notifications, metrics.
-	OnSummary func(Summary) `kong:"-"`
+	// Sinks receive each command's Summary once it is done (and, those
+	// that want to, the start of the run); main assembles them: the
+	// GitHub Actions outputs and ReportSinks (webhooks, metrics).
+	Sinks []Sink `kong:"-"`
 	// Start is when the run began; summaries report the time since.
 	Start time.Time `kong:"-"`
 
@@ -47,7 +48,7 @@ type Globals struct {
 	last   Summary
 	// inventory is set by commands that have one, so that even a run
 	// that fails before its report is counted under the right inventory.
-	inventory string
+	inventory InventoryRef
 	// plain holds the run's decrypted values (see plaintext()).
 	plain *plaintext.Set
 }

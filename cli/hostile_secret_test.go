@@ -175,13 +175,14 @@ func (h *hostileRun) run(label, output string, cmd interface {
 		ReportFlags: ReportFlags{Notify: []notify.Target{target}, NotifyOn: "always", MetricsFile: h.prom},
 		SecretFlags: SecretFlags{ShowSecrets: show},
 		Start:       time.Now(),
-		OnSummary: func(s Summary) {
-			h.ch.add("summary", fmt.Sprintf("%+v", s))
-			if s.Err != nil {
-				h.ch.add("summary", s.Err.Error())
-			}
-		},
 	}
+	g.Sinks = append([]Sink{SinkFunc(func(_ context.Context, s Summary) error {
+		h.ch.add("summary", fmt.Sprintf("%+v", s))
+		if s.Err != nil {
+			h.ch.add("summary", s.Err.Error())
+		}
+		return nil
+	})}, g.ReportSinks()...)
 	err = cmd.Run(context.Background(), g)
 	g.Finish(label, err)
 	err = g.ScrubError(err)

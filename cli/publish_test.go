@@ -63,6 +63,7 @@ func TestReconcileNotifiesAndWritesMetrics(t *testing.T) {
 		}
 		g, _ := clusterGlobals(t, "text")
 		g.ReportFlags = ReportFlags{Notify: []notify.Target{target}, NotifyOn: "change", MetricsFile: prom}
+		g.Sinks = g.ReportSinks()
 		g.Start = time.Now()
 		err := reconcileCmd(dir, ns).Run(ctx, g)
 		g.Finish("reconcile", err)
@@ -127,6 +128,7 @@ func TestEarlyFailureIsNotified(t *testing.T) {
 	prom := filepath.Join(t.TempDir(), "tidegate.prom")
 	g, _ := clusterGlobals(t, "text")
 	g.ReportFlags = ReportFlags{Notify: []notify.Target{target}, NotifyOn: "failure", MetricsFile: prom}
+	g.Sinks = g.ReportSinks()
 	cmd := reconcileCmd(filepath.Join(t.TempDir(), "missing"), ns)
 	err = cmd.Run(context.Background(), g)
 	if err == nil {

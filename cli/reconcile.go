@@ -160,7 +160,7 @@ func (c *DiffCmd) Run(ctx context.Context, g *Globals) error {
 type sourceCloser interface{ Close() error }
 
 func newReconciler(ctx context.Context, g *Globals, src *SourceFlags, keys *KeyFlags, inv *InventoryFlags, plan *PlanFlags, more func(*reconcile.Options)) (*reconcile.Reconciler, sourceCloser, error) {
-	g.inventory = inv.parent().String()
+	g.inventory = inventoryRef(inv.parent())
 	cfg, err := g.RESTConfig()
 	if err != nil {
 		return nil, nil, err
@@ -230,7 +230,9 @@ func reportSummary(command string, rep *reconcile.Report, err error) Summary {
 	if rep == nil {
 		return s
 	}
-	s.Source, s.Revision, s.Inventory = rep.Source, rep.Revision, rep.Inventory
+	// The inventory is the run's (Globals), as data rather than the
+	// report's display string.
+	s.Source, s.Revision = rep.Source, rep.Revision
 	s.Duration = time.Duration(rep.Duration)
 	s.Changed = rep.Changed() || rep.Counts[reconcile.Drifted] > 0
 	for a, n := range rep.Counts {

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/tidegate/tidegate/internal/atomicfile"
-	"github.com/tidegate/tidegate/internal/version"
-	"github.com/tidegate/tidegate/metrics"
 	"github.com/tidegate/tidegate/prune"
 )
 
@@ -116,10 +114,14 @@ func (g *Globals) RunContext(parent context.Context) (ctx context.Context, stop 
 // whose Code is the exit code.
 func (g *Globals) Execute(command string, cmd any, run func() error) error {
 	if inv, ok := cmd.(interface{ parent() prune.Parent }); ok {
-		g.inventory = inv.parent().String()
+		g.inventory = inventoryRef(inv.parent())
 	}
 	if command != "version" {
-		g.publishStart(command)
+		start := g.Start
+		if start.IsZero() {
+			start = time.Now()
+		}
+		g.publishStart(g.scrubSummary(Summary{Command: command, Inventory: g.inventory, Start: start}))
 	}
 	err := g.settle(g.recovered(run))
 	// The hooks (GitHub outputs, webhooks, metrics) run outside the
@@ -204,20 +206,9 @@ func outcome(err error) Outcome {
 	return OutcomeFailed
 }
 
-// publishStart writes the metrics of a run that has started: failed,
-// outcome running. The end of the run overwrites them; a run that is
-// killed (out of memory, SIGKILL) leaves them, so it reads as failed.
-func (g *Globals) publishStart(command string) {
-	if g.MetricsFile == "" && g.Pushgateway == "" {
-		return
-	}
-	start := g.Start
-	if start.IsZero() {
-		start = time.Now()
-	}
-	r := metricsRun(Summary{Command: command, Inventory: g.inventory}, start)
-	r.Success, r.Outcome = false, "running"
-	g.sendMetrics(r)
+// inventoryRef is p as the summary carries it.
+func inventoryRef(p prune.Parent) InventoryRef {
+	return InventoryRef{Kind: p.Kind, Namespace: p.Namespace, Name: p.Name}
 }
 
 // Result is what --result-file holds: how the run ended, for the homes
@@ -245,7 +236,7 @@ func (g *Globals) writeResult(command string, err error) error {
 	s := g.last
 	r := Result{
 		Command: command, Outcome: outcome(err), ExitCode: Code(err), Counts: map[string]int{},
-		Source: s.Source, Revision: s.Revision, Inventory: s.Inventory, PullRequestURL: s.PullRequestURL,
+		Source: s.Source, Revision: s.Revision, Inventory: s.Inventory.String(), PullRequestURL: s.PullRequestURL,
 		Changed: s.Changed,
 	}
 	for k, v := range s.Counts {
@@ -262,22 +253,6 @@ func (g *Globals) writeResult(command string, err error) error {
 		return fmt.Errorf("write --result-file %s: %w; check that its directory exists and is writable", g.ResultFile, werr)
 	}
 	return nil
-}
-
-// sendMetrics writes r to the configured metrics sinks, logging their
-// failures (see publish).
-func (g *Globals) sendMetrics(r metrics.Run) {
-	log := g.Logger()
-	if g.MetricsFile != "" {
-		if err := metrics.WriteFile(g.MetricsFile, r, version.Version()); err != nil {
-			log.Warn("could not write the metrics file", "error", err)
-		}
-	}
-	if g.Pushgateway != "" {
-		if err := metrics.Push(context.Background(), g.Pushgateway, "", nil, r, version.Version()); err != nil {
-			log.Warn("could not push metrics", "error", err)
-		}
-	}
 }
 
 func signalName(s os.Signal) string {

@@ -40,7 +40,8 @@ func (g *Globals) ScrubError(err error) error {
 // those channels are read by more people than stdout.
 func (g *Globals) scrubSummary(s Summary) Summary {
 	p := g.plaintext()
-	s.Source, s.Revision, s.Inventory = p.Scrub(s.Source), p.Scrub(s.Revision), p.Scrub(s.Inventory)
+	s.Source, s.Revision = p.Scrub(s.Source), p.Scrub(s.Revision)
+	s.Inventory = InventoryRef{Kind: p.Scrub(s.Inventory.Kind), Namespace: p.Scrub(s.Inventory.Namespace), Name: p.Scrub(s.Inventory.Name)}
 	s.PullRequestURL, s.Markdown = p.Scrub(s.PullRequestURL), p.Scrub(s.Markdown)
 	if len(s.Problems) > 0 {
 		problems := make([]Problem, len(s.Problems))

@@ -4,8 +4,8 @@ import "time"
 
 // Summary is what a command tells the place it runs in once it is done:
 // the GitHub Action's outputs and step summary, notifications and
-// metrics are all written from this one value, never from the command's
-// internals.
+// metrics are all written from this one value (see Sink), never from the
+// command's internals.
 type Summary struct {
 	// Command is the command that ran, e.g. "reconcile" or "images update".
 	Command string `json:"command"`
@@ -22,10 +22,12 @@ type Summary struct {
 	Counts map[string]int `json:"counts,omitempty"`
 	// PullRequestURL is set when a pull/merge request was opened or updated.
 	PullRequestURL string `json:"pullRequestURL,omitempty"`
-	// Inventory names the inventory object of reconcile and diff, e.g.
-	// "ConfigMap default/tidegate".
-	Inventory string `json:"inventory,omitempty"`
-	// Duration is how long the command ran, from Globals.Start.
+	// Inventory names the inventory object of the commands that have one
+	// (reconcile, diff, check); summarize sets it.
+	Inventory InventoryRef `json:"inventory,omitzero"`
+	// Start is when the run began (Globals.Start; zero when unknown),
+	// Duration how long the command ran since.
+	Start    time.Time     `json:"-"`
 	Duration time.Duration `json:"-"`
 	// Markdown is a table of the change set, for step summaries and PR
 	// comments.
@@ -44,22 +46,21 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
-// summarize hands s to the host's hook, if one is set.
+// summarize masks the run's decrypted values in s and hands it to the
+// sinks.
 func (g *Globals) summarize(s Summary) {
 	g.summarized = true
 	s.Err = g.settle(s.Err)
 	s.Outcome = outcome(s.Err)
-	s = g.scrubSummary(s)
-	if s.Inventory == "" {
+	if s.Inventory == (InventoryRef{}) {
 		s.Inventory = g.inventory
 	}
+	s.Start = g.Start
 	if s.Duration == 0 && !g.Start.IsZero() {
 		s.Duration = time.Since(g.Start)
 	}
+	s = g.scrubSummary(s)
 	g.last = s
-	if g.OnSummary != nil {
-		g.OnSummary(s)
-	}
 	g.publish(s)
 }
 

@@ -251,7 +251,7 @@ func TestWorkloadsList(t *testing.T) {
 	t.Run("text", func(t *testing.T) {
 		g, out, _ := testGlobals("text")
 		var sum Summary
-		g.OnSummary = func(s Summary) { sum = s }
+		g.Sinks = []Sink{SinkFunc(func(_ context.Context, s Summary) error { sum = s; return nil })}
 		if err := workloadsCmd(dir).Run(ctx, g); err != nil {
 			t.Fatal(err)
 		}
