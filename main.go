@@ -1,6 +1,7 @@
 // Command tidegate is a one-shot GitOps reconciler. This file only wires
-// the command line (kong) to the commands in package cli and turns their
-// errors into exit codes; it is the one place that calls os.Exit.
+// the command line (kong) to the commands in package cli, assembles the
+// sinks of the run's outcome and turns errors into exit codes; it is the
+// one place that calls os.Exit.
 package main
 
 import (

@@ -124,7 +124,7 @@ func (g *Globals) Execute(command string, cmd any, run func() error) error {
 		g.publishStart(g.scrubSummary(Summary{Command: command, Inventory: g.inventory, Start: start}))
 	}
 	err := g.settle(g.recovered(run))
-	// The hooks (GitHub outputs, webhooks, metrics) run outside the
+	// The sinks (GitHub outputs, webhooks, metrics) run outside the
 	// command; a panic there must not skip the result file either.
 	if perr := g.recovered(func() error { g.Finish(command, err); return nil }); perr != nil {
 		err = perr

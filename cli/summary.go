@@ -64,7 +64,7 @@ func (g *Globals) summarize(s Summary) {
 	g.publish(s)
 }
 
-// Finish tells the hook about a command that failed before it could
+// Finish tells the sinks about a command that failed before it could
 // summarize itself (no cluster, a clone that failed, a held lease): those
 // are the runs an alert most needs to hear about.
 func (g *Globals) Finish(command string, err error) {
