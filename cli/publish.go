@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 
 	"github.com/tidegate/tidegate/internal/version"
@@ -199,28 +198,4 @@ func startedRun(s Summary) metrics.Run {
 
 func isChanges(err error) bool {
 	return errors.Is(err, reconcile.ErrDrift) || Code(err) == ExitChanges
-}
-
-// InventoryRef names the inventory object (the ApplySet parent) of a run.
-type InventoryRef struct {
-	// Kind is ConfigMap or Secret.
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-}
-
-// String is e.g. "ConfigMap default/tidegate", empty for no inventory.
-func (r InventoryRef) String() string {
-	if r == (InventoryRef{}) {
-		return ""
-	}
-	return fmt.Sprintf("%s %s/%s", r.Kind, r.Namespace, r.Name)
-}
-
-// metricsLabel is the metrics' inventory label, namespace/name.
-func (r InventoryRef) metricsLabel() string {
-	if r == (InventoryRef{}) {
-		return ""
-	}
-	return r.Namespace + "/" + r.Name
 }

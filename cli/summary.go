@@ -1,6 +1,9 @@
 package cli
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Summary is what a command tells the place it runs in once it is done:
 // the GitHub Action's outputs and step summary, notifications and
@@ -44,6 +47,30 @@ type Problem struct {
 	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
 	Message string `json:"message"`
+}
+
+// InventoryRef names the inventory object (the ApplySet parent) of a run.
+type InventoryRef struct {
+	// Kind is ConfigMap or Secret.
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// String is e.g. "ConfigMap default/tidegate", empty for no inventory.
+func (r InventoryRef) String() string {
+	if r == (InventoryRef{}) {
+		return ""
+	}
+	return fmt.Sprintf("%s %s/%s", r.Kind, r.Namespace, r.Name)
+}
+
+// metricsLabel is the metrics' inventory label, namespace/name.
+func (r InventoryRef) metricsLabel() string {
+	if r == (InventoryRef{}) {
+		return ""
+	}
+	return r.Namespace + "/" + r.Name
 }
 
 // summarize masks the run's decrypted values in s and hands it to the
