@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -117,13 +118,12 @@ func (p *Pruner) Prune(ctx context.Context, stale []object.ID, previousSize, des
 	var mu sync.Mutex
 	var errs []error
 	for _, batch := range deleteOrder(stale) {
-		sem := make(chan struct{}, p.opts.Concurrency)
-		var wg sync.WaitGroup
+		// No errgroup context: a failed delete cancels none of the
+		// others, and every error is joined into the result.
+		var g errgroup.Group
+		g.SetLimit(p.opts.Concurrency)
 		for _, id := range batch {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
+			g.Go(func() error {
 				deleted, reason, err := p.deleteOne(ctx, id)
 				mu.Lock()
 				defer mu.Unlock()
@@ -136,9 +136,10 @@ func (p *Pruner) Prune(ctx context.Context, stale []object.ID, previousSize, des
 				default:
 					res.Skipped = append(res.Skipped, Skip{ID: id, Reason: reason})
 				}
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
+		_ = g.Wait() // always nil: the errors are in errs
 	}
 	object.Sort(res.Deleted)
 	object.Sort(res.Remaining)
