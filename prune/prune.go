@@ -15,9 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/tidegate/tidegate/internal/resource"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -168,16 +168,12 @@ func (p *Pruner) outside(stale []object.ID) (inside []object.ID, kept []Skip) {
 
 // deleteOne deletes id if every rule allows it.
 func (p *Pruner) deleteOne(ctx context.Context, id object.ID) (deleted bool, reason string, err error) {
-	mapping, err := p.mapper.RESTMapping(schema.GroupKind{Group: id.Group, Kind: id.Kind})
+	c, _, err := resource.Client(p.dyn, p.mapper, id.GroupKind(), id.Namespace)
 	if err != nil {
 		if meta.IsNoMatchError(err) {
 			return false, "", fmt.Errorf("the cluster no longer knows the kind %s (its CRD was removed?); delete the object by hand if it still exists", id.Kind)
 		}
 		return false, "", err
-	}
-	var c dynamic.ResourceInterface = p.dyn.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		c = p.dyn.Resource(mapping.Resource).Namespace(id.Namespace)
 	}
 	var live *unstructured.Unstructured
 	known := false
