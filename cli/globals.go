@@ -35,7 +35,8 @@ type Globals struct {
 	// Getenv defaults to os.Getenv; tests replace it.
 	Getenv func(string) string `kong:"-"`
 	// OnSummary, when set, receives each command's Summary once it is done;
-	// main sets it to write GitHub Actions outputs, notifications, metrics.
+	// main sets it under GitHub Actions to write the step's outputs.
+	// Notifications and metrics do not go through it (see publish).
 	OnSummary func(Summary) `kong:"-"`
 	// Start is when the run began; summaries report the time since.
 	Start time.Time `kong:"-"`
