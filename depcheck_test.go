@@ -9,8 +9,10 @@ import (
 const module = "github.com/tidegate/tidegate"
 
 // stages are the packages of the data flow. Each does one step and knows
-// nothing of the others; only the orchestrators (reconcile, cli) know the
-// order. Keeping them apart keeps each one testable on its own.
+// nothing of the others; only packages outside them combine stages: the
+// orchestrators (reconcile, cli), which know the order, and check and
+// propose, which read across stages for one command. Keeping the stages
+// apart keeps each one testable on its own.
 var stages = []string{"source", "render", "apply", "prune", "images", "forge"}
 
 // TestImportRules keeps the layout described in the README honest.
@@ -52,7 +54,7 @@ func TestImportRules(t *testing.T) {
 			drel := strings.TrimPrefix(d, module+"/")
 			from, to := stageOf(rel), stageOf(drel)
 			if from != "" && to != "" && from != to {
-				t.Errorf("stage %s imports stage %s (%s -> %s); only reconcile and cli may combine stages", from, to, pkg, d)
+				t.Errorf("stage %s imports stage %s (%s -> %s); only packages outside the stages (reconcile, cli, check, propose) may combine them", from, to, pkg, d)
 			}
 			if (from != "" || rel == "object") && (topOf(drel) == "cli" || topOf(drel) == "reconcile") {
 				t.Errorf("%s imports %s: lower layers must not import the orchestrators", pkg, d)

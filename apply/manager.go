@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -209,18 +209,19 @@ func (m *Manager) stagePlan(ctx context.Context, objs []*unstructured.Unstructur
 	return out, nil
 }
 
+// parallel runs f(0..n-1), Concurrency at a time, and waits for all. f
+// records its own result and error: no object's failure stops the
+// others, since the change set reports every one.
 func (m *Manager) parallel(n int, f func(i int)) {
-	sem := make(chan struct{}, m.opts.Concurrency)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+	var g errgroup.Group
+	g.SetLimit(m.opts.Concurrency)
+	for i := range n {
+		g.Go(func() error {
 			f(i)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // always nil: f returns nothing
 }
 
 func (m *Manager) applyOne(ctx context.Context, p Planned, o ApplyOptions) (Change, error) {

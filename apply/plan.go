@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/tidegate/tidegate/internal/resource"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -75,7 +76,7 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (
 		it.ID = object.FromUnstructured(o)
 		it.Desired = prepare(o)
 		gvk := o.GroupVersionKind()
-		mapping, err := m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		client, mapping, err := resource.Client(m.dyn, m.mapper, gvk.GroupKind(), o.GetNamespace(), gvk.Version)
 		if err != nil {
 			if meta.IsNoMatchError(err) {
 				it.err = fmt.Errorf("the cluster does not know the kind %s (install its CustomResourceDefinition, or add it to the repository)", gvk)
@@ -84,12 +85,10 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (
 			}
 			return nil, fmt.Errorf("%s: look up the kind: %w", it.ID, err)
 		}
+		it.client = client
 		ns := ""
 		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 			ns = o.GetNamespace()
-			it.client = m.dyn.Resource(mapping.Resource).Namespace(ns)
-		} else {
-			it.client = m.dyn.Resource(mapping.Resource)
 		}
 		k := listKey{mapping.Resource, ns}
 		groups[k] = append(groups[k], i)

@@ -8,11 +8,9 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 
+	"github.com/tidegate/tidegate/internal/resource"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -67,13 +65,9 @@ func (m *Manager) Wait(ctx context.Context, ids []object.ID, timeout time.Durati
 
 func (m *Manager) status(ctx context.Context, id object.ID) (Status, error) {
 	s := Status{ID: id}
-	mapping, err := m.mapper.RESTMapping(schema.GroupKind{Group: id.Group, Kind: id.Kind})
+	ri, _, err := resource.Client(m.dyn, m.mapper, id.GroupKind(), id.Namespace)
 	if err != nil {
 		return s, fmt.Errorf("%s: %w", id, err)
-	}
-	var ri dynamic.ResourceInterface = m.dyn.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		ri = m.dyn.Resource(mapping.Resource).Namespace(id.Namespace)
 	}
 	u, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

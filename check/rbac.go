@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -226,13 +227,13 @@ func Access(ctx context.Context, reviews authorizationclient.SelfSubjectAccessRe
 		allowed[i] = make([]bool, len(n.Verbs))
 	}
 	var mu sync.Mutex
-	sem := make(chan struct{}, accessConcurrency)
-	var wg sync.WaitGroup
+	// No errgroup context: a failed review is reported on its Need and
+	// stops none of the others.
+	var g errgroup.Group
+	g.SetLimit(accessConcurrency)
 	for _, a := range asks {
 		n := needs[a.need]
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			review, err := reviews.Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 				ResourceAttributes: &authorizationv1.ResourceAttributes{
 					Namespace: n.Namespace, Verb: n.Verbs[a.verb], Group: n.Resource.Group, Resource: n.Resource.Resource,
@@ -244,12 +245,13 @@ func Access(ctx context.Context, reviews authorizationclient.SelfSubjectAccessRe
 				if errs[a.need] == nil {
 					errs[a.need] = err
 				}
-				return
+				return nil
 			}
 			allowed[a.need][a.verb] = review.Status.Allowed
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // always nil: the errors are in errs
 
 	if who == "" {
 		who = "tidegate's identity"

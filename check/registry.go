@@ -32,15 +32,29 @@ func Registries(ctx context.Context, src *images.Sources, loadErr error, opts sc
 	if src == nil {
 		return out
 	}
-
-	type key struct {
-		repo     string
-		insecure bool
-		secret   string
+	targets, users, problems := registryTargets(src)
+	out = append(out, problems...)
+	if len(targets) == 0 {
+		return append(out, Result{Name: "registry", OK: true, Detail: "no image policies in the paths; no registry to reach"})
 	}
-	targets := map[key]scan.Target{}
-	users := map[key][]string{}
-	use := func(k key, t scan.Target, user string) {
+	return append(out, reach(ctx, targets, users, opts)...)
+}
+
+// registryKey is one probe: the same repository with other settings or
+// credentials is asked again.
+type registryKey struct {
+	repo     string
+	insecure bool
+	secret   string
+}
+
+// registryTargets collects the repositories the image policies and the
+// Flux v1 automation sites scan, each with the objects that need it, and
+// the policies whose repository or credentials cannot be worked out.
+func registryTargets(src *images.Sources) (targets map[registryKey]scan.Target, users map[registryKey][]string, problems []Result) {
+	targets = map[registryKey]scan.Target{}
+	users = map[registryKey][]string{}
+	use := func(k registryKey, t scan.Target, user string) {
 		targets[k] = t
 		users[k] = append(users[k], user)
 	}
@@ -55,11 +69,11 @@ func Registries(ctx context.Context, src *images.Sources, loadErr error, opts sc
 		user := "ImagePolicy " + policyName(pol.Key)
 		ir, ok := lookup(src.Repositories, pol.Repository)
 		if !ok {
-			out = append(out, Result{Name: "registry", Detail: fmt.Sprintf("%s (%s:%d) refers to ImageRepository %s, which the paths do not declare", user, pol.File, pol.Line, policyName(pol.Repository)),
+			problems = append(problems, Result{Name: "registry", Detail: fmt.Sprintf("%s (%s:%d) refers to ImageRepository %s, which the paths do not declare", user, pol.File, pol.Line, policyName(pol.Repository)),
 				Hint: "add the ImageRepository to the --path, or fix spec.imageRepositoryRef"})
 			continue
 		}
-		k := key{repo: ir.Image, insecure: ir.Insecure}
+		k := registryKey{repo: ir.Image, insecure: ir.Insecure}
 		t := scan.Target{Repository: ir.Image, Insecure: ir.Insecure}
 		if ir.SecretRef != "" {
 			ns, _, _ := strings.Cut(ir.Key, ":")
@@ -69,7 +83,7 @@ func Registries(ctx context.Context, src *images.Sources, loadErr error, opts sc
 			if data, ok := src.Secrets[secret]; ok {
 				auth, err := secretAuth(data, ir.Image)
 				if err != nil {
-					out = append(out, Result{Name: "registry", Detail: fmt.Sprintf("%s: ImageRepository %s (%s:%d): Secret %s: %v", ir.Image, policyName(ir.Key), ir.File, ir.Line, secret, err),
+					problems = append(problems, Result{Name: "registry", Detail: fmt.Sprintf("%s: ImageRepository %s (%s:%d): Secret %s: %v", ir.Image, policyName(ir.Key), ir.File, ir.Line, secret, err),
 						Hint: "fix the Secret's .dockerconfigjson"})
 					continue
 				}
@@ -83,13 +97,15 @@ func Registries(ctx context.Context, src *images.Sources, loadErr error, opts sc
 			continue
 		}
 		repo := repository(site.Value)
-		use(key{repo: repo}, scan.Target{Repository: repo}, site.Object.String()+" (Flux v1 automation)")
+		use(registryKey{repo: repo}, scan.Target{Repository: repo}, site.Object.String()+" (Flux v1 automation)")
 	}
-	if len(targets) == 0 {
-		return append(out, Result{Name: "registry", OK: true, Detail: "no image policies in the paths; no registry to reach"})
-	}
+	return targets, users, problems
+}
 
-	order := make([]key, 0, len(targets))
+// reach lists the tags of every target, as tidegate images would, and
+// returns one line per target naming the objects that need it.
+func reach(ctx context.Context, targets map[registryKey]scan.Target, users map[registryKey][]string, opts scan.Options) []Result {
+	order := make([]registryKey, 0, len(targets))
 	for k := range targets {
 		order = append(order, k)
 	}
@@ -98,6 +114,7 @@ func Registries(ctx context.Context, src *images.Sources, loadErr error, opts sc
 	for i, k := range order {
 		ts[i] = targets[k]
 	}
+	out := make([]Result, 0, len(order))
 	for i, tl := range scan.New(opts).Tags(ctx, ts) {
 		k := order[i]
 		by := "for " + strings.Join(dedupe(users[k]), ", ")

@@ -41,10 +41,6 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// ErrNotImplemented marks a command whose feature has not been built yet.
-// It exits with ExitFailure so that no script mistakes it for success.
-var ErrNotImplemented = errors.New("not implemented yet")
-
 // Code returns the exit code for err: 0 for nil, the code of an
 // ExitError in its chain, ExitFailure otherwise.
 func Code(err error) int {

@@ -10,13 +10,14 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/tidegate/tidegate/internal/resource"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -117,13 +118,12 @@ func (p *Pruner) Prune(ctx context.Context, stale []object.ID, previousSize, des
 	var mu sync.Mutex
 	var errs []error
 	for _, batch := range deleteOrder(stale) {
-		sem := make(chan struct{}, p.opts.Concurrency)
-		var wg sync.WaitGroup
+		// No errgroup context: a failed delete cancels none of the
+		// others, and every error is joined into the result.
+		var g errgroup.Group
+		g.SetLimit(p.opts.Concurrency)
 		for _, id := range batch {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
+			g.Go(func() error {
 				deleted, reason, err := p.deleteOne(ctx, id)
 				mu.Lock()
 				defer mu.Unlock()
@@ -136,9 +136,10 @@ func (p *Pruner) Prune(ctx context.Context, stale []object.ID, previousSize, des
 				default:
 					res.Skipped = append(res.Skipped, Skip{ID: id, Reason: reason})
 				}
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
+		_ = g.Wait() // always nil: the errors are in errs
 	}
 	object.Sort(res.Deleted)
 	object.Sort(res.Remaining)
@@ -167,16 +168,12 @@ func (p *Pruner) outside(stale []object.ID) (inside []object.ID, kept []Skip) {
 
 // deleteOne deletes id if every rule allows it.
 func (p *Pruner) deleteOne(ctx context.Context, id object.ID) (deleted bool, reason string, err error) {
-	mapping, err := p.mapper.RESTMapping(schema.GroupKind{Group: id.Group, Kind: id.Kind})
+	c, _, err := resource.Client(p.dyn, p.mapper, id.GroupKind(), id.Namespace)
 	if err != nil {
 		if meta.IsNoMatchError(err) {
 			return false, "", fmt.Errorf("the cluster no longer knows the kind %s (its CRD was removed?); delete the object by hand if it still exists", id.Kind)
 		}
 		return false, "", err
-	}
-	var c dynamic.ResourceInterface = p.dyn.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		c = p.dyn.Resource(mapping.Resource).Namespace(id.Namespace)
 	}
 	var live *unstructured.Unstructured
 	known := false

@@ -18,10 +18,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -219,32 +219,15 @@ func writeRepo(dir, ns string, n int, changed, removed map[int]bool) error {
 	return nil
 }
 
+// parallel runs f on every item, workers at a time, and returns the
+// first error; a failure stops none of the others.
 func parallel(items []int, workers int, f func(int) error) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	ch := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range ch {
-				if err := f(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	var g errgroup.Group
+	g.SetLimit(workers)
 	for _, i := range items {
-		ch <- i
+		g.Go(func() error { return f(i) })
 	}
-	close(ch)
-	wg.Wait()
-	return first
+	return g.Wait()
 }
 
 func floorApply(ctx context.Context, c kubernetes.Interface, ns string, items []int, version string, workers int) error {

@@ -9,13 +9,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tidegate/tidegate/internal/httpclient"
 )
@@ -244,21 +244,20 @@ func (s *Scanner) remoteOptions(ctx context.Context, t Target) []remote.Option {
 }
 
 // each runs fn(0..n-1), Concurrency at a time, and waits for all.
+// fn records its own error in its result, so one failed registry does not
+// stop the others.
 func (s *Scanner) each(n int, fn func(i int)) {
-	sem := make(chan struct{}, s.opts.Concurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(s.opts.Concurrency)
 	for i := range n {
 		// Once ctx is done fn returns at once, so waiting for a slot
 		// costs nothing and keeps every result filled in.
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			fn(i)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // always nil: fn returns nothing
 }
 
 // explain wraps a registry error with what tidegate was doing and, for

@@ -1,0 +1,32 @@
+// Package resource finds the dynamic client that serves a kind of object.
+//
+// apply (plan and wait) and prune each reach objects through the dynamic
+// client; the rule that picks it (ask the REST mapper for the resource,
+// and address a namespace only when the kind is namespaced) lives here
+// once, so a cluster-scoped object whose manifest names a namespace is
+// read and written at the same URL everywhere.
+package resource
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// Client returns the dynamic client for objects of kind gk in namespace,
+// and the mapping it was chosen by. versions are the preferred API
+// versions, as for meta.RESTMapper.RESTMapping. For a cluster-scoped kind
+// namespace is ignored. The mapper's error is returned as it is, so that
+// callers can tell an unknown kind with meta.IsNoMatchError and say so
+// in their own words.
+func Client(dyn dynamic.Interface, mapper meta.RESTMapper, gk schema.GroupKind, namespace string, versions ...string) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
+	mapping, err := mapper.RESTMapping(gk, versions...)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := dyn.Resource(mapping.Resource)
+	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		return c, mapping, nil
+	}
+	return c.Namespace(namespace), mapping, nil
+}
