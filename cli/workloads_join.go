@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tidegate/tidegate/desired"
 	"github.com/tidegate/tidegate/images"
 )
 
@@ -44,7 +45,7 @@ func (t nameTransform) apply(kind, ns, name string) string {
 		ns = t.namespace
 	}
 	if ns == "" {
-		ns = "default"
+		ns = desired.DefaultNamespace
 	}
 	return workloadName(ns, kind, t.prefix+name+t.suffix)
 }
