@@ -78,7 +78,8 @@ func sortVerbs(vs []string) {
 // fine although the cluster does not know them yet. prev, the inventory
 // the run starts from, may be nil; its members that Git no longer has are
 // what a prune deletes. The Results are the kinds the cluster does not
-// know and the objects a reconcile refuses.
+// know and the objects a reconcile refuses. Like a reconcile, Needs
+// settles the namespaces of objs in place.
 func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcile, prev *prune.Inventory) ([]Need, []Result) {
 	needs := map[needKey]*Need{}
 	add := func(gr schema.GroupResource, ns, why string, newKind bool, verbs ...string) {
@@ -103,8 +104,7 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 	if r.Prune {
 		objectVerbs = append(objectVerbs, "delete")
 	}
-	// The mapper is check's discovery client, bounded by its timeout; the
-	// step settles the namespaces of objs in place, as reconcile's does.
+	// The mapper is check's discovery client, bounded by its timeout.
 	set := desired.Resolve(context.Background(), &render.Result{Objects: objs}, desired.RESTMapperScopes{Mapper: mapper}, desired.Policy{
 		AllowNamespaces:    r.AllowNamespaces,
 		AllowClusterScoped: r.AllowClusterScoped,
@@ -123,7 +123,7 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 			continue
 		case it.Rule == desired.RuleLookup:
 			results = append(results, Result{Name: "kind", Detail: it.Err.Error(),
-				Hint: "the API server's discovery failed; try again, or check its aggregated APIs (kubectl get apiservices)"})
+				Hint: discoveryHint})
 			continue
 		case it.Rule == desired.RuleInvalid:
 			results = append(results, Result{Name: "object", Detail: it.Err.Error(),
@@ -143,7 +143,7 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 		gr, newKind, err := resourceOf(mapper, gvk, crds)
 		if err != nil {
 			results = append(results, Result{Name: "kind", Detail: fmt.Sprintf("%s: look up the kind %s: %v", it.ID, gvk, err),
-				Hint: "the API server's discovery failed; try again, or check its aggregated APIs (kubectl get apiservices)"})
+				Hint: discoveryHint})
 			continue
 		}
 		current = append(current, it.ID)
@@ -192,6 +192,8 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 	})
 	return out, results
 }
+
+const discoveryHint = "the API server's discovery failed; try again, or check its aggregated APIs (kubectl get apiservices)"
 
 // resourceOf names the resource of a kind the run applies: the cluster's,
 // else the plural of its CustomResourceDefinition in the render, which

@@ -230,7 +230,11 @@ func decide(ctx context.Context, o *unstructured.Unstructured, origins map[objec
 	it.ID = object.FromUnstructured(o)
 	if err := object.Validate(o, it.Namespaced); err != nil {
 		// Named as rendered, and by file: that is what the user edits.
-		return refuse(it, RuleInvalid, fmt.Errorf("%s (from %s): the API server would refuse it: %w", id, origins[id], err))
+		from := ""
+		if origin, ok := origins[id]; ok {
+			from = fmt.Sprintf(" (from %s)", origin)
+		}
+		return refuse(it, RuleInvalid, fmt.Errorf("%s%s: the API server would refuse it: %w", id, from, err))
 	}
 	if len(p.AllowNamespaces) == 0 {
 		return it

@@ -79,7 +79,9 @@ func TestResolve(t *testing.T) {
 		objs   []*unstructured.Unstructured
 		policy desired.Policy
 		fail   map[schema.GroupKind]error
-		want   []outcome
+		// origins replaces the render's origins when set.
+		origins map[object.ID]render.Origin
+		want    []outcome
 	}{{
 		name: "namespaced objects without a namespace get the default one",
 		objs: []*unstructured.Unstructured{obj("v1", "ConfigMap", "", "a"), obj("apps/v1", "Deployment", "", "web"), obj("v1", "ConfigMap", "team", "b")},
@@ -142,6 +144,13 @@ func TestResolve(t *testing.T) {
 			{ID: "ConfigMap/Bad_NS/a", Verdict: desired.Refuse, Namespaced: true, Scope: desired.FromCluster, Rule: desired.RuleInvalid, Says: []string{"(from apps (kustomization))", "metadata.namespace \"Bad_NS\""}},
 		},
 	}, {
+		name:    "a refusal without a known origin names only the object",
+		objs:    []*unstructured.Unstructured{obj("v1", "ConfigMap", "team", "Also_Invalid")},
+		origins: map[object.ID]render.Origin{},
+		want: []outcome{
+			{ID: "ConfigMap/team/Also_Invalid", Verdict: desired.Refuse, Namespaced: true, Scope: desired.FromCluster, Rule: desired.RuleInvalid, Says: []string{"ConfigMap/team/Also_Invalid: the API server would refuse it: metadata.name"}},
+		},
+	}, {
 		name:   "--allow-namespace refuses other namespaces and cluster-scoped objects",
 		objs:   []*unstructured.Unstructured{obj("v1", "ConfigMap", "team", "a"), obj("v1", "ConfigMap", "", "b"), obj("v1", "ConfigMap", "other", "c"), obj("v1", "Namespace", "", "team")},
 		policy: desired.Policy{AllowNamespaces: []string{"team", "infra"}},
@@ -168,6 +177,9 @@ func TestResolve(t *testing.T) {
 				origins[object.FromUnstructured(o)] = render.Origin{Path: "apps"}
 			}
 			origins[object.ID{Kind: "ConfigMap", Namespace: "team", Name: "Invalid_Name"}] = render.Origin{Path: "apps", File: "apps/bad.yaml"}
+			if tt.origins != nil {
+				origins = tt.origins
+			}
 			sc := cluster()
 			sc.fail = tt.fail
 			set := desired.Resolve(context.Background(), &render.Result{Objects: tt.objs, Origins: origins}, sc, tt.policy)
