@@ -62,6 +62,15 @@ func TestImportRules(t *testing.T) {
 			if rel == "object" {
 				t.Errorf("object must stay a leaf package, but imports %s", d)
 			}
+			// desired is the pure step between render and the stages that
+			// act on its result: reconcile, check and cli call it, and it
+			// reads nothing but a render and one question about scopes.
+			if rel == "desired" && to != "" && to != "render" {
+				t.Errorf("desired imports stage %s (%s): it decides on a render alone, and the stages that act on it import desired, not the other way round", to, d)
+			}
+			if rel == "desired" && (topOf(drel) == "cli" || topOf(drel) == "reconcile" || topOf(drel) == "check") {
+				t.Errorf("desired imports %s: reconcile and check call the step, it must not call them", d)
+			}
 		}
 	}
 }

@@ -441,3 +441,24 @@ func TestNamespaces(t *testing.T) {
 		t.Errorf("as a tenant:\n%s", out)
 	}
 }
+
+// Needs decides with reconcile's step, so an object a reconcile refuses
+// before any write is a ✗ here too, not access to grant.
+func TestNeedsRefusesWhatReconcileRefuses(t *testing.T) {
+	ns := env.Namespace(t)
+	objs := []*unstructured.Unstructured{
+		obj("v1", "ConfigMap", ns, "good"),
+		obj("v1", "ConfigMap", ns, "Invalid_Name"),
+	}
+	r := check.Reconcile{Inventory: prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "fleet"}}
+	needs, rs := check.Needs(objs, connect(t, env.Config).mapper, r, nil)
+	out := text(t, rs)
+	if len(rs) != 1 || !strings.Contains(out, "✗ object: ConfigMap/"+ns+"/Invalid_Name") || !strings.Contains(out, "DNS-1123 subdomain") || !strings.Contains(out, "a reconcile refuses it before any write") {
+		t.Errorf("results:\n%s", out)
+	}
+	for _, n := range needs {
+		if n.Resource.Resource == "configmaps" && strings.Join(n.For, ",") != "objects,inventory" {
+			t.Errorf("configmaps in %s for %v, want objects (the valid one) and inventory", n.Namespace, n.For)
+		}
+	}
+}

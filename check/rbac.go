@@ -17,8 +17,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 
+	"github.com/tidegate/tidegate/desired"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/prune"
+	"github.com/tidegate/tidegate/render"
 )
 
 // Reconcile is what a reconcile would be run with, as far as it decides
@@ -68,23 +70,18 @@ func sortVerbs(vs []string) {
 	sort.Slice(vs, func(i, j int) bool { return slices.Index(verbOrder, vs[i]) < slices.Index(verbOrder, vs[j]) })
 }
 
-// imageAutomationGroup holds Flux's image automation kinds, which
-// reconcile reads as configuration and never applies.
-const imageAutomationGroup = "image.toolkit.fluxcd.io"
-
-// Needs works out the access a reconcile of objs (the render) needs,
-// following reconcile's rules: namespaced objects without a namespace go
-// to DefaultNamespace, image automation objects are not applied, objects
-// outside --allow-namespace are refused, and kinds whose
-// CustomResourceDefinition is in the render are fine although the
-// cluster does not know them yet. prev, the inventory the run starts
-// from, may be nil; its members that Git no longer has are what a prune
-// deletes. The Results are the kinds the cluster does not know and the
-// objects --allow-namespace refuses.
+// Needs works out the access a reconcile of objs (the render) needs. The
+// objects it applies, skips and refuses are decided by desired.Resolve,
+// the step reconcile runs: namespaced objects without a namespace go to
+// DefaultNamespace, image automation objects are not applied, objects
+// outside --allow-namespace or that the API server would refuse are
+// refused, and kinds whose CustomResourceDefinition is in the render are
+// fine although the cluster does not know them yet. prev, the inventory
+// the run starts from, may be nil; its members that Git no longer has are
+// what a prune deletes. The Results are the kinds the cluster does not
+// know and the objects a reconcile refuses. Like a reconcile, Needs
+// settles the namespaces of objs in place.
 func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcile, prev *prune.Inventory) ([]Need, []Result) {
-	if r.DefaultNamespace == "" {
-		r.DefaultNamespace = "default"
-	}
 	needs := map[needKey]*Need{}
 	add := func(gr schema.GroupResource, ns, why string, newKind bool, verbs ...string) {
 		k := needKey{gr, ns}
@@ -108,53 +105,50 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 	if r.Prune {
 		objectVerbs = append(objectVerbs, "delete")
 	}
+	// The mapper is check's discovery client, bounded by its timeout.
+	set := desired.Resolve(context.Background(), &render.Result{Objects: objs}, desired.RESTMapperScopes{Mapper: mapper}, desired.Policy{
+		AllowNamespaces:    r.AllowNamespaces,
+		AllowClusterScoped: r.AllowClusterScoped,
+		DefaultNamespace:   r.DefaultNamespace,
+	})
 	crds := object.CRDs(objs)
 	unknown := map[schema.GroupVersionKind][]string{}
 	var unknownOrder []schema.GroupVersionKind
 	refused := map[string][]string{} // by namespace, "" for cluster-scoped
 	var current []object.ID
 	var results []Result
-	for _, o := range objs {
-		gvk := o.GroupVersionKind()
-		if gvk.Group == imageAutomationGroup {
-			continue
-		}
-		var gr schema.GroupResource
-		var namespaced, newKind bool
-		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	for _, it := range set.Items {
+		gvk := it.Obj.GroupVersionKind()
 		switch {
-		case err == nil:
-			gr, namespaced = mapping.Resource.GroupResource(), mapping.Scope.Name() == meta.RESTScopeNameNamespace
-		case meta.IsNoMatchError(err):
-			crd, ok := crds[gvk.GroupKind()]
-			if !ok {
-				if _, seen := unknown[gvk]; !seen {
-					unknownOrder = append(unknownOrder, gvk)
-				}
-				unknown[gvk] = append(unknown[gvk], object.FromUnstructured(o).String())
-				continue
+		case it.Verdict == desired.Skip:
+			continue
+		case it.Rule == desired.RuleLookup:
+			results = append(results, Result{Name: "kind", Detail: it.Err.Error(),
+				Hint: discoveryHint})
+			continue
+		case it.Rule == desired.RuleInvalid:
+			results = append(results, Result{Name: "object", Detail: it.Err.Error(),
+				Hint: "fix the object in Git: a reconcile refuses it before any write"})
+			continue
+		case it.Scope == desired.Assumed:
+			// The missing kind says more than where its objects are.
+			if _, seen := unknown[gvk]; !seen {
+				unknownOrder = append(unknownOrder, gvk)
 			}
-			gr, namespaced, newKind = schema.GroupResource{Group: gvk.Group, Resource: crd.Plural}, crd.Namespaced, true
-		default:
-			results = append(results, Result{Name: "kind", Detail: fmt.Sprintf("%s: look up the kind %s: %v", object.FromUnstructured(o), gvk, err),
-				Hint: "the API server's discovery failed; try again, or check its aggregated APIs (kubectl get apiservices)"})
+			unknown[gvk] = append(unknown[gvk], it.ID.String())
+			continue
+		case it.Verdict == desired.Refuse:
+			refused[it.ID.Namespace] = append(refused[it.ID.Namespace], it.ID.String())
 			continue
 		}
-		ns := ""
-		if namespaced {
-			ns = o.GetNamespace()
-			if ns == "" {
-				ns = r.DefaultNamespace
-			}
-		}
-		id := object.FromUnstructured(o)
-		id.Namespace = ns
-		if len(r.AllowNamespaces) > 0 && ((!namespaced && !r.AllowClusterScoped) || (namespaced && !slices.Contains(r.AllowNamespaces, ns))) {
-			refused[ns] = append(refused[ns], id.String())
+		gr, newKind, err := resourceOf(mapper, gvk, crds)
+		if err != nil {
+			results = append(results, Result{Name: "kind", Detail: fmt.Sprintf("%s: look up the kind %s: %v", it.ID, gvk, err),
+				Hint: discoveryHint})
 			continue
 		}
-		current = append(current, id)
-		add(gr, ns, "objects", newKind, objectVerbs...)
+		current = append(current, it.ID)
+		add(gr, it.ID.Namespace, "objects", newKind, objectVerbs...)
 	}
 
 	for _, gvk := range unknownOrder {
@@ -198,6 +192,22 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 		return out[i].Resource.String() < out[j].Resource.String()
 	})
 	return out, results
+}
+
+const discoveryHint = "the API server's discovery failed; try again, or check its aggregated APIs (kubectl get apiservices)"
+
+// resourceOf names the resource of a kind the run applies: the cluster's,
+// else the plural of its CustomResourceDefinition in the render, which
+// makes it a new kind.
+func resourceOf(mapper meta.RESTMapper, gvk schema.GroupVersionKind, crds map[schema.GroupKind]object.CRD) (schema.GroupResource, bool, error) {
+	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err == nil {
+		return m.Resource.GroupResource(), false, nil
+	}
+	if crd, ok := crds[gvk.GroupKind()]; ok && meta.IsNoMatchError(err) {
+		return schema.GroupResource{Group: gvk.Group, Resource: crd.Plural}, true, nil
+	}
+	return schema.GroupResource{}, false, err
 }
 
 type needKey struct {

@@ -32,6 +32,7 @@ import (
 	"github.com/tidegate/tidegate/forge"
 	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/propose"
+	"github.com/tidegate/tidegate/render"
 	"github.com/tidegate/tidegate/source"
 )
 
@@ -799,16 +800,12 @@ func (c *InitCmd) checkRendered(dir string, paths []string, files []initFile) er
 }
 
 func isKustomizationDir(dir string) bool {
-	for _, n := range kustomizationNames {
-		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && !fi.IsDir() {
-			return true
-		}
-	}
-	return false
+	_, ok := render.KustomizationFile(dir)
+	return ok
 }
 
-// renderedBelow mirrors render's plain directories: every .yaml, .yml and
-// .json file below the path, except in dot-directories and .sops.yaml.
+// renderedBelow applies render's plain-directory rules to a file init
+// would write below the path.
 func renderedBelow(dir, file string) bool {
 	rel := file
 	if dir != "." {
@@ -819,16 +816,11 @@ func renderedBelow(dir, file string) bool {
 	}
 	parts := strings.Split(rel, "/")
 	for _, d := range parts[:len(parts)-1] {
-		if strings.HasPrefix(d, ".") {
+		if render.PlainSkipsDir(d) {
 			return false
 		}
 	}
-	base := parts[len(parts)-1]
-	switch strings.ToLower(path.Ext(base)) {
-	case ".yaml", ".yml", ".json":
-		return base != sopsFile
-	}
-	return false
+	return render.PlainManifest(parts[len(parts)-1])
 }
 
 // proposal is the one pull request that holds every file init writes.

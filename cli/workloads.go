@@ -9,13 +9,16 @@ import (
 	"text/tabwriter"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/tidegate/tidegate/desired"
 	"github.com/tidegate/tidegate/object"
+	"github.com/tidegate/tidegate/render"
 )
 
 // WorkloadsCmd groups the workload commands.
@@ -133,7 +136,7 @@ func (c *WorkloadsListCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer co.Close()
-	rows := workloadRows(res.Objects)
+	rows := workloadRows(ctx, res)
 	attachPolicies(rows, co.Dir, c.Path, g.Logger())
 	rows = filterRows(rows, c.Namespace, c.Container)
 	if c.Live {
@@ -154,21 +157,20 @@ func (c *WorkloadsListCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 // workloadRows extracts the workloads of a render, sorted by namespace,
-// kind and name. Namespaced objects without a namespace get "default",
-// as reconcile gives them.
-func workloadRows(objs []*unstructured.Unstructured) []workloadRow {
+// kind and name. Their namespaces are settled by reconcile's own step
+// (desired.Resolve), so a workload without one is listed where a
+// reconcile puts it. A workload a reconcile would refuse is still listed:
+// the listing is about Git, and check says what is wrong with it.
+func workloadRows(ctx context.Context, res *render.Result) []workloadRow {
 	rows := []workloadRow{}
-	for _, o := range objs {
-		gvk := o.GroupVersionKind()
-		if _, ok := workloadKinds[gvk.GroupKind()]; !ok {
+	for _, it := range desired.Resolve(ctx, res, workloadScopes{}, desired.Policy{}).Items {
+		gvk := it.Obj.GroupVersionKind()
+		if _, ok := workloadKinds[gvk.GroupKind()]; !ok || it.Verdict == desired.Skip {
 			continue
 		}
-		ns := o.GetNamespace()
-		if ns == "" {
-			ns = "default"
-		}
-		r := workloadRow{Workload: workloadName(ns, gvk.Kind, o.GetName()), Namespace: ns, Kind: gvk.Kind, Name: o.GetName(), group: gvk.Group}
-		r.Containers = containersOf(o.Object, gvk.Kind)
+		ns := it.ID.Namespace
+		r := workloadRow{Workload: workloadName(ns, gvk.Kind, it.ID.Name), Namespace: ns, Kind: gvk.Kind, Name: it.ID.Name, group: gvk.Group}
+		r.Containers = containersOf(it.Obj.Object, gvk.Kind)
 		rows = append(rows, r)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
@@ -182,6 +184,18 @@ func workloadRows(objs []*unstructured.Unstructured) []workloadRow {
 		return a.Name < b.Name
 	})
 	return rows
+}
+
+// workloadScopes answers desired.Resolve without a cluster: the workload
+// kinds are built in and namespaced, and the kinds the listing leaves out
+// need no answer.
+type workloadScopes struct{}
+
+func (workloadScopes) Namespaced(_ context.Context, gvk schema.GroupVersionKind) (bool, error) {
+	if _, ok := workloadKinds[gvk.GroupKind()]; ok {
+		return true, nil
+	}
+	return false, &meta.NoKindMatchError{GroupKind: gvk.GroupKind(), SearchedVersions: []string{gvk.Version}}
 }
 
 func workloadName(ns, kind, name string) string {

@@ -15,7 +15,9 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tidegate/tidegate/desired"
 	"github.com/tidegate/tidegate/images"
+	"github.com/tidegate/tidegate/render"
 )
 
 // The policies of a workload live in the repository's files, as written:
@@ -44,7 +46,7 @@ func (t nameTransform) apply(kind, ns, name string) string {
 		ns = t.namespace
 	}
 	if ns == "" {
-		ns = "default"
+		ns = desired.DefaultNamespace
 	}
 	return workloadName(ns, kind, t.prefix+name+t.suffix)
 }
@@ -59,8 +61,6 @@ type repoFiles struct {
 	// images are the images entries of each kustomization file.
 	images map[string][]types.Image
 }
-
-var kustomizationNames = [...]string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
 // reachedFiles follows each path the way render does.
 func reachedFiles(root string, paths []string) (*repoFiles, error) {
@@ -90,11 +90,8 @@ func (r *repoFiles) visit(dir string, t nameTransform, depth int, top bool) erro
 		return fmt.Errorf("%s: kustomizations nest more than 32 deep; look for a cycle among their resources", dir)
 	}
 	kfile := ""
-	for _, n := range kustomizationNames {
-		if fi, err := os.Stat(r.abs(path.Join(dir, n))); err == nil && !fi.IsDir() {
-			kfile = path.Join(dir, n)
-			break
-		}
+	if f, ok := render.KustomizationFile(r.abs(dir)); ok {
+		kfile = path.Join(dir, filepath.Base(f))
 	}
 	if kfile == "" {
 		if !top {
@@ -106,13 +103,12 @@ func (r *repoFiles) visit(dir string, t nameTransform, depth int, top bool) erro
 				return err
 			}
 			if d.IsDir() {
-				if p != start && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir // as render does: .git, .github
+				if p != start && render.PlainSkipsDir(d.Name()) {
+					return filepath.SkipDir
 				}
 				return nil
 			}
-			switch strings.ToLower(filepath.Ext(p)) {
-			case ".yaml", ".yml", ".json":
+			if render.PlainManifest(d.Name()) {
 				rel, err := filepath.Rel(r.root, p)
 				if err != nil {
 					return err

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/tidegate/tidegate/apply"
+	"github.com/tidegate/tidegate/desired"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/prune"
 	"github.com/tidegate/tidegate/render"
@@ -356,94 +357,27 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 
 // desired renders the repository and returns the objects to apply, after
 // setting aside tidegate's own configuration and enforcing the namespace
-// limits. It records skipped objects in rep.
+// limits (desired.Resolve). It records skipped objects in rep.
 func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.Unstructured, error) {
 	res, err := render.Render(ctx, r.opts.Root, r.opts.Paths, r.opts.Render)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w (nothing was applied or pruned)", err)
 	}
 	r.rendered = res
-	crds := object.CRDs(res.Objects)
-	var objs []*unstructured.Unstructured
-	var refused []error
-	for _, o := range res.Objects {
-		id := object.FromUnstructured(o)
-		if isImageAutomation(id) {
-			rep.add(entry(id, Skipped, "image automation configuration: read by tidegate images, not applied"))
-			continue
+	set := desired.Resolve(ctx, res, desired.RESTMapperScopes{Mapper: r.mapper}, desired.Policy{
+		AllowNamespaces:    r.opts.AllowNamespaces,
+		AllowClusterScoped: r.opts.AllowClusterScoped,
+		DefaultNamespace:   r.opts.DefaultNamespace,
+	})
+	for _, it := range set.Items {
+		if it.Verdict == desired.Skip {
+			rep.add(entry(it.ID, Skipped, it.Why))
 		}
-		crd, known := crds[id.GroupKind()]
-		namespaced := crd.Namespaced
-		if !known {
-			namespaced, err = r.namespaced(ctx, o)
-			if err != nil {
-				refused = append(refused, fmt.Errorf("%s: %w", id, err))
-				continue
-			}
-		}
-		if namespaced && o.GetNamespace() == "" {
-			o.SetNamespace(r.opts.DefaultNamespace)
-		}
-		if !namespaced && o.GetNamespace() != "" {
-			// The API server ignores it, but the ID would then differ
-			// between render and the live object.
-			o.SetNamespace("")
-		}
-		if err := object.Validate(o, namespaced); err != nil {
-			refused = append(refused, fmt.Errorf("%s (from %s): the API server would refuse it: %w", id, res.Origins[id], err))
-			continue
-		}
-		if err := r.allowed(o, namespaced); err != nil {
-			refused = append(refused, err)
-			continue
-		}
-		objs = append(objs, o)
 	}
-	if len(refused) > 0 {
-		return nil, fmt.Errorf("%w (nothing was applied or pruned)", errors.Join(refused...))
+	if err := set.Err(); err != nil {
+		return nil, fmt.Errorf("%w (nothing was applied or pruned)", err)
 	}
-	return objs, nil
-}
-
-// namespaced asks the API server's discovery whether o's kind is
-// namespaced. A kind the server does not know is assumed namespaced when
-// the object names a namespace; apply reports the missing type.
-func (r *Reconciler) namespaced(ctx context.Context, o *unstructured.Unstructured) (bool, error) {
-	gvk := o.GroupVersionKind()
-	// The first lookup runs discovery: with the run's context, so that a
-	// stalled API server does not outlast SIGTERM or --run-timeout.
-	var m *meta.RESTMapping
-	var err error
-	if mc, ok := r.mapper.(meta.RESTMapperWithContext); ok {
-		m, err = mc.RESTMappingWithContext(ctx, gvk.GroupKind(), gvk.Version)
-	} else {
-		m, err = r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	}
-	if err != nil {
-		if meta.IsNoMatchError(err) {
-			return o.GetNamespace() != "", nil
-		}
-		return false, fmt.Errorf("look up the kind %s: %w", gvk, err)
-	}
-	return m.Scope.Name() == meta.RESTScopeNameNamespace, nil
-}
-
-// allowed enforces --allow-namespace before anything is written.
-func (r *Reconciler) allowed(o *unstructured.Unstructured, namespaced bool) error {
-	if len(r.opts.AllowNamespaces) == 0 {
-		return nil
-	}
-	id := object.FromUnstructured(o)
-	if !namespaced {
-		if r.opts.AllowClusterScoped {
-			return nil
-		}
-		return fmt.Errorf("%s: cluster-scoped objects are not allowed (this run is limited to namespaces %s; pass --allow-cluster-scoped to permit them)", id, strings.Join(r.opts.AllowNamespaces, ", "))
-	}
-	if !slices.Contains(r.opts.AllowNamespaces, o.GetNamespace()) {
-		return fmt.Errorf("%s: namespace %q is not allowed (allowed: %s; add --allow-namespace %s or move the object)", id, o.GetNamespace(), strings.Join(r.opts.AllowNamespaces, ", "), o.GetNamespace())
-	}
-	return nil
+	return set.Objects(), nil
 }
 
 // reportDrift writes nothing: it diffs the drifted objects and returns
@@ -520,12 +454,6 @@ func union(a, b []object.ID) []object.ID {
 	}
 	object.Sort(out)
 	return out
-}
-
-// isImageAutomation tells Flux's image automation objects, which tidegate
-// reads as configuration and never applies.
-func isImageAutomation(id object.ID) bool {
-	return id.Group == "image.toolkit.fluxcd.io"
 }
 
 func parentString(p prune.Parent) string {

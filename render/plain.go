@@ -94,7 +94,7 @@ func (r *renderer) walkPlain(walked, real string, open map[string]bool, out *[]p
 			target = dest
 		}
 		switch {
-		case isDir && strings.HasPrefix(e.Name(), "."):
+		case isDir && PlainSkipsDir(e.Name()):
 			continue // .git, .github and friends
 		case isDir:
 			if open[target] {
@@ -109,7 +109,7 @@ func (r *renderer) walkPlain(walked, real string, open map[string]bool, out *[]p
 			if err != nil {
 				return err
 			}
-		case isManifestName(e.Name()) && e.Name() != ".sops.yaml": // SOPS' creation rules, not a manifest
+		case PlainManifest(e.Name()):
 			*out = append(*out, plainFile{path: path, real: target})
 		}
 	}

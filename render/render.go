@@ -232,12 +232,8 @@ func within(root, p string) bool {
 }
 
 func isKustomization(dir string) bool {
-	for _, name := range kustomizationFiles {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && !fi.IsDir() {
-			return true
-		}
-	}
-	return false
+	_, ok := KustomizationFile(dir)
+	return ok
 }
 
 // kustomize builds a kustomization with krusty on a filesystem that stays
