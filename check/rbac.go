@@ -16,15 +16,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
-	"github.com/tidegate/tidegate/prune"
 )
 
 // Reconcile is what a reconcile would be run with, as far as it decides
 // which access the run needs.
 type Reconcile struct {
 	// Inventory is the ApplySet parent the run reads and writes.
-	Inventory prune.Parent
+	Inventory inventory.Parent
 	// Prune deletes what Git removed: delete on every type the run owns.
 	Prune bool
 	// Lease holds a coordination.k8s.io Lease in the inventory namespace.
@@ -80,7 +80,7 @@ const imageAutomationGroup = "image.toolkit.fluxcd.io"
 // from, may be nil; its members that Git no longer has are what a prune
 // deletes. The Results are the kinds the cluster does not know and the
 // objects --allow-namespace refuses.
-func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcile, prev *prune.Inventory) ([]Need, []Result) {
+func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcile, prev *inventory.Inventory) ([]Need, []Result) {
 	if r.DefaultNamespace == "" {
 		r.DefaultNamespace = "default"
 	}
@@ -176,7 +176,7 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 		add(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, r.Inventory.Namespace, "lease", false, "get", "create", "update")
 	}
 	if r.Prune && prev != nil {
-		for _, id := range prune.Stale(prev.Members, current) {
+		for _, id := range inventory.Stale(prev, inventory.NewSet(current...)) {
 			// A kind the cluster no longer serves cannot be deleted
 			// anyway; prune reports it on its own.
 			if m, err := mapper.RESTMapping(id.GroupKind()); err == nil {

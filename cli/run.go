@@ -13,8 +13,8 @@ import (
 
 	"github.com/tidegate/tidegate/internal/atomicfile"
 	"github.com/tidegate/tidegate/internal/version"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/metrics"
-	"github.com/tidegate/tidegate/prune"
 )
 
 // RunFlags bound a whole run and record how it ended.
@@ -115,7 +115,7 @@ func (g *Globals) RunContext(parent context.Context) (ctx context.Context, stop 
 // file last. cmd is the selected command's struct. It returns the error
 // whose Code is the exit code.
 func (g *Globals) Execute(command string, cmd any, run func() error) error {
-	if inv, ok := cmd.(interface{ parent() prune.Parent }); ok {
+	if inv, ok := cmd.(interface{ parent() inventory.Parent }); ok {
 		g.inventory = inv.parent().String()
 	}
 	if command != "version" {

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -54,7 +55,7 @@ func OwnershipOf(live *unstructured.Unstructured, id string, previous map[object
 	if live == nil {
 		return Absent, ""
 	}
-	switch other := live.GetLabels()[PartOfLabel]; {
+	switch other := live.GetLabels()[inventory.PartOfLabel]; {
 	case other == id:
 		return Member, ""
 	case other != "":
@@ -116,7 +117,7 @@ func Decide(desired, live *unstructured.Unstructured, id string, previous map[ob
 			c.Adopted, c.Reason = true, "taken from ApplySet "+other+" (--force)"
 			return c
 		}
-		c.Refused = fmt.Errorf("%s: is a member of another inventory (%s=%s)%s; it is never taken over, not even with --adopt. Remove it from the other inventory's Git, or pass --force (or annotate the object tidegate.dev/force: enabled) to take it from that inventory", c.ID, PartOfLabel, other, managedBy(live))
+		c.Refused = fmt.Errorf("%s: is a member of another inventory (%s=%s)%s; it is never taken over, not even with --adopt. Remove it from the other inventory's Git, or pass --force (or annotate the object tidegate.dev/force: enabled) to take it from that inventory", c.ID, inventory.PartOfLabel, other, managedBy(live))
 	}
 	return c
 }

@@ -17,12 +17,20 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 )
 
 // ErrMassPrune is wrapped by the refusal of a prune that would delete
 // everything or too much at once.
 var ErrMassPrune = errors.New("refusing a mass prune")
+
+// The mass-prune guard: inventories smaller than minGuardedInventorySize
+// may always shrink (except to nothing), larger ones by defaultMaxShare.
+const (
+	minGuardedInventorySize = 5
+	defaultMaxShare         = 0.5
+)
 
 // Options configures a Pruner.
 type Options struct {
@@ -193,8 +201,8 @@ func (p *Pruner) deleteOne(ctx context.Context, id object.ID) (deleted bool, rea
 	// A conflict means the object changed since it was read; a few
 	// rounds settle it unless something rewrites it constantly.
 	for attempt := 0; ; attempt++ {
-		if got := live.GetLabels()[PartOfLabel]; got != p.id {
-			return false, "not deleted: it does not carry this inventory's " + PartOfLabel + " label (someone else owns it now)", nil
+		if got := live.GetLabels()[inventory.PartOfLabel]; got != p.id {
+			return false, "not deleted: it does not carry this inventory's " + inventory.PartOfLabel + " label (someone else owns it now)", nil
 		}
 		if why := optOut(live.GetAnnotations()); why != "" {
 			return false, "not deleted: " + why, nil
