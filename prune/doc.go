@@ -25,8 +25,9 @@
 //     than MaxShare of an inventory of at least minGuardedSize objects, is
 //     refused as a whole unless AllowMassPrune.
 //
-// Deletes run in reverse apply order (custom resources before their
-// definitions, Namespaces last) with the UID read as a precondition. A
+// Deletes run in the exact reverse of the apply stages (object.Stage:
+// custom resources before their definitions, a Namespace's members
+// before it, definitions last) with the UID read as a precondition. A
 // delete that fails stays in the inventory so that the next run retries
 // it. The caller (package reconcile) prunes only after the render and
 // every apply succeeded.

@@ -255,23 +255,12 @@ func optOut(ann map[string]string) string {
 }
 
 // deleteOrder groups ids into batches deleted one after the other: the
-// reverse of the apply stages, so custom resources go before their
-// definitions and Namespaces, which take their contents with them, last.
+// apply stages in exact reverse (object.Stage), so custom resources go
+// before their definitions and a Namespace's members before it.
 func deleteOrder(ids []object.ID) [][]object.ID {
-	rank := func(id object.ID) int {
-		switch {
-		case id.Group == "" && id.Kind == "Namespace":
-			return 3
-		case id.Group == "apiextensions.k8s.io" && id.Kind == "CustomResourceDefinition":
-			return 2
-		case id.Namespace == "":
-			return 1
-		}
-		return 0
-	}
-	batches := make([][]object.ID, 4)
+	batches := make([][]object.ID, object.LastStage+1)
 	for _, id := range ids {
-		r := rank(id)
+		r := object.LastStage - object.Stage(id)
 		batches[r] = append(batches[r], id)
 	}
 	return batches
