@@ -51,7 +51,7 @@ const (
 // OwnershipOf returns how live (nil when absent) relates to the
 // inventory id whose previous members are given, and for a Foreign object
 // the other inventory's id.
-func OwnershipOf(live *unstructured.Unstructured, id string, previous map[object.ID]bool) (Ownership, string) {
+func OwnershipOf(live *unstructured.Unstructured, id string, previous inventory.Set) (Ownership, string) {
 	if live == nil {
 		return Absent, ""
 	}
@@ -62,7 +62,7 @@ func OwnershipOf(live *unstructured.Unstructured, id string, previous map[object
 		// The label wins over our own record: the other inventory's
 		// runs prune what carries their label.
 		return Foreign, other
-	case previous[object.FromUnstructured(live)]:
+	case previous.Has(object.FromUnstructured(live)):
 		return Member, ""
 	}
 	return Unowned, ""
@@ -98,7 +98,7 @@ type ClaimOptions struct {
 
 // Decide applies the ownership rules to one desired object and its live
 // copy. It is pure: the live object comes from apply's plan.
-func Decide(desired, live *unstructured.Unstructured, id string, previous map[object.ID]bool, o ClaimOptions) Claim {
+func Decide(desired, live *unstructured.Unstructured, id string, previous inventory.Set, o ClaimOptions) Claim {
 	c := Claim{ID: object.FromUnstructured(desired)}
 	var other string
 	c.Ownership, other = OwnershipOf(live, id, previous)

@@ -18,10 +18,7 @@ import (
 // to someone else; the refused objects are added to rep as failed. It writes nothing and
 // reads nothing: the caller refuses the whole run before any write.
 func (r *Reconciler) claims(plan *apply.Plan, prev *inventory.Inventory, rep *Report, command string) (adopted map[object.ID]prune.Claim, refused map[object.ID]bool, err error) {
-	previous := make(map[object.ID]bool, len(prev.Members))
-	for _, id := range prev.Members {
-		previous[id] = true
-	}
+	previous := inventory.NewSet(prev.Members...)
 	opts := prune.ClaimOptions{
 		Adopt:       r.opts.Adopt,
 		Force:       r.opts.Force,
