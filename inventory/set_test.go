@@ -177,3 +177,11 @@ func TestChangedIgnoresOrder(t *testing.T) {
 		t.Error("Changed sorted its operand in place")
 	}
 }
+
+// TestParentString pins the form reports and metrics show (and that
+// metrics reads back: Kind namespace/name).
+func TestParentString(t *testing.T) {
+	if got, want := (inventory.Parent{Kind: "Secret", Namespace: "tidegate-system", Name: "fleet"}).String(), "Secret tidegate-system/fleet"; got != want {
+		t.Errorf("String = %q, want %q", got, want)
+	}
+}

@@ -144,7 +144,7 @@ func (r *Reconciler) newReport() *Report {
 		Paths:     r.opts.Paths,
 		DryRun:    r.opts.DryRun,
 		Drift:     r.opts.Drift,
-		Inventory: parentString(r.opts.Inventory),
+		Inventory: r.opts.Inventory.String(),
 		Started:   time.Now(),
 	}
 }
@@ -186,7 +186,7 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	widened := inventory.Widened(prev, inventory.NewSet(current...))
 	if !r.opts.DryRun && (r.repair || inventory.Changed(prev, widened)) {
 		if err := store.Save(ctx, widened); err != nil {
-			return rep, r.fail(rep, fmt.Errorf("write inventory %s before applying: %w", parentString(r.opts.Inventory), err))
+			return rep, r.fail(rep, fmt.Errorf("write inventory %s before applying: %w", r.opts.Inventory.String(), err))
 		}
 	}
 
@@ -262,7 +262,7 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	// nothing at all.
 	if !r.opts.DryRun && (r.repair || inventory.Changed(prev, final)) {
 		if err := store.Save(ctx, final); err != nil {
-			return rep, r.fail(rep, fmt.Errorf("write inventory %s: %w", parentString(r.opts.Inventory), err))
+			return rep, r.fail(rep, fmt.Errorf("write inventory %s: %w", r.opts.Inventory.String(), err))
 		}
 	}
 
@@ -496,10 +496,6 @@ func isImageAutomation(id object.ID) bool {
 	return id.Group == "image.toolkit.fluxcd.io"
 }
 
-func parentString(p inventory.Parent) string {
-	return fmt.Sprintf("%s %s/%s", p.Kind, p.Namespace, p.Name)
-}
-
 // prepare renders Git, reads the previous inventory and labels every
 // object as a member of it: the steps reconcile and diff share before
 // they look at the cluster.
@@ -513,13 +509,13 @@ func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.
 	var corrupt *inventory.CorruptError
 	switch {
 	case errors.As(err, &corrupt) && r.opts.RepairInventory:
-		r.opts.Logger.Warn("repairing the inventory: dropping unreadable members; the objects they named are no longer tracked and will not be pruned", "inventory", parentString(r.opts.Inventory), "dropped", strings.Join(corrupt.Bad, "; "))
+		r.opts.Logger.Warn("repairing the inventory: dropping unreadable members; the objects they named are no longer tracked and will not be pruned", "inventory", r.opts.Inventory.String(), "dropped", strings.Join(corrupt.Bad, "; "))
 		prev, r.repair = corrupt.Partial, true
 	case errors.As(err, &corrupt):
 		inv := r.opts.Inventory
 		return nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, run once: tidegate reconcile --repair-inventory --inventory-kind %s --inventory-namespace %s --inventory-name %s, with your usual --source and --path (it drops the unreadable members and writes the inventory again; the objects they named are then no longer pruned, delete them by hand if Git no longer has them); or fix the lines by hand: kubectl -n %s edit %s %s", err, inv.Kind, inv.Namespace, inv.Name, inv.Namespace, strings.ToLower(inv.Kind), inv.Name)
 	case err != nil:
-		return nil, nil, nil, fmt.Errorf("read inventory %s: %w", parentString(r.opts.Inventory), err)
+		return nil, nil, nil, fmt.Errorf("read inventory %s: %w", r.opts.Inventory.String(), err)
 	}
 	for _, o := range objs {
 		inventory.Label(o, r.opts.Inventory.ID())
