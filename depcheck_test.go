@@ -29,6 +29,11 @@ func TestImportRules(t *testing.T) {
 	if len(deps) < 5 {
 		t.Fatalf("go list found only %d packages; the check would prove nothing", len(deps))
 	}
+	for _, p := range []string{"object", "inventory"} {
+		if _, ok := deps[module+"/"+p]; !ok {
+			t.Fatalf("go list did not list %s; the rules for it would prove nothing", p)
+		}
+	}
 
 	for pkg, ds := range deps {
 		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
@@ -70,6 +75,12 @@ func TestImportRules(t *testing.T) {
 			}
 			if rel == "desired" && (topOf(drel) == "cli" || topOf(drel) == "reconcile" || topOf(drel) == "check") {
 				t.Errorf("desired imports %s: reconcile and check call the step, it must not call them", d)
+			}
+			// The inventory is a noun beside object, not a stage: prune
+			// and the orchestrators read and write it, and it knows
+			// nothing of how objects are rendered, applied or deleted.
+			if rel == "inventory" && drel != "object" {
+				t.Errorf("inventory may import only object, but imports %s", d)
 			}
 		}
 	}

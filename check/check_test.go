@@ -26,8 +26,8 @@ import (
 	"github.com/tidegate/tidegate/images/scan"
 	"github.com/tidegate/tidegate/internal/sopstest"
 	"github.com/tidegate/tidegate/internal/testenv"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
-	"github.com/tidegate/tidegate/prune"
 	"github.com/tidegate/tidegate/render"
 	"github.com/tidegate/tidegate/source"
 )
@@ -302,11 +302,11 @@ func TestInventory(t *testing.T) {
 	ctx := context.Background()
 	admin := connect(t, env.Config)
 	ns := env.Namespace(t)
-	inv, r := check.Inventory(ctx, admin.dyn, admin.cs.CoreV1().Namespaces(), prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "fleet"}, "tidegate/test")
+	inv, r := check.Inventory(ctx, admin.dyn, admin.cs.CoreV1().Namespaces(), inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "fleet"}, "tidegate/test")
 	if inv == nil || !r.OK || !strings.Contains(r.Detail, "none yet") {
 		t.Errorf("new inventory: %+v", r)
 	}
-	_, r = check.Inventory(ctx, admin.dyn, admin.cs.CoreV1().Namespaces(), prune.Parent{Kind: "ConfigMap", Namespace: "no-such-namespace", Name: "fleet"}, "tidegate/test")
+	_, r = check.Inventory(ctx, admin.dyn, admin.cs.CoreV1().Namespaces(), inventory.Parent{Kind: "ConfigMap", Namespace: "no-such-namespace", Name: "fleet"}, "tidegate/test")
 	if r.OK || !strings.Contains(r.Detail, "namespace no-such-namespace does not exist") || !strings.Contains(r.Hint, "--inventory-namespace") {
 		t.Errorf("missing namespace: %+v", r)
 	}
@@ -324,7 +324,7 @@ func TestAccessAsServiceAccount(t *testing.T) {
 		obj("v1", "ConfigMap", other, "b"),
 		obj("image.toolkit.fluxcd.io/v1beta2", "ImagePolicy", "elsewhere", "ignored"),
 	}
-	r := check.Reconcile{Inventory: prune.Parent{Kind: "ConfigMap", Namespace: home, Name: "fleet"}, Prune: true, Lease: true}
+	r := check.Reconcile{Inventory: inventory.Parent{Kind: "ConfigMap", Namespace: home, Name: "fleet"}, Prune: true, Lease: true}
 	sa := connect(t, saConfig(home))
 	needs, rs := check.Needs(objs, sa.mapper, r, nil)
 	if len(rs) != 0 {
@@ -367,12 +367,12 @@ func TestNeedsKindsScopeAndPrune(t *testing.T) {
 		obj("v1", "ConfigMap", "forbidden-ns", "x"),
 		obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", "cr"),
 	}
-	prev := &prune.Inventory{Members: []object.ID{
+	prev := &inventory.Inventory{Members: []object.ID{
 		{Kind: "ConfigMap", Namespace: "default", Name: "defaulted"},
 		{Kind: "Secret", Namespace: ns, Name: "gone"},
 	}}
 	admin := connect(t, env.Config)
-	r := check.Reconcile{Inventory: prune.Parent{Kind: "Secret", Namespace: ns, Name: "fleet"}, Prune: true,
+	r := check.Reconcile{Inventory: inventory.Parent{Kind: "Secret", Namespace: ns, Name: "fleet"}, Prune: true,
 		AllowNamespaces: []string{ns, "default"}, AllowClusterScoped: false}
 	needs, rs := check.Needs(objs, admin.mapper, r, prev)
 	out := text(t, rs)
@@ -419,7 +419,7 @@ func TestNamespaces(t *testing.T) {
 		obj("v1", "Namespace", "", "fresh"),
 		obj("v1", "ConfigMap", "fresh", "c"),
 	}
-	r := check.Reconcile{Inventory: prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "fleet"}}
+	r := check.Reconcile{Inventory: inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "fleet"}}
 	admin := connect(t, env.Config)
 	needs, _ := check.Needs(objs, admin.mapper, r, nil)
 	rs := check.Namespaces(ctx, admin.cs.CoreV1().Namespaces(), objs, needs)
@@ -450,7 +450,7 @@ func TestNeedsRefusesWhatReconcileRefuses(t *testing.T) {
 		obj("v1", "ConfigMap", ns, "good"),
 		obj("v1", "ConfigMap", ns, "Invalid_Name"),
 	}
-	r := check.Reconcile{Inventory: prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "fleet"}}
+	r := check.Reconcile{Inventory: inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "fleet"}}
 	needs, rs := check.Needs(objs, connect(t, env.Config).mapper, r, nil)
 	out := text(t, rs)
 	if len(rs) != 1 || !strings.Contains(out, "✗ object: ConfigMap/"+ns+"/Invalid_Name") || !strings.Contains(out, "DNS-1123 subdomain") || !strings.Contains(out, "a reconcile refuses it before any write") {

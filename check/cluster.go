@@ -17,7 +17,7 @@ import (
 	authenticationclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	coreclient "k8s.io/client-go/kubernetes/typed/core/v1"
 
-	"github.com/tidegate/tidegate/prune"
+	"github.com/tidegate/tidegate/inventory"
 )
 
 // Cluster asks the API server at host (as the client configuration names
@@ -58,14 +58,14 @@ func Identity(ctx context.Context, c authenticationclient.SelfSubjectReviewInter
 // reconcile writes the inventory before anything else, so its namespace
 // must exist even when the render creates it; ns may be nil to skip that
 // check.
-func Inventory(ctx context.Context, dyn dynamic.Interface, ns coreclient.NamespaceInterface, parent prune.Parent, tooling string) (*prune.Inventory, Result) {
-	inv, err := prune.NewStore(dyn, parent, tooling).Load(ctx)
+func Inventory(ctx context.Context, dyn dynamic.Interface, ns coreclient.NamespaceInterface, parent inventory.Parent, tooling string) (*inventory.Inventory, Result) {
+	inv, err := inventory.NewStore(dyn, parent, tooling).Load(ctx)
 	if err != nil {
 		hint := "choose another --inventory-name, or fix the object"
 		if apierrors.IsForbidden(err) {
 			hint = fmt.Sprintf("grant get on %s in namespace %s (see the rbac lines)", strings.ToLower(parent.Kind)+"s", parent.Namespace)
 		}
-		var corrupt *prune.CorruptError
+		var corrupt *inventory.CorruptError
 		if errors.As(err, &corrupt) {
 			hint = "run tidegate reconcile once with --repair-inventory (it drops the unreadable members), or fix the lines: kubectl -n " + parent.Namespace + " edit " + strings.ToLower(parent.Kind) + " " + parent.Name
 		}

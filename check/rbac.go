@@ -18,8 +18,8 @@ import (
 	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 
 	"github.com/tidegate/tidegate/desired"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
-	"github.com/tidegate/tidegate/prune"
 	"github.com/tidegate/tidegate/render"
 )
 
@@ -27,7 +27,7 @@ import (
 // which access the run needs.
 type Reconcile struct {
 	// Inventory is the ApplySet parent the run reads and writes.
-	Inventory prune.Parent
+	Inventory inventory.Parent
 	// Prune deletes what Git removed: delete on every type the run owns.
 	Prune bool
 	// Lease holds a coordination.k8s.io Lease in the inventory namespace.
@@ -81,7 +81,7 @@ func sortVerbs(vs []string) {
 // what a prune deletes. The Results are the kinds the cluster does not
 // know and the objects a reconcile refuses. Like a reconcile, Needs
 // settles the namespaces of objs in place.
-func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcile, prev *prune.Inventory) ([]Need, []Result) {
+func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcile, prev *inventory.Inventory) ([]Need, []Result) {
 	needs := map[needKey]*Need{}
 	add := func(gr schema.GroupResource, ns, why string, newKind bool, verbs ...string) {
 		k := needKey{gr, ns}
@@ -171,7 +171,7 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 		add(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, r.Inventory.Namespace, "lease", false, "get", "create", "update")
 	}
 	if r.Prune && prev != nil {
-		for _, id := range prune.Stale(prev.Members, current) {
+		for _, id := range inventory.Stale(prev, inventory.NewSet(current...)) {
 			// A kind the cluster no longer serves cannot be deleted
 			// anyway; prune reports it on its own.
 			if m, err := mapper.RESTMapping(id.GroupKind()); err == nil {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/internal/version"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/lease"
-	"github.com/tidegate/tidegate/prune"
 	"github.com/tidegate/tidegate/reconcile"
 	"github.com/tidegate/tidegate/render"
 )
@@ -28,8 +28,8 @@ type InventoryFlags struct {
 	InventoryKind      string `help:"Kind of the inventory object: ConfigMap or Secret." enum:"ConfigMap,Secret" default:"ConfigMap" env:"TIDEGATE_INVENTORY_KIND"`
 }
 
-func (f *InventoryFlags) parent() prune.Parent {
-	return prune.Parent{Kind: f.InventoryKind, Namespace: f.InventoryNamespace, Name: f.InventoryName}
+func (f *InventoryFlags) parent() inventory.Parent {
+	return inventory.Parent{Kind: f.InventoryKind, Namespace: f.InventoryNamespace, Name: f.InventoryName}
 }
 
 // PlanFlags are the flags that change what a run would do, shared by

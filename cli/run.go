@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/tidegate/tidegate/internal/atomicfile"
-	"github.com/tidegate/tidegate/prune"
+	"github.com/tidegate/tidegate/inventory"
 )
 
 // RunFlags bound a whole run and record how it ended.
@@ -113,7 +113,7 @@ func (g *Globals) RunContext(parent context.Context) (ctx context.Context, stop 
 // file last. cmd is the selected command's struct. It returns the error
 // whose Code is the exit code.
 func (g *Globals) Execute(command string, cmd any, run func() error) error {
-	if inv, ok := cmd.(interface{ parent() prune.Parent }); ok {
+	if inv, ok := cmd.(interface{ parent() inventory.Parent }); ok {
 		g.inventory = inventoryRef(inv.parent())
 	}
 	if command != "version" {
@@ -207,7 +207,7 @@ func outcome(err error) Outcome {
 }
 
 // inventoryRef is p as the summary carries it.
-func inventoryRef(p prune.Parent) InventoryRef {
+func inventoryRef(p inventory.Parent) InventoryRef {
 	return InventoryRef{Kind: p.Kind, Namespace: p.Namespace, Name: p.Name}
 }
 

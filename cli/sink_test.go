@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tidegate/tidegate/prune"
+	"github.com/tidegate/tidegate/inventory"
 )
 
 // inventoryCmd stands for a command with an inventory (reconcile, diff,
 // check): Execute reads it before the run starts.
-type inventoryCmd struct{ p prune.Parent }
+type inventoryCmd struct{ p inventory.Parent }
 
-func (c inventoryCmd) parent() prune.Parent { return c.p }
+func (c inventoryCmd) parent() inventory.Parent { return c.p }
 
 // TestSinks: every sink hears the run's one summary, with the inventory
 // as data; the metrics say running while the run lasts and its end
@@ -38,7 +38,7 @@ func TestSinks(t *testing.T) {
 		t.Fatalf("ReportSinks with a metrics file = %d sinks, want 1", len(g.Sinks)-2)
 	}
 
-	inv := prune.Parent{Kind: "Secret", Namespace: "team-a", Name: "fleet"}
+	inv := inventory.Parent{Kind: "Secret", Namespace: "team-a", Name: "fleet"}
 	label := `command="diff",inventory="team-a/fleet"`
 	err := g.Execute("diff", inventoryCmd{inv}, func() error {
 		m, rerr := os.ReadFile(prom)

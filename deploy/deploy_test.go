@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tidegate/tidegate/internal/testenv"
-	"github.com/tidegate/tidegate/prune"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/reconcile"
 )
 
@@ -27,7 +27,7 @@ func reconcileAs(t *testing.T, cfg *rest.Config, root string, paths []string, mo
 	t.Helper()
 	o := reconcile.Options{
 		Source: "test", Root: root, Paths: paths, Prune: true,
-		Inventory: prune.Parent{Kind: "ConfigMap", Namespace: "tidegate-system", Name: "fleet"},
+		Inventory: inventory.Parent{Kind: "ConfigMap", Namespace: "tidegate-system", Name: "fleet"},
 	}
 	if mod != nil {
 		mod(&o)
@@ -48,7 +48,7 @@ func TestNamespacedRBACIsEnoughAndNoMore(t *testing.T) {
 	}
 	// Install tidegate the way a user would: a reconcile of deploy/ as admin.
 	rep, err := reconcileAs(t, env.Config, ".", []string{"examples/namespaced"}, func(o *reconcile.Options) {
-		o.Inventory = prune.Parent{Kind: "ConfigMap", Namespace: "default", Name: "tidegate-install"}
+		o.Inventory = inventory.Parent{Kind: "ConfigMap", Namespace: "default", Name: "tidegate-install"}
 	})
 	if err != nil {
 		t.Fatalf("installing deploy/examples/namespaced: %v", err)

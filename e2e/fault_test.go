@@ -25,7 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/tidegate/tidegate/prune"
+	"github.com/tidegate/tidegate/inventory"
 )
 
 func TestFaultTidegateKilled(t *testing.T) {
@@ -37,13 +37,13 @@ func TestFaultTidegateKilled(t *testing.T) {
 	if err := os.WriteFile(kubeconfig, env.Kubeconfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	inventory := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "fault"}
-	ours := prune.PartOfLabel + "=" + inventory.ID()
+	parent := inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "fault"}
+	ours := inventory.PartOfLabel + "=" + parent.ID()
 
 	// Outside the inventory: by hand, and another inventory's member.
 	outsiders := []*corev1.ConfigMap{
 		{ObjectMeta: metav1.ObjectMeta{Name: "by-hand", Namespace: ns}, Data: map[string]string{"v": "1"}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "team-a", Namespace: ns, Labels: map[string]string{prune.PartOfLabel: "applyset-other-v1"}}, Data: map[string]string{"v": "1"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "team-a", Namespace: ns, Labels: map[string]string{inventory.PartOfLabel: "applyset-other-v1"}}, Data: map[string]string{"v": "1"}},
 	}
 	for _, o := range outsiders {
 		if _, err := cms.Create(ctx, o, metav1.CreateOptions{}); err != nil {
@@ -69,7 +69,7 @@ func TestFaultTidegateKilled(t *testing.T) {
 	// --no-lease: a killed run cannot release its Lease, which would
 	// block the rerun for the Lease's TTL; the Lease is not under test.
 	args := []string{"--kubeconfig", kubeconfig, "reconcile", "--source", repo, "--path", "apps",
-		"--inventory-namespace", ns, "--inventory-name", inventory.Name,
+		"--inventory-namespace", ns, "--inventory-name", parent.Name,
 		"--concurrency", "1", "--no-wait", "--no-lease", "--allow-mass-prune"}
 	snapshot := func() map[string]string {
 		t.Helper()
@@ -141,7 +141,7 @@ func TestFaultTidegateKilled(t *testing.T) {
 	}
 	members := func() int {
 		t.Helper()
-		inv, err := env.Client().CoreV1().ConfigMaps(ns).Get(ctx, inventory.Name, metav1.GetOptions{})
+		inv, err := env.Client().CoreV1().ConfigMaps(ns).Get(ctx, parent.Name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +170,7 @@ func TestFaultTidegateKilled(t *testing.T) {
 		}
 		// What the killed run applied was not rewritten or recreated.
 		for name, v := range mid {
-			if after[name] != v && name != inventory.Name {
+			if after[name] != v && name != parent.Name {
 				t.Errorf("%s was rewritten by the rerun: %s -> %s", name, v, after[name])
 			}
 		}

@@ -1,9 +1,11 @@
 // Package object names Kubernetes objects the way every tidegate stage
 // talks about them: a value type ID of group, kind, namespace and name.
 //
-// Render produces objects, apply reports on them, prune keeps an inventory
-// of them; ID is the one vocabulary they share, so this package depends on
-// nothing but apimachinery and is imported by all of them.
+// Render produces objects, apply writes them in stages (Stage) and
+// reports on them, an inventory records them and prune deletes them in
+// the reverse of those stages; ID is the one vocabulary they share, so
+// this package depends on nothing but apimachinery and is imported by all
+// of them.
 package object
 
 import (

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -50,18 +51,18 @@ const (
 // OwnershipOf returns how live (nil when absent) relates to the
 // inventory id whose previous members are given, and for a Foreign object
 // the other inventory's id.
-func OwnershipOf(live *unstructured.Unstructured, id string, previous map[object.ID]bool) (Ownership, string) {
+func OwnershipOf(live *unstructured.Unstructured, id string, previous inventory.Set) (Ownership, string) {
 	if live == nil {
 		return Absent, ""
 	}
-	switch other := live.GetLabels()[PartOfLabel]; {
+	switch other := live.GetLabels()[inventory.PartOfLabel]; {
 	case other == id:
 		return Member, ""
 	case other != "":
 		// The label wins over our own record: the other inventory's
 		// runs prune what carries their label.
 		return Foreign, other
-	case previous[object.FromUnstructured(live)]:
+	case previous.Has(object.FromUnstructured(live)):
 		return Member, ""
 	}
 	return Unowned, ""
@@ -97,7 +98,7 @@ type ClaimOptions struct {
 
 // Decide applies the ownership rules to one desired object and its live
 // copy. It is pure: the live object comes from apply's plan.
-func Decide(desired, live *unstructured.Unstructured, id string, previous map[object.ID]bool, o ClaimOptions) Claim {
+func Decide(desired, live *unstructured.Unstructured, id string, previous inventory.Set, o ClaimOptions) Claim {
 	c := Claim{ID: object.FromUnstructured(desired)}
 	var other string
 	c.Ownership, other = OwnershipOf(live, id, previous)
@@ -116,7 +117,7 @@ func Decide(desired, live *unstructured.Unstructured, id string, previous map[ob
 			c.Adopted, c.Reason = true, "taken from ApplySet "+other+" (--force)"
 			return c
 		}
-		c.Refused = fmt.Errorf("%s: is a member of another inventory (%s=%s)%s; it is never taken over, not even with --adopt. Remove it from the other inventory's Git, or pass --force (or annotate the object tidegate.dev/force: enabled) to take it from that inventory", c.ID, PartOfLabel, other, managedBy(live))
+		c.Refused = fmt.Errorf("%s: is a member of another inventory (%s=%s)%s; it is never taken over, not even with --adopt. Remove it from the other inventory's Git, or pass --force (or annotate the object tidegate.dev/force: enabled) to take it from that inventory", c.ID, inventory.PartOfLabel, other, managedBy(live))
 	}
 	return c
 }

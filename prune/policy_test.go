@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/prune"
 )
@@ -31,30 +32,30 @@ func TestDecide(t *testing.T) {
 	git := cm(nil, nil)
 	annotated := cm(nil, map[string]string{prune.AdoptAnnotation: "enabled"})
 	forced := cm(nil, map[string]string{"tidegate.dev/force": "enabled"})
-	listed := map[object.ID]bool{object.FromUnstructured(git): true}
+	listed := inventory.NewSet(object.FromUnstructured(git))
 	forceAnn := func(u *unstructured.Unstructured) bool { return u.GetAnnotations()["tidegate.dev/force"] == "enabled" }
 	for _, tc := range []struct {
 		name          string
 		desired, live *unstructured.Unstructured
-		previous      map[object.ID]bool
+		previous      inventory.Set
 		opts          prune.ClaimOptions
 		own           prune.Ownership
 		adopted       bool
 		refusal       []string // fragments; nil when allowed
 	}{
-		{"absent", git, nil, nil, prune.ClaimOptions{}, prune.Absent, false, nil},
-		{"our label", git, cm(map[string]string{prune.PartOfLabel: ours}, nil), nil, prune.ClaimOptions{}, prune.Member, false, nil},
+		{"absent", git, nil, inventory.Set{}, prune.ClaimOptions{}, prune.Absent, false, nil},
+		{"our label", git, cm(map[string]string{inventory.PartOfLabel: ours}, nil), inventory.Set{}, prune.ClaimOptions{}, prune.Member, false, nil},
 		{"listed in the previous inventory", git, cm(nil, nil, "tidegate"), listed, prune.ClaimOptions{}, prune.Member, false, nil},
-		{"unowned", git, cm(nil, nil, "kubectl-edit", "helm"), nil, prune.ClaimOptions{}, prune.Unowned, false, []string{"ConfigMap/web/cfg:", "field managers: helm, kubectl-edit", "tidegate reconcile --adopt", prune.AdoptAnnotation}},
-		{"unowned, --force is not --adopt", git, cm(nil, nil, "kubectl-edit"), nil, prune.ClaimOptions{Force: true}, prune.Unowned, false, []string{"--adopt"}},
-		{"unowned, --adopt", git, cm(nil, nil, "kubectl-edit"), nil, prune.ClaimOptions{Adopt: true}, prune.Unowned, true, nil},
-		{"unowned, annotated", annotated, cm(nil, nil, "kubectl-edit"), nil, prune.ClaimOptions{}, prune.Unowned, true, nil},
-		{"Helm's", git, cm(nil, map[string]string{"meta.helm.sh/release-name": "shop", "meta.helm.sh/release-namespace": "web"}, "helm"), nil, prune.ClaimOptions{}, prune.Unowned, false, []string{"Helm release web/shop", "helm.sh/resource-policy: keep"}},
-		{"another inventory", git, cm(map[string]string{prune.PartOfLabel: theirs}, nil, "tidegate"), nil, prune.ClaimOptions{}, prune.Foreign, false, []string{theirs, "--force"}},
-		{"another inventory, even listed in ours", git, cm(map[string]string{prune.PartOfLabel: theirs}, nil), listed, prune.ClaimOptions{}, prune.Foreign, false, []string{theirs}},
-		{"another inventory, --adopt", annotated, cm(map[string]string{prune.PartOfLabel: theirs}, nil), nil, prune.ClaimOptions{Adopt: true}, prune.Foreign, false, []string{"not even with --adopt"}},
-		{"another inventory, --force", git, cm(map[string]string{prune.PartOfLabel: theirs}, nil), nil, prune.ClaimOptions{Force: true}, prune.Foreign, true, nil},
-		{"another inventory, force annotation", forced, cm(map[string]string{prune.PartOfLabel: theirs}, nil), nil, prune.ClaimOptions{ForceObject: forceAnn}, prune.Foreign, true, nil},
+		{"unowned", git, cm(nil, nil, "kubectl-edit", "helm"), inventory.Set{}, prune.ClaimOptions{}, prune.Unowned, false, []string{"ConfigMap/web/cfg:", "field managers: helm, kubectl-edit", "tidegate reconcile --adopt", prune.AdoptAnnotation}},
+		{"unowned, --force is not --adopt", git, cm(nil, nil, "kubectl-edit"), inventory.Set{}, prune.ClaimOptions{Force: true}, prune.Unowned, false, []string{"--adopt"}},
+		{"unowned, --adopt", git, cm(nil, nil, "kubectl-edit"), inventory.Set{}, prune.ClaimOptions{Adopt: true}, prune.Unowned, true, nil},
+		{"unowned, annotated", annotated, cm(nil, nil, "kubectl-edit"), inventory.Set{}, prune.ClaimOptions{}, prune.Unowned, true, nil},
+		{"Helm's", git, cm(nil, map[string]string{"meta.helm.sh/release-name": "shop", "meta.helm.sh/release-namespace": "web"}, "helm"), inventory.Set{}, prune.ClaimOptions{}, prune.Unowned, false, []string{"Helm release web/shop", "helm.sh/resource-policy: keep"}},
+		{"another inventory", git, cm(map[string]string{inventory.PartOfLabel: theirs}, nil, "tidegate"), inventory.Set{}, prune.ClaimOptions{}, prune.Foreign, false, []string{theirs, "--force"}},
+		{"another inventory, even listed in ours", git, cm(map[string]string{inventory.PartOfLabel: theirs}, nil), listed, prune.ClaimOptions{}, prune.Foreign, false, []string{theirs}},
+		{"another inventory, --adopt", annotated, cm(map[string]string{inventory.PartOfLabel: theirs}, nil), inventory.Set{}, prune.ClaimOptions{Adopt: true}, prune.Foreign, false, []string{"not even with --adopt"}},
+		{"another inventory, --force", git, cm(map[string]string{inventory.PartOfLabel: theirs}, nil), inventory.Set{}, prune.ClaimOptions{Force: true}, prune.Foreign, true, nil},
+		{"another inventory, force annotation", forced, cm(map[string]string{inventory.PartOfLabel: theirs}, nil), inventory.Set{}, prune.ClaimOptions{ForceObject: forceAnn}, prune.Foreign, true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := prune.Decide(tc.desired, tc.live, ours, tc.previous, tc.opts)

@@ -18,12 +18,20 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/tidegate/tidegate/internal/resource"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 )
 
 // ErrMassPrune is wrapped by the refusal of a prune that would delete
 // everything or too much at once.
 var ErrMassPrune = errors.New("refusing a mass prune")
+
+// The mass-prune guard: inventories smaller than minGuardedInventorySize
+// may always shrink (except to nothing), larger ones by defaultMaxShare.
+const (
+	minGuardedInventorySize = 5
+	defaultMaxShare         = 0.5
+)
 
 // Options configures a Pruner.
 type Options struct {
@@ -190,8 +198,8 @@ func (p *Pruner) deleteOne(ctx context.Context, id object.ID) (deleted bool, rea
 	// A conflict means the object changed since it was read; a few
 	// rounds settle it unless something rewrites it constantly.
 	for attempt := 0; ; attempt++ {
-		if got := live.GetLabels()[PartOfLabel]; got != p.id {
-			return false, "not deleted: it does not carry this inventory's " + PartOfLabel + " label (someone else owns it now)", nil
+		if got := live.GetLabels()[inventory.PartOfLabel]; got != p.id {
+			return false, "not deleted: it does not carry this inventory's " + inventory.PartOfLabel + " label (someone else owns it now)", nil
 		}
 		if why := optOut(live.GetAnnotations()); why != "" {
 			return false, "not deleted: " + why, nil
@@ -244,23 +252,12 @@ func optOut(ann map[string]string) string {
 }
 
 // deleteOrder groups ids into batches deleted one after the other: the
-// reverse of the apply stages, so custom resources go before their
-// definitions and Namespaces, which take their contents with them, last.
+// apply stages in exact reverse (object.Stage), so custom resources go
+// before their definitions and a Namespace's members before it.
 func deleteOrder(ids []object.ID) [][]object.ID {
-	rank := func(id object.ID) int {
-		switch {
-		case id.Group == "" && id.Kind == "Namespace":
-			return 3
-		case id.Group == "apiextensions.k8s.io" && id.Kind == "CustomResourceDefinition":
-			return 2
-		case id.Namespace == "":
-			return 1
-		}
-		return 0
-	}
-	batches := make([][]object.ID, 4)
+	batches := make([][]object.ID, object.LastStage+1)
 	for _, id := range ids {
-		r := rank(id)
+		r := object.LastStage - object.Stage(id)
 		batches[r] = append(batches[r], id)
 	}
 	return batches

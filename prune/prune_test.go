@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +21,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/tidegate/tidegate/internal/testenv"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/prune"
 )
@@ -31,73 +29,6 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) { testenv.Main(m, &env) }
-
-func TestParentIDMatchesKubectl(t *testing.T) {
-	// Computed by hand from the KEP-3659 definition:
-	// base64url(sha256("tidegate.default.ConfigMap.")).
-	p := prune.Parent{Kind: "ConfigMap", Namespace: "default", Name: "tidegate"}
-	if got, want := p.ID(), "applyset-gJTKG_0v8Hwq-HngsO0vAOXaJ8IfPW588n9GQS7Yuk0-v1"; got != want {
-		t.Fatalf("ID = %s, want %s", got, want)
-	}
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed; the algorithm is still checked by the kubectl test below when it is")
-	}
-	ns := env.Namespace(t)
-	dyn := dynamicClient(t, env.Config)
-	parent := prune.Parent{Kind: "Secret", Namespace: ns, Name: "set"}
-	// kubectl creates its own parent and labels it with the id it
-	// computes; ours must be the same string.
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	os.WriteFile(kubeconfig, env.Kubeconfig, 0o600)
-	manifest := filepath.Join(dir, "cm.yaml")
-	os.WriteFile(manifest, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-kubectl\n  namespace: "+ns+"\n"), 0o644)
-	cmd := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "--prune", "--applyset=secret/set", "-n", ns, "-f", manifest)
-	cmd.Env = append(os.Environ(), "KUBECTL_APPLYSET=true")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kubectl apply --applyset: %v\n%s", err, out)
-	}
-	live, err := env.Client().CoreV1().Secrets(ns).Get(context.Background(), "set", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := live.Labels[prune.IDLabel]; got != parent.ID() {
-		t.Errorf("kubectl's id %s, ours %s", got, parent.ID())
-	}
-	// And tidegate refuses to adopt kubectl's parent.
-	if _, err := prune.NewStore(dyn, parent, "tidegate/test").Load(context.Background()); err == nil || !strings.Contains(err.Error(), "kubectl") {
-		t.Errorf("loading kubectl's applyset: err = %v, want a refusal naming kubectl", err)
-	}
-}
-
-func TestKubectlReadsOurInventory(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed")
-	}
-	ns := env.Namespace(t)
-	dyn := dynamicClient(t, env.Config)
-	parent := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "inv"}
-	store := prune.NewStore(dyn, parent, "tidegate/v0.1.0")
-	if err := store.Save(context.Background(), &prune.Inventory{ID: parent.ID(), Members: []object.ID{{Kind: "ConfigMap", Namespace: ns, Name: "a"}}}, false); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	os.WriteFile(kubeconfig, env.Kubeconfig, 0o600)
-	manifest := filepath.Join(dir, "cm.yaml")
-	os.WriteFile(manifest, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: "+ns+"\n"), 0o644)
-	cmd := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "--prune", "--applyset=configmap/inv", "-n", ns, "-f", manifest)
-	cmd.Env = append(os.Environ(), "KUBECTL_APPLYSET=true")
-	out, err := cmd.CombinedOutput()
-	// kubectl finds the parent, reads its tooling annotation and leaves
-	// an ApplySet of another tool alone: that is the interoperability
-	// KEP-3659 promises.
-	if err == nil || !strings.Contains(string(out), `managed by tooling "tidegate"`) {
-		t.Fatalf("kubectl on tidegate's parent: err=%v\n%s\nwant a refusal naming tidegate's tooling", err, out)
-	}
-}
 
 func dynamicClient(t *testing.T, cfg *rest.Config) dynamic.Interface {
 	t.Helper()
@@ -116,88 +47,12 @@ func mapper(t *testing.T) *restmapper.DeferredDiscoveryRESTMapper {
 	return restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
 }
 
-func TestSaveLoadRoundTrip(t *testing.T) {
-	ns := env.Namespace(t)
-	other := env.Namespace(t)
-	for _, kind := range []string{"ConfigMap", "Secret"} {
-		t.Run(kind, func(t *testing.T) {
-			dyn := dynamicClient(t, env.Config)
-			parent := prune.Parent{Kind: kind, Namespace: ns, Name: "inv-" + strings.ToLower(kind)}
-			store := prune.NewStore(dyn, parent, "tidegate/v1.2.3")
-			empty, err := store.Load(context.Background())
-			if err != nil || len(empty.Members) != 0 || empty.ID != parent.ID() {
-				t.Fatalf("load before save: %+v, %v", empty, err)
-			}
-			inv := &prune.Inventory{ID: parent.ID(), Revision: "abc123", Members: []object.ID{
-				{Group: "apps", Kind: "Deployment", Namespace: other, Name: "web"},
-				{Kind: "ConfigMap", Namespace: ns, Name: "a"},
-				{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition", Name: "widgets.example.dev"},
-			}}
-			if err := store.Save(context.Background(), inv, false); err != nil {
-				t.Fatal(err)
-			}
-			got, err := store.Load(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := append([]object.ID(nil), inv.Members...)
-			object.Sort(want)
-			if d := cmp.Diff(want, got.Members); d != "" || got.Revision != "abc123" {
-				t.Errorf("members (-want +got):\n%s revision %s", d, got.Revision)
-			}
-			var ann map[string]string
-			var labels map[string]string
-			if kind == "ConfigMap" {
-				cm, _ := env.Client().CoreV1().ConfigMaps(ns).Get(context.Background(), parent.Name, metav1.GetOptions{})
-				ann, labels = cm.Annotations, cm.Labels
-			} else {
-				s, _ := env.Client().CoreV1().Secrets(ns).Get(context.Background(), parent.Name, metav1.GetOptions{})
-				ann, labels = s.Annotations, s.Labels
-			}
-			wantAnn := map[string]string{
-				prune.ToolingAnnotation:    "tidegate/v1.2.3",
-				prune.GroupKindsAnnotation: "ConfigMap,CustomResourceDefinition.apiextensions.k8s.io,Deployment.apps",
-				prune.NamespacesAnnotation: other,
-				prune.RevisionAnnotation:   "abc123",
-			}
-			if d := cmp.Diff(wantAnn, ann); d != "" {
-				t.Errorf("annotations (-want +got):\n%s", d)
-			}
-			if labels[prune.IDLabel] != parent.ID() {
-				t.Errorf("id label = %q", labels[prune.IDLabel])
-			}
-		})
-	}
-}
-
-func TestStale(t *testing.T) {
-	a := object.ID{Kind: "ConfigMap", Namespace: "n", Name: "a"}
-	b := object.ID{Kind: "ConfigMap", Namespace: "n", Name: "b"}
-	c := object.ID{Kind: "Namespace", Name: "n"}
-	for _, tc := range []struct {
-		name              string
-		previous, current []object.ID
-		want              []object.ID
-	}{
-		{"nothing before", nil, []object.ID{a}, nil},
-		{"one removed", []object.ID{a, b}, []object.ID{a}, []object.ID{b}},
-		{"all removed", []object.ID{c, a}, nil, []object.ID{a, c}},
-		{"renamed", []object.ID{a}, []object.ID{b}, []object.ID{a}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if d := cmp.Diff(tc.want, prune.Stale(tc.previous, tc.current)); d != "" {
-				t.Error(d)
-			}
-		})
-	}
-}
-
 // members creates n labelled ConfigMaps and returns their IDs.
 func members(t *testing.T, ns, id string, n int, extra func(i int, cm *corev1.ConfigMap)) []object.ID {
 	t.Helper()
 	var out []object.ID
 	for i := 0; i < n; i++ {
-		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "m" + string(rune('a'+i)), Namespace: ns, Labels: map[string]string{prune.PartOfLabel: id}}}
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "m" + string(rune('a'+i)), Namespace: ns, Labels: map[string]string{inventory.PartOfLabel: id}}}
 		if extra != nil {
 			extra(i, cm)
 		}
@@ -223,7 +78,7 @@ func exists(t *testing.T, id object.ID) bool {
 
 func TestGuards(t *testing.T) {
 	ns := env.Namespace(t)
-	id := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "guards"}.ID()
+	id := inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "guards"}.ID()
 	ids := members(t, ns, id, 10, nil)
 	dyn := dynamicClient(t, env.Config)
 	ctx := context.Background()
@@ -278,8 +133,8 @@ func TestGuards(t *testing.T) {
 
 func TestOnlyOursAndNotOptedOut(t *testing.T) {
 	ns := env.Namespace(t)
-	id := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "ours"}.ID()
-	otherID := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "theirs"}.ID()
+	id := inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "ours"}.ID()
+	otherID := inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "theirs"}.ID()
 	optOuts := []map[string]string{
 		{"tidegate.dev/prune": "disabled"},
 		{"kustomize.toolkit.fluxcd.io/prune": "disabled"},
@@ -291,9 +146,9 @@ func TestOnlyOursAndNotOptedOut(t *testing.T) {
 		case i < 4:
 			cm.Annotations = optOuts[i]
 		case i == 4:
-			delete(cm.Labels, prune.PartOfLabel) // someone else's, same name
+			delete(cm.Labels, inventory.PartOfLabel) // someone else's, same name
 		case i == 5:
-			cm.Labels[prune.PartOfLabel] = otherID // another inventory's
+			cm.Labels[inventory.PartOfLabel] = otherID // another inventory's
 		}
 	})
 	gone := object.ID{Kind: "ConfigMap", Namespace: ns, Name: "never-existed"}
@@ -338,13 +193,13 @@ func (o orderTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestReverseOrderAndDryRun(t *testing.T) {
 	ns := env.Namespace(t)
-	id := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "order"}.ID()
+	id := inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "order"}.ID()
 	ctx := context.Background()
 	nsName := ns + "-gone"
-	if _, err := env.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsName, Labels: map[string]string{prune.PartOfLabel: id}}}, metav1.CreateOptions{}); err != nil {
+	if _, err := env.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsName, Labels: map[string]string{inventory.PartOfLabel: id}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-role", Labels: map[string]string{prune.PartOfLabel: id}}}
+	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-role", Labels: map[string]string{inventory.PartOfLabel: id}}}
 	if _, err := env.Client().RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +236,7 @@ func TestReverseOrderAndDryRun(t *testing.T) {
 
 func TestFailedDeleteStaysInTheInventory(t *testing.T) {
 	ns := env.Namespace(t)
-	id := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "rbac"}.ID()
+	id := inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "rbac"}.ID()
 	ids := members(t, ns, id, 2, nil)
 	// A user who may read ConfigMaps but not delete them.
 	user := "reader-" + ns
@@ -434,7 +289,7 @@ func (m *methodCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestKnownObjectsAreDeletedOnlyIfUnchanged(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
-	id := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "known"}.ID()
+	id := inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "known"}.ID()
 	ids := members(t, ns, id, 3, nil)
 	dyn := dynamicClient(t, env.Config)
 	gvr := corev1.SchemeGroupVersion.WithResource("configmaps")
@@ -454,7 +309,7 @@ func TestKnownObjectsAreDeletedOnlyIfUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm.Labels[prune.PartOfLabel] = "applyset-someone-else-v1"
+	cm.Labels[inventory.PartOfLabel] = "applyset-someone-else-v1"
 	if _, err := env.Client().CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}

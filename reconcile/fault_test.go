@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/tidegate/tidegate/internal/testenv"
-	"github.com/tidegate/tidegate/prune"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/reconcile"
 )
 
@@ -34,10 +34,10 @@ func TestFaultAPIServerStoppedMidApply(t *testing.T) {
 	client := own.Client()
 	ns := own.Namespace(t)
 	// Not ours: a hand-made object and one of another inventory.
-	other := prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "other"}
+	other := inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "other"}
 	outsiders := []*corev1.ConfigMap{
 		{ObjectMeta: metav1.ObjectMeta{Name: "by-hand", Namespace: ns}, Data: map[string]string{"v": "1"}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "team-a", Namespace: ns, Labels: map[string]string{prune.PartOfLabel: other.ID()}}, Data: map[string]string{"v": "1"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "team-a", Namespace: ns, Labels: map[string]string{inventory.PartOfLabel: other.ID()}}, Data: map[string]string{"v": "1"}},
 	}
 	for _, o := range outsiders {
 		if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, o, metav1.CreateOptions{}); err != nil {
@@ -146,7 +146,7 @@ func TestFaultAPIServerStoppedMidApply(t *testing.T) {
 	if rep.Counts[reconcile.Deleted] != 10 {
 		t.Errorf("the converging run deleted %d, want the 10 removed from Git", rep.Counts[reconcile.Deleted])
 	}
-	inv, err := prune.NewStore(mustDynamic(t, own.Config), o.Inventory, "tidegate/test").Load(ctx)
+	inv, err := inventory.NewStore(mustDynamic(t, own.Config), o.Inventory, "tidegate/test").Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

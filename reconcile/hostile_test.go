@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/prune"
 	"github.com/tidegate/tidegate/reconcile"
 )
@@ -158,7 +159,7 @@ func TestHostileOwnership(t *testing.T) {
 			t.Errorf("text report:\n%s", text.String())
 		}
 		cm, _ := getConfigMap(t, ns, "theirs")
-		if cm.Labels[prune.PartOfLabel] != o.Inventory.ID() || cm.Data["value"] != "from git" {
+		if cm.Labels[inventory.PartOfLabel] != o.Inventory.ID() || cm.Data["value"] != "from git" {
 			t.Errorf("after adoption: labels %v, data %v", cm.Labels, cm.Data)
 		}
 
@@ -201,7 +202,7 @@ func TestHostileOwnership(t *testing.T) {
 		if cm, _ := getConfigMap(t, ns, "annotated"); cm.Data["value"] != "git" {
 			t.Errorf("annotated after adoption: %v", cm.Data)
 		}
-		if cm, _ := getConfigMap(t, ns, "other"); cm.Labels[prune.PartOfLabel] != "" {
+		if cm, _ := getConfigMap(t, ns, "other"); cm.Labels[inventory.PartOfLabel] != "" {
 			t.Error("the object without the annotation was taken over")
 		}
 	})
@@ -283,7 +284,7 @@ func TestHostileOwnership(t *testing.T) {
 		_, err, writes := recorded(t, options(t, r, ns), false)
 		wantRefusal(t, err, writes, "Namespace/default", "--adopt")
 		live, err := env.Client().CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{})
-		if err != nil || live.Labels["team"] != "" || live.Labels[prune.PartOfLabel] != "" {
+		if err != nil || live.Labels["team"] != "" || live.Labels[inventory.PartOfLabel] != "" {
 			t.Errorf("the default Namespace was written: %v %v", err, live.Labels)
 		}
 	})
@@ -329,7 +330,7 @@ func TestHostileInventory(t *testing.T) {
 		if _, err := env.Client().RbacV1().ClusterRoles().Get(ctx, role, metav1.GetOptions{}); err != nil {
 			t.Errorf("a cluster-scoped member was deleted without --allow-cluster-scoped: %v", err)
 		}
-		inv, err := prune.NewStore(dynamicClient(t), o.Inventory, "tidegate/test").Load(ctx)
+		inv, err := inventory.NewStore(dynamicClient(t), o.Inventory, "tidegate/test").Load(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

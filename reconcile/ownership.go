@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/tidegate/tidegate/apply"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/prune"
 )
@@ -16,11 +17,8 @@ import (
 // refused ones and an error joining one refusal per object that belongs
 // to someone else; the refused objects are added to rep as failed. It writes nothing and
 // reads nothing: the caller refuses the whole run before any write.
-func (r *Reconciler) claims(plan *apply.Plan, prev *prune.Inventory, rep *Report, command string) (adopted map[object.ID]prune.Claim, refused map[object.ID]bool, err error) {
-	previous := make(map[object.ID]bool, len(prev.Members))
-	for _, id := range prev.Members {
-		previous[id] = true
-	}
+func (r *Reconciler) claims(plan *apply.Plan, prev *inventory.Inventory, rep *Report, command string) (adopted map[object.ID]prune.Claim, refused map[object.ID]bool, err error) {
+	previous := inventory.NewSet(prev.Members...)
 	opts := prune.ClaimOptions{
 		Adopt:       r.opts.Adopt,
 		Force:       r.opts.Force,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tidegate/tidegate/apply"
 	"github.com/tidegate/tidegate/desired"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/prune"
 	"github.com/tidegate/tidegate/render"
@@ -38,7 +39,7 @@ type Options struct {
 	// Render holds the SOPS keys.
 	Render render.Options
 	// Inventory is the ApplySet parent that records what this run owns.
-	Inventory prune.Parent
+	Inventory inventory.Parent
 	// Tooling is written to the parent, e.g. "tidegate/v0.3.0".
 	Tooling string
 
@@ -144,7 +145,7 @@ func (r *Reconciler) newReport() *Report {
 		Paths:     r.opts.Paths,
 		DryRun:    r.opts.DryRun,
 		Drift:     r.opts.Drift,
-		Inventory: parentString(r.opts.Inventory),
+		Inventory: r.opts.Inventory.String(),
 		Started:   time.Now(),
 	}
 }
@@ -183,10 +184,10 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	// The parent must list every object before it is created, so that a
 	// run that dies half-way leaves nothing untracked (KEP-3659 does the
 	// same: the parent's group-kinds are widened before applying).
-	widened := &prune.Inventory{ID: r.opts.Inventory.ID(), Revision: prev.Revision, Members: union(prev.Members, current)}
-	if !r.opts.DryRun && (r.repair || !sameMembers(prev.Members, widened.Members)) {
-		if err := store.Save(ctx, widened, false); err != nil {
-			return rep, r.fail(rep, fmt.Errorf("write inventory %s before applying: %w", parentString(r.opts.Inventory), err))
+	widened := inventory.Widened(prev, inventory.NewSet(current...))
+	if !r.opts.DryRun && (r.repair || inventory.Changed(prev, widened)) {
+		if err := store.Save(ctx, widened); err != nil {
+			return rep, r.fail(rep, fmt.Errorf("write inventory %s before applying: %w", r.opts.Inventory.String(), err))
 		}
 	}
 
@@ -217,7 +218,7 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 
 	remaining := []object.ID(nil)
 	if r.opts.Prune {
-		stale := prune.Stale(prev.Members, current)
+		stale := inventory.Stale(prev, inventory.NewSet(current...))
 		if len(stale) > 0 {
 			log.Info("pruning", "objects", len(stale), "dryRun", r.opts.DryRun)
 		}
@@ -254,15 +255,15 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	} else {
 		// Without pruning the inventory keeps what it had: those objects
 		// are still ours, and a later run with pruning removes them.
-		remaining = prune.Stale(prev.Members, current)
+		remaining = inventory.Stale(prev, inventory.NewSet(current...))
 	}
 
-	final := &prune.Inventory{ID: r.opts.Inventory.ID(), Revision: r.opts.Revision, Members: union(current, remaining)}
+	final := inventory.Final(prev, r.opts.Revision, inventory.NewSet(current...), inventory.NewSet(remaining...))
 	// An unchanged inventory is not written again: a no-op run writes
 	// nothing at all.
-	if !r.opts.DryRun && (r.repair || prev.Revision != final.Revision || !sameMembers(prev.Members, final.Members)) {
-		if err := store.Save(ctx, final, false); err != nil {
-			return rep, r.fail(rep, fmt.Errorf("write inventory %s: %w", parentString(r.opts.Inventory), err))
+	if !r.opts.DryRun && (r.repair || inventory.Changed(prev, final)) {
+		if err := store.Save(ctx, final); err != nil {
+			return rep, r.fail(rep, fmt.Errorf("write inventory %s: %w", r.opts.Inventory.String(), err))
 		}
 	}
 
@@ -333,7 +334,7 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 			AllowClusterScoped: r.opts.AllowClusterScoped,
 			Logger:             r.opts.Logger,
 		})
-		res, err := pr.Prune(ctx, prune.Stale(prev.Members, current), len(prev.Members), len(current))
+		res, err := pr.Prune(ctx, inventory.Stale(prev, inventory.NewSet(current...)), len(prev.Members), len(current))
 		if res != nil {
 			for _, id := range res.Deleted {
 				rep.add(entry(id, Deleted, "removed from Git"))
@@ -423,66 +424,29 @@ func ids(objs []*unstructured.Unstructured) []object.ID {
 	return out
 }
 
-// union returns the sorted set of IDs in a or b.
-// sameMembers reports whether a and b hold the same IDs.
-func sameMembers(a, b []object.ID) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	set := make(map[object.ID]bool, len(a))
-	for _, id := range a {
-		set[id] = true
-	}
-	for _, id := range b {
-		if !set[id] {
-			return false
-		}
-	}
-	return true
-}
-
-func union(a, b []object.ID) []object.ID {
-	seen := make(map[object.ID]bool, len(a)+len(b))
-	var out []object.ID
-	for _, s := range [][]object.ID{a, b} {
-		for _, id := range s {
-			if !seen[id] {
-				seen[id] = true
-				out = append(out, id)
-			}
-		}
-	}
-	object.Sort(out)
-	return out
-}
-
-func parentString(p prune.Parent) string {
-	return fmt.Sprintf("%s %s/%s", p.Kind, p.Namespace, p.Name)
-}
-
 // prepare renders Git, reads the previous inventory and labels every
 // object as a member of it: the steps reconcile and diff share before
 // they look at the cluster.
-func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.Unstructured, *prune.Store, *prune.Inventory, error) {
+func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.Unstructured, *inventory.Store, *inventory.Inventory, error) {
 	objs, err := r.desired(ctx, rep)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	store := prune.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling)
+	store := inventory.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling)
 	prev, err := store.Load(ctx)
-	var corrupt *prune.CorruptError
+	var corrupt *inventory.CorruptError
 	switch {
 	case errors.As(err, &corrupt) && r.opts.RepairInventory:
-		r.opts.Logger.Warn("repairing the inventory: dropping unreadable members; the objects they named are no longer tracked and will not be pruned", "inventory", parentString(r.opts.Inventory), "dropped", strings.Join(corrupt.Bad, "; "))
+		r.opts.Logger.Warn("repairing the inventory: dropping unreadable members; the objects they named are no longer tracked and will not be pruned", "inventory", r.opts.Inventory.String(), "dropped", strings.Join(corrupt.Bad, "; "))
 		prev, r.repair = corrupt.Partial, true
 	case errors.As(err, &corrupt):
 		inv := r.opts.Inventory
 		return nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, run once: tidegate reconcile --repair-inventory --inventory-kind %s --inventory-namespace %s --inventory-name %s, with your usual --source and --path (it drops the unreadable members and writes the inventory again; the objects they named are then no longer pruned, delete them by hand if Git no longer has them); or fix the lines by hand: kubectl -n %s edit %s %s", err, inv.Kind, inv.Namespace, inv.Name, inv.Namespace, strings.ToLower(inv.Kind), inv.Name)
 	case err != nil:
-		return nil, nil, nil, fmt.Errorf("read inventory %s: %w", parentString(r.opts.Inventory), err)
+		return nil, nil, nil, fmt.Errorf("read inventory %s: %w", r.opts.Inventory.String(), err)
 	}
 	for _, o := range objs {
-		prune.Label(o, r.opts.Inventory.ID())
+		inventory.Label(o, r.opts.Inventory.ID())
 	}
 	return objs, store, prev, nil
 }

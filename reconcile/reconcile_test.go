@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/tidegate/tidegate/internal/testenv"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/prune"
 	"github.com/tidegate/tidegate/reconcile"
 )
@@ -63,7 +64,7 @@ func options(t *testing.T, r *repo, ns string, mod ...func(*reconcile.Options)) 
 		Source:    "test",
 		Root:      r.dir,
 		Paths:     []string{"apps"},
-		Inventory: prune.Parent{Kind: "ConfigMap", Namespace: ns, Name: "inventory"},
+		Inventory: inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "inventory"},
 		Prune:     true,
 		Drift:     reconcile.DriftRevert,
 	}
@@ -167,7 +168,7 @@ func TestCreateNoopChangePrune(t *testing.T) {
 	}
 
 	// The inventory lists exactly what Git has now, at the revision given.
-	inv, err := prune.NewStore(dynamicClient(t), o.Inventory, "tidegate/test").Load(context.Background())
+	inv, err := inventory.NewStore(dynamicClient(t), o.Inventory, "tidegate/test").Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

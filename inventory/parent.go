@@ -1,44 +1,4 @@
-// Package prune keeps tidegate's inventory and deletes what Git removed,
-// safely.
-//
-// The inventory follows the ApplySet standard (KEP-3659), so kubectl can
-// read it: a parent object (a ConfigMap or Secret) labelled
-// applyset.kubernetes.io/id, whose members are labelled
-// applyset.kubernetes.io/part-of with the same id. The id is derived from
-// the parent's name, namespace, kind and group, exactly as kubectl does.
-// Beyond the standard, the parent records the Git revision last applied
-// and the full member list, so a prune reads one object instead of
-// listing every type in the cluster.
-//
-// Writing is decided here too (policy.go): an object that exists in the
-// cluster is written only if it is a member (this inventory's part-of
-// label, or listed in the previous inventory); an unowned object only
-// when adopted (--adopt or tidegate.dev/adopt: enabled), and a member of
-// another inventory only with force. The caller refuses the whole run
-// before any write otherwise.
-//
-// Deleting is where GitOps tools lose users' trust, so a prune deletes an
-// object only when all of these hold:
-//
-//   - it was a member of the previous inventory, and Git no longer has it;
-//   - its live copy still carries part-of with this inventory's id (an
-//     object someone else created under the same name is left alone);
-//   - it lies inside the namespaces the run may touch (AllowNamespaces);
-//     members elsewhere are kept in the inventory, not deleted;
-//   - it does not opt out: tidegate.dev/prune: disabled, Flux's
-//     kustomize.toolkit.fluxcd.io/prune: disabled, Argo CD's
-//     argocd.argoproj.io/sync-options containing Prune=false, or
-//     cli-utils' cli-utils.sigs.k8s.io/on-remove: keep;
-//   - the run is not a mass deletion: an empty render, or a prune of more
-//     than MaxShare of an inventory of at least minGuardedSize objects, is
-//     refused as a whole unless AllowMassPrune.
-//
-// Deletes run in reverse apply order (custom resources before their
-// definitions, Namespaces last) with the UID read as a precondition. A
-// delete that fails stays in the inventory so that the next run retries
-// it. The caller (package reconcile) prunes only after the render and
-// every apply succeeded.
-package prune
+package inventory
 
 import (
 	"context"
@@ -69,8 +29,6 @@ const (
 	RevisionAnnotation       = "tidegate.dev/revision"
 	membersKey               = "members"
 	inventoryFieldManager    = "tidegate-inventory"
-	minGuardedInventorySize  = 5
-	defaultMaxShare          = 0.5
 	parentKindConfigMap      = "ConfigMap"
 	parentKindSecret         = "Secret"
 	membersEncodingSeparator = "\n"
@@ -207,9 +165,9 @@ func membersText(u *unstructured.Unstructured) (string, error) {
 	return string(b), nil
 }
 
-// Save writes the parent with server-side apply. dryRun sends it as a
-// server-side dry-run.
-func (s *Store) Save(ctx context.Context, inv *Inventory, dryRun bool) error {
+// Save writes the parent with server-side apply. A dry run does not call
+// it: the inventory records what was applied, and nothing was.
+func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 	c, err := s.client()
 	if err != nil {
 		return err
@@ -257,9 +215,6 @@ func (s *Store) Save(ctx context.Context, inv *Inventory, dryRun bool) error {
 	}
 	force := true
 	opts := metav1.PatchOptions{FieldManager: inventoryFieldManager, Force: &force}
-	if dryRun {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
 	if _, err := c.Patch(ctx, s.parent.Name, types.ApplyPatchType, body, opts); err != nil {
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("%s: %w (create the namespace %s, or choose --inventory-namespace)", s.parent, err, s.parent.Namespace)
@@ -286,21 +241,4 @@ func Label(obj *unstructured.Unstructured, id string) {
 	}
 	l[PartOfLabel] = id
 	obj.SetLabels(l)
-}
-
-// Stale returns the members of previous that current does not hold,
-// sorted. It is pure: the arithmetic of what a prune may consider.
-func Stale(previous, current []object.ID) []object.ID {
-	keep := make(map[object.ID]bool, len(current))
-	for _, id := range current {
-		keep[id] = true
-	}
-	var out []object.ID
-	for _, id := range previous {
-		if !keep[id] {
-			out = append(out, id)
-		}
-	}
-	object.Sort(out)
-	return out
 }
