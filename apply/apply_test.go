@@ -396,16 +396,16 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	byID := map[string]apply.ObjectDiff{}
+	byID := map[string]apply.Change{}
 	for _, d := range diffs {
 		byID[d.ID.String()] = d
 	}
 	dd := byID["Deployment/"+ns+"/web"]
-	if dd.Action != apply.Configured || !strings.Contains(dd.Text, "-  replicas: 1") || !strings.Contains(dd.Text, "+  replicas: 2") {
-		t.Errorf("deployment diff:\n%s", dd.Text)
+	if dd.Action != apply.Configured || !strings.Contains(dd.Diff, "-  replicas: 1") || !strings.Contains(dd.Diff, "+  replicas: 2") {
+		t.Errorf("deployment diff:\n%s", dd.Diff)
 	}
 	var changedLines []string
-	for _, l := range strings.Split(dd.Text, "\n") {
+	for _, l := range strings.Split(dd.Diff, "\n") {
 		if (strings.HasPrefix(l, "+") || strings.HasPrefix(l, "-")) && !strings.HasPrefix(l, "+++") && !strings.HasPrefix(l, "---") {
 			changedLines = append(changedLines, l)
 		}
@@ -414,18 +414,18 @@ spec:
 		t.Errorf("changed lines (-want +got):\n%s", d)
 	}
 	for _, noise := range []string{"managedFields", "resourceVersion", apply.DigestAnnotation} {
-		if strings.Contains(dd.Text, noise) {
-			t.Errorf("the diff shows %s, a server default or metadata noise:\n%s", noise, dd.Text)
+		if strings.Contains(dd.Diff, noise) {
+			t.Errorf("the diff shows %s, a server default or metadata noise:\n%s", noise, dd.Diff)
 		}
 	}
 	sd := byID["Secret/"+ns+"/s"]
 	for _, leak := range []string{"old-pass-1", "new-pass-2", "unchanged-value", "b2xkLXBhc3MtMQ==", "bmV3LXBhc3MtMg=="} {
-		if strings.Contains(sd.Text, leak) {
-			t.Errorf("the Secret diff leaks %q:\n%s", leak, sd.Text)
+		if strings.Contains(sd.Diff, leak) {
+			t.Errorf("the Secret diff leaks %q:\n%s", leak, sd.Diff)
 		}
 	}
-	if !strings.Contains(sd.Text, "(changed)") {
-		t.Errorf("the Secret diff does not say which value changed:\n%s", sd.Text)
+	if !strings.Contains(sd.Diff, "(changed)") {
+		t.Errorf("the Secret diff does not say which value changed:\n%s", sd.Diff)
 	}
 }
 

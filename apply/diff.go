@@ -13,35 +13,36 @@ import (
 	"github.com/tidegate/tidegate/object"
 )
 
-// ObjectDiff is one object's difference between the cluster and Git.
-type ObjectDiff struct {
-	ID     object.ID
-	Action Action
-	// Text is a unified diff from live to the object as the server would
-	// store it; empty when unchanged. Secret values are masked.
-	Text string
-}
-
-// Diff compares every object with the cluster. Objects Plan finds
-// unchanged are not sent; the others go through a server-side dry-run
-// apply, so defaults the server fills in and fields other managers own
-// are the same on both sides and do not show up.
-func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) ([]ObjectDiff, error) {
+// Diff compares every object with the cluster: it plans them and diffs
+// the plan (DiffPlanned). Each change's Diff is a unified diff from live
+// to the object as the server would store it; empty when unchanged.
+// Secret values are masked.
+func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) ([]Change, error) {
 	plan, err := m.Plan(ctx, objs)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ObjectDiff, len(plan.Items))
-	errs := make([]error, len(plan.Items))
-	created := createdNamespaces(plan.Items)
-	m.parallel(len(plan.Items), func(i int) {
-		p := plan.Items[i]
-		out[i] = ObjectDiff{ID: p.ID, Action: p.Action}
+	return m.DiffPlanned(ctx, plan.Items)
+}
+
+// DiffPlanned diffs objects already planned, without reading the cluster
+// again. Objects planned unchanged are not sent; the others go through a
+// server-side dry-run apply, so defaults the server fills in and fields
+// other managers own are the same on both sides and do not show up.
+func (m *Manager) DiffPlanned(ctx context.Context, items []Planned) ([]Change, error) {
+	out := make([]Change, len(items))
+	errs := make([]error, len(items))
+	created := createdNamespaces(items)
+	m.parallel(len(items), func(i int) {
+		p := items[i]
+		out[i] = Change{ID: p.ID, Action: p.Action}
 		if p.Action == Unchanged {
 			return
 		}
 		var merged *unstructured.Unstructured
 		if p.err == nil {
+			// err is the goroutine's own: the objects are diffed in parallel.
+			var err error
 			merged, err = m.patch(ctx, p, true, true)
 			if err != nil && p.Live == nil && created[p.ID.Namespace] && isNamespaceNotFound(err) {
 				// Its namespace comes in the same run; a dry-run does
@@ -58,8 +59,8 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured) (
 			// A kind the cluster does not know yet: show Git's object.
 			merged = p.Desired
 		}
-		out[i].Text = unified(p.ID, p.Live, merged, m.opts.Mask)
-		if p.Live != nil && out[i].Text == "" {
+		out[i].Diff = unified(p.ID, p.Live, merged, m.opts.Mask)
+		if p.Live != nil && out[i].Diff == "" {
 			out[i].Action = Unchanged
 		}
 	})

@@ -36,16 +36,17 @@ const (
 	lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 )
 
-// Action says what happened, or would happen, to one object.
-type Action string
+// Action says what happened, or would happen, to one object: the one
+// vocabulary of object.Action, which prune and the report share.
+type Action = object.Action
 
-// The actions of a change set.
+// The actions Apply and Diff return.
 const (
-	Created    Action = "created"
-	Configured Action = "configured"
-	Unchanged  Action = "unchanged"
-	Skipped    Action = "skipped"
-	Failed     Action = "failed"
+	Created    = object.Created
+	Configured = object.Configured
+	Unchanged  = object.Unchanged
+	Skipped    = object.Skipped
+	Failed     = object.Failed
 )
 
 // Options configures a Manager. Zero values take the defaults.
@@ -114,11 +115,7 @@ type ApplyOptions struct {
 }
 
 // Change is what happened to one object.
-type Change struct {
-	ID     object.ID `json:"id"`
-	Action Action    `json:"action"`
-	Reason string    `json:"reason,omitempty"`
-}
+type Change = object.Change
 
 // ChangeSet is the result of Apply.
 type ChangeSet struct{ Changes []Change }

@@ -6,6 +6,10 @@
 // the reverse of those stages; ID is the one vocabulary they share, so
 // this package depends on nothing but apimachinery and is imported by all
 // of them.
+//
+// Change and Action are the change-set vocabulary of the same stages:
+// apply and diff return changes, prune's result turns into them, and the
+// report prints them, so no stage translates another's words.
 package object
 
 import (

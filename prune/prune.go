@@ -78,6 +78,25 @@ type Result struct {
 	Kept []Skip
 }
 
+// Changes returns the result as a change set: the deleted objects, the
+// skipped and kept ones as skipped, and the failed deletes as failed.
+func (r *Result) Changes() []object.Change {
+	var out []object.Change
+	for _, id := range r.Deleted {
+		out = append(out, object.Change{ID: id, Action: object.Deleted})
+	}
+	for _, s := range r.Skipped {
+		out = append(out, object.Change{ID: s.ID, Action: object.Skipped, Reason: s.Reason})
+	}
+	for _, id := range r.Remaining {
+		out = append(out, object.Change{ID: id, Action: object.Failed, Reason: "delete failed; kept in the inventory, the next run retries it"})
+	}
+	for _, s := range r.Kept {
+		out = append(out, object.Change{ID: s.ID, Action: object.Skipped, Reason: s.Reason})
+	}
+	return out
+}
+
 // Pruner deletes stale members of one ApplySet.
 type Pruner struct {
 	dyn    dynamic.Interface

@@ -16,6 +16,12 @@
 //   - Flux image automation objects (ImageRepository, ImagePolicy) in the
 //     repository are tidegate's own configuration and are never applied.
 //
+// Run and Diff start the same way (start: render, read the inventory,
+// plan against the live objects, decide whose objects are whose) and
+// read the cluster only there: the diff, the drift report and the prune
+// all work from that one plan. Every stage answers with object.Change,
+// which the report prints.
+//
 // Drift is told apart from a change in Git with a digest: every object
 // tidegate applies carries the annotation tidegate.dev/digest, the hash of
 // its rendered form. A live object whose digest equals the rendered one

@@ -31,7 +31,7 @@ func (r *Reconciler) claims(plan *apply.Plan, prev *inventory.Inventory, rep *Re
 		c := prune.Decide(it.Desired, it.Live, r.opts.Inventory.ID(), previous, opts)
 		switch {
 		case c.Refused != nil:
-			rep.add(entry(c.ID, Failed, "refused: "+refusalReason(c)))
+			rep.add(entryOf(object.Change{ID: c.ID, Action: Failed, Reason: "refused: " + refusalReason(c)}))
 			refused[c.ID] = true
 			errs = append(errs, c.Refused)
 		case c.Adopted:

@@ -155,205 +155,249 @@ func (r *Reconciler) newReport() *Report {
 func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	rep := r.newReport()
 	defer rep.finish(rep.Started)
-	log := r.opts.Logger
 
 	// Render first: a repository that does not render changes nothing.
-	objs, store, prev, err := r.prepare(ctx, rep)
+	// Then read the cluster once and decide whose objects are whose.
+	p, err := r.start(ctx, rep, "tidegate reconcile")
 	if err != nil {
 		return rep, r.fail(rep, err)
 	}
-	current := ids(objs)
-
-	// Plan reads live state in bulk and tells Git changes from drift.
-	plan, err := r.apply.Plan(ctx, objs)
-	if err != nil {
-		return rep, r.fail(rep, fmt.Errorf("read live objects: %w", err))
-	}
 	// Objects that belong to someone else refuse the whole run, before
 	// any write: taking them over is the user's decision.
-	adopted, _, err := r.claims(plan, prev, rep, "tidegate reconcile")
-	if err != nil {
-		return rep, r.fail(rep, fmt.Errorf("%w (nothing was written)", err))
+	if p.refusal != nil {
+		return rep, r.fail(rep, fmt.Errorf("%w (nothing was written)", p.refusal))
 	}
 	if r.opts.Drift == DriftReport {
-		if drifted := driftedObjects(plan); len(drifted) > 0 {
+		if drifted := p.drifted(); len(drifted) > 0 {
 			return rep, r.reportDrift(ctx, rep, drifted)
 		}
 	}
-
-	// The parent must list every object before it is created, so that a
-	// run that dies half-way leaves nothing untracked (KEP-3659 does the
-	// same: the parent's group-kinds are widened before applying).
-	widened := inventory.Widened(prev, inventory.NewSet(current...))
-	if !r.opts.DryRun && (r.repair || inventory.Changed(prev, widened)) {
-		if err := store.Save(ctx, widened); err != nil {
-			return rep, r.fail(rep, fmt.Errorf("write inventory %s before applying: %w", r.opts.Inventory.String(), err))
-		}
+	if err := r.widen(ctx, p); err != nil {
+		return rep, r.fail(rep, err)
 	}
-
-	log.Info("applying", "objects", len(objs), "dryRun", r.opts.DryRun)
-	cs, applyErr := r.apply.Apply(ctx, objs, apply.ApplyOptions{DryRun: r.opts.DryRun, Force: r.opts.Force, RevertDrift: r.opts.Drift == DriftRevert, TakeOver: takeOver(adopted), Plan: plan})
-	drifted := map[object.ID]bool{}
-	for _, p := range plan.Items {
-		if p.Drifted {
-			drifted[p.ID] = true
-		}
-	}
-	if cs != nil {
-		for _, c := range cs.Changes {
-			e := entry(c.ID, Action(c.Action), c.Reason)
-			if drifted[c.ID] && e.Action == Configured {
-				e.Reason = "drift reverted"
-			}
-			markAdopted(&e, c.ID, adopted)
-			rep.add(e)
-		}
-	}
-	if applyErr != nil {
+	if err := r.applyPlan(ctx, rep, p); err != nil {
 		// Never prune after a failed apply: the render may be fine but the
 		// cluster is half-way, and deleting now could take down what the
 		// failed objects were meant to replace.
-		return rep, r.fail(rep, fmt.Errorf("apply: %w (nothing was pruned)", applyErr))
+		return rep, r.fail(rep, fmt.Errorf("apply: %w (nothing was pruned)", err))
 	}
-
-	remaining := []object.ID(nil)
+	// Without pruning the inventory keeps what it had: those objects
+	// are still ours, and a later run with pruning removes them.
+	remaining := p.stale()
 	if r.opts.Prune {
-		stale := inventory.Stale(prev, inventory.NewSet(current...))
-		if len(stale) > 0 {
-			log.Info("pruning", "objects", len(stale), "dryRun", r.opts.DryRun)
-		}
-		pr := prune.NewPruner(r.dyn, r.mapper, r.opts.Inventory.ID(), prune.Options{
-			MaxShare:           r.opts.MaxPruneShare,
-			AllowMassPrune:     r.opts.AllowMassPrune,
-			DryRun:             r.opts.DryRun,
-			Concurrency:        r.opts.Concurrency,
-			Known:              plan.Listed,
-			AllowNamespaces:    r.opts.AllowNamespaces,
-			AllowClusterScoped: r.opts.AllowClusterScoped,
-			Logger:             log,
-		})
-		res, err := pr.Prune(ctx, stale, len(prev.Members), len(current))
-		if res != nil {
-			for _, id := range res.Deleted {
-				rep.add(entry(id, Deleted, ""))
-			}
-			for _, s := range res.Skipped {
-				rep.add(entry(s.ID, Skipped, s.Reason))
-			}
-			for _, id := range res.Remaining {
-				rep.add(entry(id, Failed, "delete failed; kept in the inventory, the next run retries it"))
-			}
-			remaining = res.Remaining
-			for _, s := range res.Kept {
-				rep.add(entry(s.ID, Skipped, s.Reason))
-				remaining = append(remaining, s.ID)
-			}
-		}
-		if err != nil {
+		if remaining, err = r.pruneStale(ctx, rep, p); err != nil {
 			return rep, r.fail(rep, fmt.Errorf("prune: %w", err))
 		}
-	} else {
-		// Without pruning the inventory keeps what it had: those objects
-		// are still ours, and a later run with pruning removes them.
-		remaining = inventory.Stale(prev, inventory.NewSet(current...))
 	}
-
-	final := inventory.Final(prev, r.opts.Revision, inventory.NewSet(current...), inventory.NewSet(remaining...))
-	// An unchanged inventory is not written again: a no-op run writes
-	// nothing at all.
-	if !r.opts.DryRun && (r.repair || inventory.Changed(prev, final)) {
-		if err := store.Save(ctx, final); err != nil {
-			return rep, r.fail(rep, fmt.Errorf("write inventory %s: %w", r.opts.Inventory.String(), err))
-		}
+	if err := r.finalize(ctx, p, remaining); err != nil {
+		return rep, r.fail(rep, err)
 	}
-
 	if r.opts.Wait && !r.opts.DryRun {
-		log.Info("waiting for objects to become ready", "timeout", r.opts.Timeout)
-		notReady, err := r.apply.Wait(ctx, current, r.opts.Timeout)
-		for _, s := range notReady {
-			rep.NotReady = append(rep.NotReady, Health{Object: s.ID.String(), Status: s.Status, Message: s.Message})
-		}
-		if err != nil {
-			return rep, r.fail(rep, fmt.Errorf("wait: %w", err))
-		}
-		if len(notReady) > 0 {
-			return rep, r.fail(rep, fmt.Errorf("%d objects are not ready after %s (see the list above; raise --timeout or fix them)", len(notReady), r.opts.Timeout))
+		if err := r.wait(ctx, rep, p.current); err != nil {
+			return rep, r.fail(rep, err)
 		}
 	}
 	return rep, nil
 }
 
 // Diff reports what Run would change, with a diff per changed object and
-// the objects a prune would delete. It writes nothing.
+// the objects a prune would delete. It writes nothing, and reads the
+// cluster once: the diff is made from the plan.
 func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 	rep := r.newReport()
 	rep.DryRun = true
 	defer rep.finish(rep.Started)
 
-	objs, _, prev, err := r.prepare(ctx, rep)
+	p, err := r.start(ctx, rep, "tidegate diff")
 	if err != nil {
 		return rep, r.fail(rep, err)
 	}
-	plan, err := r.apply.Plan(ctx, objs)
-	if err != nil {
-		return rep, r.fail(rep, fmt.Errorf("read live objects: %w", err))
-	}
 	// A diff shows what a reconcile would refuse, and the rest as usual.
-	adopted, refused, ownErr := r.claims(plan, prev, rep, "tidegate diff")
-	current := ids(objs)
-	if ownErr != nil {
-		objs = slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return refused[object.FromUnstructured(o)] })
-	}
-	drifted := map[object.ID]bool{}
-	for _, p := range plan.Items {
-		if p.Drifted {
-			drifted[p.ID] = true
+	items := slices.DeleteFunc(slices.Clone(p.plan.Items), func(it apply.Planned) bool { return p.refused[it.ID] })
+	changes, err := r.apply.DiffPlanned(ctx, items)
+	for i, c := range changes {
+		if items[i].Drifted {
+			c.Action, c.Reason = Drifted, "changed in the cluster, not in Git"
 		}
-	}
-	diffs, err := r.apply.Diff(ctx, objs)
-	for _, d := range diffs {
-		e := entry(d.ID, Action(d.Action), "")
-		if drifted[d.ID] {
-			e.Action, e.Reason = Drifted, "changed in the cluster, not in Git"
-		}
-		markAdopted(&e, d.ID, adopted)
-		e.Diff = d.Text
+		e := entryOf(c)
+		markAdopted(&e, c.ID, p.adopted)
 		rep.add(e)
 	}
 	if err != nil {
 		return rep, r.fail(rep, fmt.Errorf("diff: %w", err))
 	}
 	if r.opts.Prune {
-		pr := prune.NewPruner(r.dyn, r.mapper, r.opts.Inventory.ID(), prune.Options{
-			MaxShare:           r.opts.MaxPruneShare,
-			AllowMassPrune:     r.opts.AllowMassPrune,
-			DryRun:             true,
-			Concurrency:        r.opts.Concurrency,
-			Known:              plan.Listed,
-			AllowNamespaces:    r.opts.AllowNamespaces,
-			AllowClusterScoped: r.opts.AllowClusterScoped,
-			Logger:             r.opts.Logger,
-		})
-		res, err := pr.Prune(ctx, inventory.Stale(prev, inventory.NewSet(current...)), len(prev.Members), len(current))
+		res, err := r.pruner(p, true).Prune(ctx, p.stale(), len(p.prev.Members), len(p.current))
 		if res != nil {
-			for _, id := range res.Deleted {
-				rep.add(entry(id, Deleted, "removed from Git"))
-			}
-			for _, s := range res.Skipped {
-				rep.add(entry(s.ID, Skipped, s.Reason))
-			}
-			for _, s := range res.Kept {
-				rep.add(entry(s.ID, Skipped, s.Reason))
+			// A dry-run delete that failed shows as failed; the error
+			// below says why.
+			for _, c := range res.Changes() {
+				if c.Action == Deleted {
+					c.Reason = "removed from Git"
+				}
+				rep.add(entryOf(c))
 			}
 		}
 		if err != nil {
 			return rep, r.fail(rep, fmt.Errorf("prune: %w", err))
 		}
 	}
-	if ownErr != nil {
-		return rep, r.fail(rep, fmt.Errorf("%w (a reconcile would write nothing)", ownErr))
+	if p.refusal != nil {
+		return rep, r.fail(rep, fmt.Errorf("%w (a reconcile would write nothing)", p.refusal))
 	}
 	return rep, nil
+}
+
+// pass is one run once Git is rendered and the cluster read: the state
+// Run and Diff share before they write or report.
+type pass struct {
+	objs []*unstructured.Unstructured
+	// current are the objects' ids, in render order.
+	current []object.ID
+	store   *inventory.Store
+	prev    *inventory.Inventory
+	plan    *apply.Plan
+	// adopted are objects this run takes over, refused those that belong
+	// to someone else; refusal joins one error per refused object.
+	adopted map[object.ID]prune.Claim
+	refused map[object.ID]bool
+	refusal error
+}
+
+// start prepares the run (render, inventory, labels), plans it against
+// the live objects and decides the claims. It writes nothing.
+func (r *Reconciler) start(ctx context.Context, rep *Report, command string) (*pass, error) {
+	objs, store, prev, err := r.prepare(ctx, rep)
+	if err != nil {
+		return nil, err
+	}
+	// Plan reads live state in bulk and tells Git changes from drift.
+	plan, err := r.apply.Plan(ctx, objs)
+	if err != nil {
+		return nil, fmt.Errorf("read live objects: %w", err)
+	}
+	p := &pass{objs: objs, current: ids(objs), store: store, prev: prev, plan: plan}
+	p.adopted, p.refused, p.refusal = r.claims(plan, prev, rep, command)
+	return p, nil
+}
+
+// stale are the previous inventory's members Git no longer has.
+func (p *pass) stale() []object.ID {
+	return inventory.Stale(p.prev, inventory.NewSet(p.current...))
+}
+
+// drifted are the planned objects someone changed in the cluster.
+func (p *pass) drifted() []apply.Planned {
+	var out []apply.Planned
+	for _, it := range p.plan.Items {
+		if it.Drifted {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// widen writes the inventory with every object it is about to apply:
+// the parent must list each object before it is created, so that a run
+// that dies half-way leaves nothing untracked (KEP-3659 does the same:
+// the parent's group-kinds are widened before applying).
+func (r *Reconciler) widen(ctx context.Context, p *pass) error {
+	widened := inventory.Widened(p.prev, inventory.NewSet(p.current...))
+	if r.opts.DryRun || (!r.repair && !inventory.Changed(p.prev, widened)) {
+		return nil
+	}
+	if err := p.store.Save(ctx, widened); err != nil {
+		return fmt.Errorf("write inventory %s before applying: %w", r.opts.Inventory.String(), err)
+	}
+	return nil
+}
+
+// applyPlan applies the planned objects and records every change in rep,
+// also when the apply fails.
+func (r *Reconciler) applyPlan(ctx context.Context, rep *Report, p *pass) error {
+	r.opts.Logger.Info("applying", "objects", len(p.objs), "dryRun", r.opts.DryRun)
+	cs, err := r.apply.Apply(ctx, p.objs, apply.ApplyOptions{DryRun: r.opts.DryRun, Force: r.opts.Force, RevertDrift: r.opts.Drift == DriftRevert, TakeOver: takeOver(p.adopted), Plan: p.plan})
+	drifted := map[object.ID]bool{}
+	for _, it := range p.drifted() {
+		drifted[it.ID] = true
+	}
+	if cs != nil {
+		for _, c := range cs.Changes {
+			if drifted[c.ID] && c.Action == Configured {
+				c.Reason = "drift reverted"
+			}
+			e := entryOf(c)
+			markAdopted(&e, c.ID, p.adopted)
+			rep.add(e)
+		}
+	}
+	return err
+}
+
+// pruneStale deletes what Git no longer has and records it in rep. It
+// returns the stale members that stay in the inventory: failed deletes
+// and objects outside the namespaces this run may touch.
+func (r *Reconciler) pruneStale(ctx context.Context, rep *Report, p *pass) ([]object.ID, error) {
+	stale := p.stale()
+	if len(stale) > 0 {
+		r.opts.Logger.Info("pruning", "objects", len(stale), "dryRun", r.opts.DryRun)
+	}
+	res, err := r.pruner(p, r.opts.DryRun).Prune(ctx, stale, len(p.prev.Members), len(p.current))
+	if res == nil {
+		return nil, err
+	}
+	for _, c := range res.Changes() {
+		rep.add(entryOf(c))
+	}
+	remaining := slices.Clone(res.Remaining)
+	for _, s := range res.Kept {
+		remaining = append(remaining, s.ID)
+	}
+	return remaining, err
+}
+
+func (r *Reconciler) pruner(p *pass, dryRun bool) *prune.Pruner {
+	return prune.NewPruner(r.dyn, r.mapper, r.opts.Inventory.ID(), prune.Options{
+		MaxShare:           r.opts.MaxPruneShare,
+		AllowMassPrune:     r.opts.AllowMassPrune,
+		DryRun:             dryRun,
+		Concurrency:        r.opts.Concurrency,
+		Known:              p.plan.Listed,
+		AllowNamespaces:    r.opts.AllowNamespaces,
+		AllowClusterScoped: r.opts.AllowClusterScoped,
+		Logger:             r.opts.Logger,
+	})
+}
+
+// finalize writes the inventory as the run leaves it: the objects
+// applied and the stale ones still kept. An unchanged inventory is not
+// written again: a no-op run writes nothing at all.
+func (r *Reconciler) finalize(ctx context.Context, p *pass, remaining []object.ID) error {
+	final := inventory.Final(p.prev, r.opts.Revision, inventory.NewSet(p.current...), inventory.NewSet(remaining...))
+	if r.opts.DryRun || (!r.repair && !inventory.Changed(p.prev, final)) {
+		return nil
+	}
+	if err := p.store.Save(ctx, final); err != nil {
+		return fmt.Errorf("write inventory %s: %w", r.opts.Inventory.String(), err)
+	}
+	return nil
+}
+
+// wait waits for the applied objects to become ready and records the
+// ones that did not in rep.
+func (r *Reconciler) wait(ctx context.Context, rep *Report, current []object.ID) error {
+	r.opts.Logger.Info("waiting for objects to become ready", "timeout", r.opts.Timeout)
+	notReady, err := r.apply.Wait(ctx, current, r.opts.Timeout)
+	for _, s := range notReady {
+		rep.NotReady = append(rep.NotReady, Health{Object: s.ID.String(), Status: s.Status, Message: s.Message})
+	}
+	if err != nil {
+		return fmt.Errorf("wait: %w", err)
+	}
+	if len(notReady) > 0 {
+		return fmt.Errorf("%d objects are not ready after %s (see the list above; raise --timeout or fix them)", len(notReady), r.opts.Timeout)
+	}
+	return nil
 }
 
 // desired renders the repository and returns the objects to apply, after
@@ -372,7 +416,7 @@ func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.
 	})
 	for _, it := range set.Items {
 		if it.Verdict == desired.Skip {
-			rep.add(entry(it.ID, Skipped, it.Why))
+			rep.add(entryOf(object.Change{ID: it.ID, Action: Skipped, Reason: it.Why}))
 		}
 	}
 	if err := set.Err(); err != nil {
@@ -381,14 +425,14 @@ func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.
 	return set.Objects(), nil
 }
 
-// reportDrift writes nothing: it diffs the drifted objects and returns
-// ErrDrift so that a person can look before Git is applied over them.
-func (r *Reconciler) reportDrift(ctx context.Context, rep *Report, drifted []*unstructured.Unstructured) error {
-	diffs, err := r.apply.Diff(ctx, drifted)
-	for _, d := range diffs {
-		e := entry(d.ID, Drifted, "changed in the cluster since tidegate applied it; not reverted (--drift=report)")
-		e.Diff = d.Text
-		rep.add(e)
+// reportDrift writes nothing: it diffs the drifted objects, from the
+// plan that found them, and returns ErrDrift so that a person can look
+// before Git is applied over them.
+func (r *Reconciler) reportDrift(ctx context.Context, rep *Report, drifted []apply.Planned) error {
+	changes, err := r.apply.DiffPlanned(ctx, drifted)
+	for _, c := range changes {
+		c.Action, c.Reason = Drifted, "changed in the cluster since tidegate applied it; not reverted (--drift=report)"
+		rep.add(entryOf(c))
 	}
 	if err != nil {
 		return r.fail(rep, fmt.Errorf("diff drifted objects: %w", err))
@@ -400,20 +444,6 @@ func (r *Reconciler) reportDrift(ctx context.Context, rep *Report, drifted []*un
 func (r *Reconciler) fail(rep *Report, err error) error {
 	rep.Error = err.Error()
 	return err
-}
-
-func driftedObjects(p *apply.Plan) []*unstructured.Unstructured {
-	var out []*unstructured.Unstructured
-	for _, it := range p.Items {
-		if it.Drifted {
-			out = append(out, it.Desired)
-		}
-	}
-	return out
-}
-
-func entry(id object.ID, a Action, reason string) Entry {
-	return Entry{Object: id.String(), Group: id.Group, Kind: id.Kind, Namespace: id.Namespace, Name: id.Name, Action: a, Reason: reason}
 }
 
 func ids(objs []*unstructured.Unstructured) []object.ID {

@@ -7,27 +7,31 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tidegate/tidegate/object"
 )
 
-// Action says what a run did (or, in a dry-run, would do) to one object.
-type Action string
+// Action says what a run did (or, in a dry-run, would do) to one object:
+// object.Action, the vocabulary apply and prune return.
+type Action = object.Action
 
 // The actions a report can hold. Their names are part of the JSON output.
 const (
-	Created    Action = "created"
-	Configured Action = "configured"
+	Created    = object.Created
+	Configured = object.Configured
 	// Adopted is an object that existed without being ours and was taken
 	// over (and written) by this run: --adopt, the annotation
 	// tidegate.dev/adopt: enabled, or --force for another inventory's.
-	Adopted   Action = "adopted"
-	Unchanged Action = "unchanged"
-	Deleted   Action = "deleted"
-	Skipped   Action = "skipped"
-	Drifted   Action = "drifted"
-	Failed    Action = "failed"
+	Adopted   = object.Adopted
+	Unchanged = object.Unchanged
+	Deleted   = object.Deleted
+	Skipped   = object.Skipped
+	Drifted   = object.Drifted
+	Failed    = object.Failed
 )
 
-// Entry is one object's line in the report.
+// Entry is one object's line in the report: an object.Change spelled
+// out for the JSON output.
 type Entry struct {
 	// Object is Kind/namespace/name, the form every message uses.
 	Object    string `json:"object"`
@@ -78,6 +82,12 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 }
 
 func (r *Report) add(e Entry) { r.Objects = append(r.Objects, e) }
+
+// entryOf is the report's line for one change.
+func entryOf(c object.Change) Entry {
+	id := c.ID
+	return Entry{Object: id.String(), Group: id.Group, Kind: id.Kind, Namespace: id.Namespace, Name: id.Name, Action: c.Action, Reason: c.Reason, Diff: c.Diff}
+}
 
 // finish sorts the entries and counts them by action.
 func (r *Report) finish(started time.Time) {
