@@ -34,6 +34,7 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@rel=($$(hack/release-tools.sh)); set -x; \
 	"$${rel[2]}" -no-color .github/workflows/*.yml testdata/github/*.yml && "$${rel[0]}" check
+	@lint="$$(hack/lint-tools.sh)"; set -x; "$$lint" run ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -148,10 +148,10 @@ func (g *Globals) recovered(run func() error) (err error) {
 		stack := debug.Stack()
 		pe := &PanicError{Value: p}
 		if f, ferr := os.CreateTemp("", "tidegate-panic-*.txt"); ferr == nil {
-			if _, werr := fmt.Fprintf(f, "panic: %v\n\n%s", p, stack); werr == nil {
+			_, werr := fmt.Fprintf(f, "panic: %v\n\n%s", p, stack)
+			if cerr := f.Close(); werr == nil && cerr == nil {
 				pe.StackFile = f.Name()
 			}
-			f.Close()
 		}
 		g.Logger().Debug("panic", "value", fmt.Sprint(p), "stack", string(stack))
 		err = pe

@@ -22,6 +22,7 @@ const maxConcurrency = 1024
 // "the whole repository" to some commands and "nothing" to others.
 func (f *SourceFlags) Validate() error {
 	if len(f.Path) == 0 {
+		//nolint:staticcheck // ST1005: the message ends with the default path ".", not punctuation
 		return fmt.Errorf(`--path "" (or TIDEGATE_PATHS=""): the path list is empty; give at least one directory inside the repository, e.g. --path . for its root, or leave --path and TIDEGATE_PATHS unset for the default .`)
 	}
 	for _, p := range f.Path {

@@ -71,8 +71,8 @@ func (g *gitHub) FindByHead(ctx context.Context, head string) (*PullRequest, err
 
 func (g *gitHub) Create(ctx context.Context, s Spec) (*PullRequest, error) {
 	pr, _, err := g.c.PullRequests.Create(ctx, g.owner, g.repo, github.CreatePullRequest{
-		Title: github.Ptr(s.Title), Head: s.Head, Base: s.Base, Body: github.Ptr(s.Body),
-		Draft: github.Ptr(s.Draft), MaintainerCanModify: github.Ptr(true),
+		Title: new(s.Title), Head: s.Head, Base: s.Base, Body: new(s.Body),
+		Draft: new(s.Draft), MaintainerCanModify: new(true),
 	})
 	if err != nil {
 		return nil, g.err("create pull request", err)
@@ -85,7 +85,7 @@ func (g *gitHub) Create(ctx context.Context, s Spec) (*PullRequest, error) {
 
 func (g *gitHub) Update(ctx context.Context, number int, s Spec) (*PullRequest, error) {
 	pr, _, err := g.c.PullRequests.Edit(ctx, g.owner, g.repo, number, &github.PullRequest{
-		Title: github.Ptr(s.Title), Body: github.Ptr(s.Body),
+		Title: new(s.Title), Body: new(s.Body),
 	})
 	if err != nil {
 		return nil, g.err(fmt.Sprintf("update pull request #%d", number), err)
@@ -194,7 +194,7 @@ func (g *gitHub) AddDeployKey(ctx context.Context, title, publicKey string, read
 		opts.Page = resp.NextPage
 	}
 	_, _, err = g.c.Repositories.CreateKey(ctx, g.owner, g.repo, github.CreateDeployKeyRequest{
-		Title: github.Ptr(title), Key: publicKey, ReadOnly: github.Ptr(readOnly),
+		Title: new(title), Key: publicKey, ReadOnly: new(readOnly),
 	})
 	if err != nil {
 		return g.err("add deploy key", err)

@@ -95,7 +95,7 @@ func readFile(abs, name string, lim limits) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to flush
 	data, err := io.ReadAll(io.LimitReader(f, lim.fileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

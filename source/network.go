@@ -127,7 +127,7 @@ func untilDone(ctx context.Context, dir string, op func() error) error {
 		return err
 	case <-time.After(abandonGrace):
 		go func() {
-			<-done
+			<-done //nolint:errcheck // the run was abandoned; its error has no reader left
 			_ = os.RemoveAll(dir)
 		}()
 		return ctx.Err()

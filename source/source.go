@@ -299,6 +299,7 @@ func transportAuth(rawURL string, a Auth, n network) (transport.AuthMethod, erro
 			return nil, fmt.Errorf("read the SSH key: %w (a PEM or OpenSSH private key; pass --ssh-passphrase if it is encrypted)", err)
 		}
 		if a.InsecureIgnoreHostKey {
+			//nolint:gosec // G106: only with --insecure-skip-host-key-check, which the user asked for
 			keys.HostKeyCallback = ssh.InsecureIgnoreHostKey()
 			return sshAuth{AuthMethod: keys, dial: n.sshDial}, nil
 		}
@@ -331,10 +332,14 @@ func knownHosts(text []byte, hostport string) (ssh.HostKeyCallback, []string, er
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.Write(text); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, nil, err
 	}
-	f.Close()
+	// A failed close can leave the file short, which would silently
+	// trust fewer (or garbled) host keys than --known-hosts gave.
+	if err := f.Close(); err != nil {
+		return nil, nil, err
+	}
 	db, err := gitssh.NewKnownHostsDb(f.Name())
 	if err != nil {
 		return nil, nil, fmt.Errorf("read --known-hosts: %w", err)

@@ -66,8 +66,9 @@ func (osDir) Open(name string) (*os.File, error) { return os.Open(name) }
 func replace(d dirOps, f *os.File, tmp, name, dir string, data []byte, mode fs.FileMode) error {
 	defer func() {
 		if tmp != "" {
-			f.Close()
-			d.Remove(tmp)
+			// The write already failed; that error is the one to return.
+			_ = f.Close()
+			_ = d.Remove(tmp)
 		}
 	}()
 	if _, err := f.Write(data); err != nil {
@@ -90,7 +91,7 @@ func replace(d dirOps, f *os.File, tmp, name, dir string, data []byte, mode fs.F
 	// place and may only revert after a crash, not worth an error.
 	if dd, err := d.Open(dir); err == nil {
 		_ = dd.Sync()
-		dd.Close()
+		_ = dd.Close()
 	}
 	return nil
 }
