@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +26,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/tidegate/tidegate/deploy"
+	"github.com/tidegate/tidegate/bootstrap"
 	"github.com/tidegate/tidegate/forge"
 	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/propose"
@@ -60,30 +58,9 @@ type InitCmd struct {
 	ForgeFlags
 }
 
-// The homes tidegate runs from.
-const (
-	homeCronJob = "cronjob"
-	homeGitHub  = "github"
-	homeGitLab  = "gitlab"
-)
-
-// Names deploy/base gives tidegate's objects, which the next steps and the
-// SSH patch refer to.
-const (
-	systemNamespace = "tidegate-system"
-	sshSecret       = "tidegate-ssh"
-	sshMountPath    = "/etc/tidegate/ssh"
-	// initBranch is the one branch every init proposes on, so that a second
-	// run updates its pull request instead of opening another.
-	initBranch = "tidegate/init"
-)
-
-const (
-	gitlabTemplate = ".gitlab-ci-template.yml"
-	gitlabCIFile   = ".gitlab-ci.yml"
-	githubWorkflow = ".github/workflows/tidegate.yml"
-	sopsFile       = ".sops.yaml"
-)
+// initBranch is the one branch every init proposes on, so that a second
+// run updates its pull request instead of opening another.
+const initBranch = "tidegate/init"
 
 // What init does with one file of the repository.
 const (
@@ -186,7 +163,7 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	if c.AgeRecipient == "" && c.AgeKeyOut == "" {
 		// Without a key there is no .sops.yaml to write; one that exists
 		// already is the user's and stays.
-		if _, err := os.Stat(filepath.Join(co.Dir, sopsFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(co.Dir, bootstrap.SOPSFile)); err != nil {
 			return &ExitError{Code: ExitUsage, Err: errors.New("SOPS needs an age key: pass --age-key-out FILE to generate one, or --age-recipient age1… to use yours")}
 		}
 	}
@@ -213,7 +190,7 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
 	for _, f := range res.Files {
-		if f.Path == gitlabCIFile && f.Action == fileSkip && f.Reason != reasonHasTemplate {
+		if f.Path == bootstrap.GitLabCIFile && f.Action == fileSkip && f.Reason != reasonHasTemplate {
 			res.Snippet = string(f.data)
 		}
 	}
@@ -317,7 +294,7 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 // command line does nothing at all.
 func (c *InitCmd) check() (paths []string, inventory string, err error) {
 	switch c.Home {
-	case homeCronJob, homeGitHub, homeGitLab:
+	case bootstrap.HomeCronJob, bootstrap.HomeGitHub, bootstrap.HomeGitLab:
 	default:
 		return nil, "", fmt.Errorf("--home %q: choose cronjob (a CronJob in the cluster), github (a GitHub Actions workflow) or gitlab (a GitLab CI include)", c.Home)
 	}
@@ -333,10 +310,10 @@ func (c *InitCmd) check() (paths []string, inventory string, err error) {
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
-	if c.Home != homeCronJob && (len(c.Namespace) > 0 || c.RepoURL != "" || c.RBAC == "namespaced") {
+	if c.Home != bootstrap.HomeCronJob && (len(c.Namespace) > 0 || c.RepoURL != "" || c.RBAC == "namespaced") {
 		return nil, "", fmt.Errorf("--namespace, --rbac and --repo-url configure the CronJob; --home %s does not use them", c.Home)
 	}
-	if c.Home == homeCronJob {
+	if c.Home == bootstrap.HomeCronJob {
 		dir, err := repoPath("--dir", c.Dir)
 		if err != nil {
 			return nil, "", err
@@ -394,7 +371,7 @@ func (c *InitCmd) check() (paths []string, inventory string, err error) {
 	if c.InstallDeployKey && c.DeployKeyOut == "" {
 		return nil, "", errors.New("--install-deploy-key installs the key of --deploy-key-out: pass --deploy-key-out FILE too")
 	}
-	if _, err := c.image(); err != nil {
+	if _, err := bootstrap.ParseImage(c.Image); err != nil {
 		return nil, "", err
 	}
 	return paths, inventory, nil
@@ -472,7 +449,7 @@ func (c *InitCmd) repoInfo(g *Globals, co *source.Checkout) (repoInfo, error) {
 			r.base = "main"
 		}
 	}
-	if c.Home != homeCronJob {
+	if c.Home != bootstrap.HomeCronJob {
 		return r, nil
 	}
 	switch {
@@ -720,27 +697,19 @@ func writeSecretFile(p string, data []byte) error {
 
 // files renders every file of the repository init would write.
 func (c *InitCmd) files(repo repoInfo, paths []string, inventory string, ak *ageKey) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	if ak != nil {
-		out[sopsFile] = sopsConfig(paths, ak)
-	}
-	img, err := c.image()
+	img, err := bootstrap.ParseImage(c.Image)
 	if err != nil {
 		return nil, err
 	}
-	switch c.Home {
-	case homeCronJob:
-		files, err := cronJobFiles(c.Dir, c.RBAC, c.Namespace, repo.cloneURL, paths, inventory, c.DeployKeyOut != "", img)
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(out, files)
-	case homeGitHub:
-		out[githubWorkflow] = githubWorkflowFile(paths, inventory, repo.base, img.Release)
-	case homeGitLab:
-		out[gitlabCIFile] = gitlabCI(paths, inventory, img)
+	cfg := bootstrap.Config{
+		Home: c.Home, Paths: paths, Inventory: inventory, Image: img,
+		Base: repo.base,
+		Dir:  c.Dir, RBAC: c.RBAC, Namespaces: c.Namespace, CloneURL: repo.cloneURL, SSHKey: c.DeployKeyOut != "",
 	}
-	return out, nil
+	if ak != nil {
+		cfg.AgeRecipient = ak.Recipient
+	}
+	return bootstrap.Files(cfg)
 }
 
 // planFiles decides, per file, what writing it means for the repository.
@@ -761,10 +730,10 @@ func planFiles(dir string, files map[string][]byte, force bool) ([]initFile, err
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		case bytes.Equal(old, f.data):
 			f.Action = fileUnchanged
-		case p == gitlabCIFile:
+		case p == bootstrap.GitLabCIFile:
 			// The project's whole pipeline: merging is a person's job.
 			f.Action, f.Reason = fileSkip, "holds the project's pipeline: add the snippet below to it (never overwritten, even with --force)"
-			if bytes.Contains(old, []byte(gitlabTemplate)) {
+			if bytes.Contains(old, []byte(bootstrap.GitLabTemplate)) {
 				f.Reason = reasonHasTemplate
 			}
 		case force:
@@ -790,7 +759,7 @@ func (c *InitCmd) checkRendered(dir string, paths []string, files []initFile) er
 				continue
 			}
 			hint := "pass --path for the directory with your manifests (e.g. clusters/prod)"
-			if c.Home == homeCronJob && strings.HasPrefix(f.Path, c.Dir+"/") {
+			if c.Home == bootstrap.HomeCronJob && strings.HasPrefix(f.Path, c.Dir+"/") {
 				hint += ", or --dir outside it"
 			}
 			return fmt.Errorf("%s would be inside --path %s, which tidegate renders as a plain directory (it has no kustomization.yaml), so a reconcile would try to apply it: %s", f.Path, p, hint)
@@ -848,11 +817,11 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 		fmt.Fprintf(&b, "\nThe CronJob reads the repository with the read-only deploy key `%s`.\n", res.DeployKey.PublicKey)
 	}
 	switch c.Home {
-	case homeCronJob:
+	case bootstrap.HomeCronJob:
 		fmt.Fprintf(&b, "\nAfter merging, install it with %s.\n", markdown.Code("kubectl apply -k "+shellQuote(c.Dir)))
-	case homeGitHub:
+	case bootstrap.HomeGitHub:
 		b.WriteString("\nBefore merging, set the repository secrets `KUBECONFIG` and `SOPS_AGE_KEY`.\n")
-	case homeGitLab:
+	case bootstrap.HomeGitLab:
 		b.WriteString("\nBefore merging, set the CI/CD variables `TIDEGATE_KUBECONFIG_B64`, `SOPS_AGE_KEY` and `TIDEGATE_GITLAB_TOKEN`.\n")
 	}
 	e.Body = b.String()
@@ -861,282 +830,17 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 
 func homeTitle(home string) string {
 	switch home {
-	case homeCronJob:
+	case bootstrap.HomeCronJob:
 		return "CronJob"
-	case homeGitHub:
+	case bootstrap.HomeGitHub:
 		return "GitHub Actions"
 	default:
 		return "GitLab CI"
 	}
 }
 
-// sopsConfig is the .sops.yaml: one creation rule per path, matched
-// wherever sops is run from in the repository.
-func sopsConfig(paths []string, ak *ageKey) []byte {
-	var b strings.Builder
-	b.WriteString(`# SOPS creation rules, written by ` + "`tidegate init`" + `. Secrets under the paths
-# tidegate reconciles are encrypted for this age recipient, their data and
-# stringData only, so that reviews still see the rest. Encrypt one in place:
-#   sops --encrypt --in-place ` + path.Join(paths[0], "secret.yaml") + `
-# tidegate decrypts with the private key: the sops-age Secret in the cluster
-# (CronJob) or SOPS_AGE_KEY (CI).
-creation_rules:
-`)
-	for _, p := range paths {
-		re := `\.ya?ml$`
-		if p != "." {
-			re = "(^|/)" + regexp.QuoteMeta(p) + `/.*\.ya?ml$`
-		}
-		fmt.Fprintf(&b, "  - path_regex: %s\n    encrypted_regex: '^(data|stringData)$'\n    age: %s\n", singleQuoted(re), yamlScalar(ak.Recipient))
-	}
-	return []byte(b.String())
-}
-
-// cronJobFiles copies deploy/base and the chosen deploy/rbac variant below
-// dir and fills in the tidegate-config literals, so the manifests build
-// offline and match the tidegate that wrote them.
-func cronJobFiles(dir, rbac string, namespaces []string, cloneURL string, paths []string, inventory string, sshKey bool, img initImage) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	for _, tree := range []string{"base", "rbac/" + rbac} {
-		err := fs.WalkDir(deploy.Files, tree, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := deploy.Files.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			out[path.Join(dir, p)] = b
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read tidegate's embedded deploy/%s: %w", tree, err)
-		}
-	}
-	literals := [][2]string{
-		{"TIDEGATE_SOURCE", cloneURL},
-		{"TIDEGATE_PATHS", strings.Join(paths, ",")},
-		{"TIDEGATE_INVENTORY_NAME", inventory},
-	}
-	if rbac == "namespaced" {
-		literals = append(literals, [2]string{"TIDEGATE_ALLOW_NAMESPACES", strings.Join(namespaces, ",")})
-	}
-	if sshKey {
-		literals = append(literals,
-			[2]string{"TIDEGATE_SSH_KEY_FILE", sshMountPath + "/identity"},
-			[2]string{"TIDEGATE_KNOWN_HOSTS", sshMountPath + "/known_hosts"})
-	}
-	kpath := path.Join(dir, "base/kustomization.yaml")
-	k, err := setLiterals(out[kpath], literals)
-	if err != nil {
-		return nil, err
-	}
-	out[kpath] = k
-
-	var top strings.Builder
-	fmt.Fprintf(&top, `# tidegate as a CronJob, written by `+"`tidegate init`"+`: every 10 minutes it
-# reconciles %s of %s.
-# Install it, and apply any change to these files, with
-#   kubectl apply -k %s
-# base/ and rbac/ are tidegate's deploy/ manifests; the repository, paths
-# and inventory are the tidegate-config literals in base/kustomization.yaml.
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - base
-  - rbac/%s
-`, strings.Join(paths, ", "), cloneURL, dir, rbac)
-	if rbac == "namespaced" {
-		tmpl, err := deploy.Files.ReadFile("examples/namespaced/rolebinding-shop.yaml")
-		if err != nil {
-			return nil, fmt.Errorf("read tidegate's embedded RoleBinding example: %w", err)
-		}
-		top.WriteString("  # One RoleBinding per namespace tidegate manages. To add one, copy a file\n  # and add the namespace to TIDEGATE_ALLOW_NAMESPACES in base/kustomization.yaml.\n")
-		for _, ns := range namespaces {
-			rb := strings.Replace(string(tmpl), "\n  namespace: shop\n", "\n  namespace: "+ns+"\n", 1)
-			if rb == string(tmpl) && ns != "shop" {
-				return nil, errors.New("tidegate's embedded RoleBinding example has no namespace to replace (a bug: please report it)")
-			}
-			name := "rolebinding-" + ns + ".yaml"
-			out[path.Join(dir, name)] = []byte(rb)
-			fmt.Fprintf(&top, "  - %s\n", name)
-		}
-	}
-	top.WriteString(img.kustomizeImages())
-	if sshKey {
-		// defaultMode 288 is 0440: the image's non-root user reads the key
-		// through fsGroup, and no other user can.
-		fmt.Fprintf(&top, `patches:
-  # Read the repository over SSH with the deploy key: the Secret %[1]s
-  # (identity, known_hosts) is created by hand and never committed.
-  - target:
-      kind: CronJob
-      name: tidegate
-    patch: |
-      - op: add
-        path: /spec/jobTemplate/spec/template/spec/volumes/-
-        value: {name: ssh, secret: {secretName: %[1]s, defaultMode: 288}}
-      - op: add
-        path: /spec/jobTemplate/spec/template/spec/containers/0/volumeMounts/-
-        value: {name: ssh, mountPath: %[2]s, readOnly: true}
-      - op: add
-        path: /spec/jobTemplate/spec/template/spec/securityContext/fsGroup
-        value: 65532
-`, sshSecret, sshMountPath)
-	}
-	out[path.Join(dir, "kustomization.yaml")] = []byte(top.String())
-	return out, nil
-}
-
-// setLiterals sets KEY=value items of the one configMapGenerator literals
-// list in a kustomization, line by line so that its comments stay, and
-// appends the keys it lacks.
-func setLiterals(kustomization []byte, set [][2]string) ([]byte, error) {
-	lines := strings.SplitAfter(string(kustomization), "\n")
-	start := slices.IndexFunc(lines, func(l string) bool { return strings.TrimSpace(l) == "literals:" })
-	if start < 0 {
-		return nil, errors.New("tidegate's embedded deploy/base/kustomization.yaml has no configMapGenerator literals to fill in (a bug: please report it)")
-	}
-	last, indent := start, ""
-	found := map[string]bool{}
-	for i := start + 1; i < len(lines); i++ {
-		item, ok := strings.CutPrefix(strings.TrimLeft(lines[i], " "), "- ")
-		if !ok {
-			break
-		}
-		last, indent = i, lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " "))]
-		key, _, _ := strings.Cut(strings.TrimSpace(item), "=")
-		for _, kv := range set {
-			if kv[0] == key {
-				lines[i] = indent + "- " + yamlScalar(kv[0]+"="+kv[1]) + "\n"
-				found[key] = true
-			}
-		}
-	}
-	if indent == "" {
-		return nil, errors.New("tidegate's embedded deploy/base/kustomization.yaml has an empty literals list (a bug: please report it)")
-	}
-	var add []string
-	for _, kv := range set {
-		if !found[kv[0]] {
-			add = append(add, indent+"- "+yamlScalar(kv[0]+"="+kv[1])+"\n")
-		}
-	}
-	lines = slices.Insert(lines, last+1, add...)
-	return []byte(strings.Join(lines, "")), nil
-}
-
-// githubWorkflowFile is README's workflow split into three jobs, so that
-// only the one that opens pull requests may write to the repository.
-func githubWorkflowFile(paths []string, inventory, base, release string) []byte {
-	p, inv, br := yamlScalar(strings.Join(paths, ",")), yamlScalar("--inventory-name "+inventory), yamlScalar(base)
-	// GitHub expressions escape a quote by doubling it.
-	ref := strings.ReplaceAll("refs/heads/"+base, "'", "''")
-	return []byte(`# tidegate, written by ` + "`tidegate init`" + `. A pull request into ` + base + ` shows what
-# merging it would change in the cluster, a push to ` + base + ` (or a manual run
-# on it) reconciles the cluster, and a daily schedule proposes newer image
-# tags as pull requests. Repository secrets: KUBECONFIG (a kubeconfig for
-# the cluster) and SOPS_AGE_KEY (the age key of .sops.yaml).
-name: tidegate
-on:
-  pull_request:
-    branches:
-      - ` + br + `
-  push:
-    branches:
-      - ` + br + `
-  schedule:
-    - cron: "17 3 * * *"
-  workflow_dispatch:
-permissions:
-  contents: read
-jobs:
-  diff:
-    if: github.event_name == 'pull_request'
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-      - uses: tidegate/tidegate@` + release + `
-        with:
-          command: diff
-          paths: ` + p + `
-          kubeconfig: ${{ secrets.KUBECONFIG }}
-          age-key: ${{ secrets.SOPS_AGE_KEY }}
-          extra-args: ` + inv + `
-  reconcile:
-    if: (github.event_name == 'push' || github.event_name == 'workflow_dispatch') && github.ref == '` + ref + `'
-    runs-on: ubuntu-latest
-    # Runs queue instead of overlapping; tidegate's Lease guards the cluster too.
-    concurrency: tidegate-reconcile
-    steps:
-      - uses: actions/checkout@v4
-      - uses: tidegate/tidegate@` + release + `
-        with:
-          command: reconcile
-          paths: ` + p + `
-          kubeconfig: ${{ secrets.KUBECONFIG }}
-          age-key: ${{ secrets.SOPS_AGE_KEY }}
-          extra-args: ` + inv + `
-  images:
-    if: github.event_name == 'schedule'
-    runs-on: ubuntu-latest
-    permissions:
-      contents: write        # push the branch of the bumps
-      pull-requests: write   # and open its pull request
-    steps:
-      - uses: actions/checkout@v4
-      - uses: tidegate/tidegate@` + release + `
-        with:
-          command: images-update
-          paths: ` + p + `
-          git-token: ${{ secrets.GITHUB_TOKEN }}
-`)
-}
-
-// gitlabCI includes tidegate's template and extends its three jobs, as in
-// the README.
-func gitlabCI(paths []string, inventory string, img initImage) []byte {
-	return []byte(`# tidegate, written by ` + "`tidegate init`" + `. Merge requests show what merging them
-# would change in the cluster, the default branch reconciles it, and
-# scheduled pipelines propose newer image tags as merge requests.
-# CI/CD variables (masked): TIDEGATE_KUBECONFIG_B64 (base64 of a kubeconfig),
-# SOPS_AGE_KEY (the age key of .sops.yaml), TIDEGATE_GITLAB_TOKEN (api scope).
-include:
-  - remote: ` + gitlabTemplateURL(img.Release) + `
-variables:
-  TIDEGATE_IMAGE: ` + yamlScalar(img.Ref) + `
-  TIDEGATE_PATHS: ` + yamlScalar(strings.Join(paths, ",")) + `
-  TIDEGATE_INVENTORY_NAME: ` + yamlScalar(inventory) + `
-diff:        # merge requests: the diff, as a note with TIDEGATE_GITLAB_TOKEN
-  extends: .tidegate-diff
-reconcile:   # the default branch
-  extends: .tidegate-reconcile
-images:      # scheduled pipelines: image bumps as merge requests
-  extends: .tidegate-images
-`)
-}
-
-// plainScalar matches strings YAML reads back as the same string when
-// written bare in block context: no leading indicator, no ": " or " #".
-var (
-	plainScalar = regexp.MustCompile(`^(?:[A-Za-z0-9_./]|-[^ ])[A-Za-z0-9_./@:=,+~ -]*$`)
-	shellSafe   = regexp.MustCompile(`^[A-Za-z0-9_./@:=,+~-]+$`)
-)
-
-// yamlScalar writes s as a YAML string: bare when that cannot be read as
-// anything else (a number, a boolean, null), else JSON-quoted, which YAML
-// reads as a double-quoted string.
-func yamlScalar(s string) string {
-	_, numErr := strconv.ParseFloat(s, 64)
-	if plainScalar.MatchString(s) && s == strings.TrimSpace(s) && !strings.Contains(s, ": ") && !strings.Contains(s, " #") && numErr != nil &&
-		!slices.Contains([]string{"true", "false", "yes", "no", "on", "off", "y", "n", "null"}, strings.ToLower(s)) {
-		return s
-	}
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
-func singleQuoted(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// shellSafe matches words a POSIX shell reads as themselves.
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./@:=,+~-]+$`)
 
 // shellQuote quotes s for a POSIX shell when it needs it.
 func shellQuote(s string) string {
@@ -1162,7 +866,7 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 			continue
 		}
 		top := f.Path
-		if c.Home == homeCronJob && strings.HasPrefix(f.Path, c.Dir+"/") {
+		if c.Home == bootstrap.HomeCronJob && strings.HasPrefix(f.Path, c.Dir+"/") {
 			top = c.Dir
 		}
 		if !slices.Contains(written, top) {
@@ -1182,21 +886,21 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 		step("Commit the files and push them:", "git add "+strings.Join(quoted, " ")+" && git commit -m 'Set up tidegate' && git push")
 	}
 	if res.Snippet != "" {
-		step("Add the snippet below to " + gitlabCIFile + " (merge its include: and variables: with yours).")
+		step("Add the snippet below to " + bootstrap.GitLabCIFile + " (merge its include: and variables: with yours).")
 	}
 	ageFile := "YOUR_AGE_KEY_FILE"
 	if res.AgeKey != nil && res.AgeKey.File != "" {
 		ageFile = shellQuote(res.AgeKey.File)
 	}
 	switch c.Home {
-	case homeCronJob:
+	case bootstrap.HomeCronJob:
 		text := "Install tidegate in the cluster (Namespace, ServiceAccount, RBAC, CronJob):"
 		if c.RBAC == "namespaced" {
 			text = fmt.Sprintf("Install tidegate in the cluster (Namespace, ServiceAccount, RBAC, CronJob); the namespaces %s must exist:", strings.Join(c.Namespace, ", "))
 		}
 		step(text, "kubectl apply -k "+shellQuote(c.Dir))
 		if res.AgeKey != nil {
-			step("Give it the age key that decrypts your Secrets:", fmt.Sprintf("kubectl create secret generic sops-age -n %s --from-file=age.agekey=%s", systemNamespace, ageFile))
+			step("Give it the age key that decrypts your Secrets:", fmt.Sprintf("kubectl create secret generic sops-age -n %s --from-file=age.agekey=%s", bootstrap.SystemNamespace, ageFile))
 		}
 		if dk := res.DeployKey; dk != nil {
 			host, port, _, _ := remoteParts(repo.cloneURL)
@@ -1206,18 +910,18 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 			}
 			step(fmt.Sprintf("Give it the deploy key and %s's SSH host key (check the fingerprints against the host's documentation):", host),
 				scan+" > known_hosts",
-				fmt.Sprintf("kubectl create secret generic %s -n %s --from-file=identity=%s --from-file=known_hosts=known_hosts", sshSecret, systemNamespace, shellQuote(dk.File)))
+				fmt.Sprintf("kubectl create secret generic %s -n %s --from-file=identity=%s --from-file=known_hosts=known_hosts", bootstrap.SSHSecret, bootstrap.SystemNamespace, shellQuote(dk.File)))
 		} else if strings.HasPrefix(repo.cloneURL, "https://") || strings.HasPrefix(repo.cloneURL, "http://") {
-			step("If the repository is private, give it a read-only token (or run init again with --deploy-key-out):", fmt.Sprintf("kubectl create secret generic tidegate-git -n %s --from-file=token=TOKEN_FILE", systemNamespace))
+			step("If the repository is private, give it a read-only token (or run init again with --deploy-key-out):", fmt.Sprintf("kubectl create secret generic tidegate-git -n %s --from-file=token=TOKEN_FILE", bootstrap.SystemNamespace))
 		}
-	case homeGitHub:
+	case bootstrap.HomeGitHub:
 		cmds := []string{"gh secret set KUBECONFIG < KUBECONFIG_FILE"}
 		if res.AgeKey != nil {
 			cmds = append(cmds, "gh secret set SOPS_AGE_KEY < "+ageFile)
 		}
 		step("Add the repository secrets the workflow reads (Settings → Secrets and variables → Actions):", cmds...)
 		step("Let the workflow open pull requests for image bumps: Settings → Actions → General → Workflow permissions → Allow GitHub Actions to create and approve pull requests.")
-	case homeGitLab:
+	case bootstrap.HomeGitLab:
 		cmds := []string{`glab variable set TIDEGATE_KUBECONFIG_B64 --masked --value "$(base64 -w0 KUBECONFIG_FILE)"`}
 		if res.AgeKey != nil {
 			cmds = append(cmds, "grep AGE-SECRET-KEY "+ageFile+" | glab variable set SOPS_AGE_KEY --masked")
@@ -1232,10 +936,10 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 	if res.AgeKey != nil {
 		step("Encrypt Secrets before you commit them:", "sops --encrypt --in-place "+shellQuote(path.Join(res.Paths[0], "my-secret.yaml")))
 	}
-	if c.Home == homeCronJob {
+	if c.Home == bootstrap.HomeCronJob {
 		step("Run it now instead of waiting for the schedule, and follow it:",
-			fmt.Sprintf("kubectl create job -n %s --from=cronjob/tidegate tidegate-first-run", systemNamespace),
-			fmt.Sprintf("kubectl logs -n %s -f job/tidegate-first-run", systemNamespace))
+			fmt.Sprintf("kubectl create job -n %s --from=cronjob/tidegate tidegate-first-run", bootstrap.SystemNamespace),
+			fmt.Sprintf("kubectl logs -n %s -f job/tidegate-first-run", bootstrap.SystemNamespace))
 	}
 	return steps
 }
@@ -1243,11 +947,11 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 func (c *InitCmd) print(w io.Writer, res *initResult, repo repoInfo) error {
 	var b strings.Builder
 	switch c.Home {
-	case homeCronJob:
+	case bootstrap.HomeCronJob:
 		fmt.Fprintf(&b, "tidegate init: a CronJob reconciling %s of %s every 10 minutes\n\n", strings.Join(res.Paths, ", "), repo.cloneURL)
-	case homeGitHub:
+	case bootstrap.HomeGitHub:
 		fmt.Fprintf(&b, "tidegate init: a GitHub Actions workflow reconciling %s on pushes to %s\n\n", strings.Join(res.Paths, ", "), repo.base)
-	case homeGitLab:
+	case bootstrap.HomeGitLab:
 		fmt.Fprintf(&b, "tidegate init: GitLab CI jobs reconciling %s on the default branch\n\n", strings.Join(res.Paths, ", "))
 	}
 	verbs := map[string]string{fileCreate: "created", fileOverwrite: "overwritten", fileUnchanged: "unchanged", fileSkip: "skipped"}
@@ -1309,7 +1013,7 @@ func (c *InitCmd) print(w io.Writer, res *initResult, repo repoInfo) error {
 		}
 	}
 	if res.Snippet != "" {
-		fmt.Fprintf(&b, "\nAdd to %s:\n\n%s", gitlabCIFile, res.Snippet)
+		fmt.Fprintf(&b, "\nAdd to %s:\n\n%s", bootstrap.GitLabCIFile, res.Snippet)
 	}
 	if len(res.NextSteps) > 0 {
 		b.WriteString("\nNext steps:\n")
