@@ -3,9 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -18,12 +15,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"filippo.io/age"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"golang.org/x/crypto/ssh"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/tidegate/tidegate/bootstrap"
@@ -85,37 +80,18 @@ type initFile struct {
 
 func (f initFile) writes() bool { return f.Action == fileCreate || f.Action == fileOverwrite }
 
-// ageKey is the recipient of .sops.yaml and, when init made it, the file
-// holding its private key.
-type ageKey struct {
-	Recipient string `json:"recipient"`
-	File      string `json:"file,omitempty"`
-	// Created: this run generated the key (in a dry run: would generate).
-	Created  bool `json:"created"`
-	identity *age.X25519Identity
-}
-
-// deployKey is the SSH key a CronJob reads the repository with.
-type deployKey struct {
-	PublicKey string `json:"publicKey,omitempty"`
-	File      string `json:"file"`
-	Created   bool   `json:"created"`
-	Installed bool   `json:"installed"`
-	pem       []byte
-}
-
 // initResult is what init prints, as text or with --output json.
 type initResult struct {
-	Home      string            `json:"home"`
-	Source    string            `json:"source"`
-	Paths     []string          `json:"paths"`
-	Inventory string            `json:"inventory"`
-	DryRun    bool              `json:"dryRun"`
-	Changed   bool              `json:"changed"`
-	Files     []initFile        `json:"files"`
-	AgeKey    *ageKey           `json:"ageKey,omitempty"`
-	DeployKey *deployKey        `json:"deployKey,omitempty"`
-	Proposal  *propose.Proposal `json:"proposal,omitempty"`
+	Home      string               `json:"home"`
+	Source    string               `json:"source"`
+	Paths     []string             `json:"paths"`
+	Inventory string               `json:"inventory"`
+	DryRun    bool                 `json:"dryRun"`
+	Changed   bool                 `json:"changed"`
+	Files     []initFile           `json:"files"`
+	AgeKey    *bootstrap.AgeKey    `json:"ageKey,omitempty"`
+	DeployKey *bootstrap.DeployKey `json:"deployKey,omitempty"`
+	Proposal  *propose.Proposal    `json:"proposal,omitempty"`
 	// Snippet is what to add to an existing .gitlab-ci.yml by hand.
 	Snippet   string   `json:"snippet,omitempty"`
 	NextSteps []string `json:"nextSteps"`
@@ -226,7 +202,7 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	if !c.DryRun {
 		// Keys first: .sops.yaml names the age key, so it must not land in
 		// Git while the key that decrypts for it failed to be saved.
-		if err := writeKeys(res.AgeKey, res.DeployKey); err != nil {
+		if err := bootstrap.WriteKeys(res.AgeKey, res.DeployKey); err != nil {
 			return err
 		}
 	}
@@ -258,7 +234,7 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 		}
 	}
 	if keyForge != nil && runErr == nil {
-		title := "tidegate " + fingerprint(res.DeployKey.PublicKey)
+		title := "tidegate " + bootstrap.Fingerprint(res.DeployKey.PublicKey)
 		if err := keyForge.AddDeployKey(ctx, title, res.DeployKey.PublicKey, true); err != nil {
 			runErr = fmt.Errorf("install the deploy key: %w (or add the public key printed above by hand, read-only)", err)
 		} else {
@@ -547,156 +523,32 @@ func originHead(dir string) string {
 }
 
 // loadAgeKey returns the recipient of .sops.yaml: given, read from an
-// existing key file, or a new key that writeKeys saves.
-func (c *InitCmd) loadAgeKey() (*ageKey, error) {
+// existing key file, or a new key that bootstrap.WriteKeys saves.
+func (c *InitCmd) loadAgeKey() (*bootstrap.AgeKey, error) {
 	switch {
 	case c.AgeRecipient != "":
 		r, err := age.ParseX25519Recipient(strings.TrimSpace(c.AgeRecipient))
 		if err != nil {
 			return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--age-recipient: %w", err)}
 		}
-		return &ageKey{Recipient: r.String()}, nil
+		return &bootstrap.AgeKey{Recipient: r.String()}, nil
 	case c.AgeKeyOut == "":
 		return nil, nil
 	}
-	b, err := readKeyFile(c.AgeKeyOut)
-	switch {
-	case err == nil:
-		ids, err := age.ParseIdentities(bytes.NewReader(b))
-		if err != nil {
-			return nil, fmt.Errorf("--age-key-out %s exists but holds no age key: %w; remove it, or name another file", c.AgeKeyOut, err)
-		}
-		for _, id := range ids {
-			if x, ok := id.(*age.X25519Identity); ok {
-				return &ageKey{Recipient: x.Recipient().String(), File: c.AgeKeyOut}, nil
-			}
-		}
-		return nil, fmt.Errorf("--age-key-out %s holds no X25519 age key (AGE-SECRET-KEY-1…); name another file", c.AgeKeyOut)
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, err
-	case c.DryRun:
-		return &ageKey{Recipient: "NEW-AGE-RECIPIENT-OF-" + filepath.Base(c.AgeKeyOut), File: c.AgeKeyOut, Created: true}, nil
-	}
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		return nil, fmt.Errorf("generate an age key: %w", err)
-	}
-	return &ageKey{Recipient: id.Recipient().String(), File: c.AgeKeyOut, Created: true, identity: id}, nil
+	return bootstrap.LoadAgeKey(c.AgeKeyOut, c.DryRun)
 }
 
 // loadDeployKey reads the deploy key of an existing --deploy-key-out, so
 // that a second run installs and configures the same key, or makes one.
-func (c *InitCmd) loadDeployKey(repoName string) (*deployKey, error) {
+func (c *InitCmd) loadDeployKey(repoName string) (*bootstrap.DeployKey, error) {
 	if c.DeployKeyOut == "" {
 		return nil, nil
 	}
-	comment := "tidegate@" + repoName
-	b, err := readKeyFile(c.DeployKeyOut)
-	switch {
-	case err == nil:
-		var pub ssh.PublicKey
-		signer, err := ssh.ParsePrivateKey(b)
-		var missing *ssh.PassphraseMissingError
-		switch {
-		case err == nil:
-			pub = signer.PublicKey()
-		case errors.As(err, &missing) && missing.PublicKey != nil:
-			// The CronJob then needs TIDEGATE_SSH_KEY_PASSPHRASE; the public
-			// key is all init needs.
-			pub = missing.PublicKey
-		default:
-			return nil, fmt.Errorf("--deploy-key-out %s exists but is not an SSH private key: %w; remove it, or name another file", c.DeployKeyOut, err)
-		}
-		return &deployKey{PublicKey: authorizedKey(pub, comment), File: c.DeployKeyOut}, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, err
-	case c.DryRun:
-		return &deployKey{File: c.DeployKeyOut, Created: true}, nil
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate the deploy key: %w", err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, comment)
-	if err != nil {
-		return nil, fmt.Errorf("encode the deploy key: %w", err)
-	}
-	sp, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("encode the deploy key: %w", err)
-	}
-	return &deployKey{PublicKey: authorizedKey(sp, comment), File: c.DeployKeyOut, Created: true, pem: pem.EncodeToMemory(block)}, nil
-}
-
-// readKeyFile reads an existing key file; anything but a regular file
-// (a terminal, a pipe) is refused, so no key is ever echoed.
-func readKeyFile(p string) ([]byte, error) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file: tidegate writes private keys only to files", p)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	return b, nil
-}
-
-func authorizedKey(pub ssh.PublicKey, comment string) string {
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + comment
-}
-
-func fingerprint(authorized string) string {
-	k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(authorized))
-	if err != nil {
-		return ""
-	}
-	return ssh.FingerprintSHA256(k)
-}
-
-// writeKeys saves the keys this run generated. A file is created, never
-// replaced: losing a key that is installed somewhere locks the cluster
-// out.
-func writeKeys(ak *ageKey, dk *deployKey) error {
-	if ak != nil && ak.identity != nil {
-		text := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), ak.Recipient, ak.identity)
-		if err := writeSecretFile(ak.File, []byte(text)); err != nil {
-			return fmt.Errorf("--age-key-out: %w", err)
-		}
-	}
-	if dk != nil && dk.pem != nil {
-		if err := writeSecretFile(dk.File, dk.pem); err != nil {
-			return fmt.Errorf("--deploy-key-out: %w", err)
-		}
-	}
-	return nil
-}
-
-func writeSecretFile(p string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("create the directory of %s: %w", p, err)
-	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", p, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(p)
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(p)
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
+	return bootstrap.LoadDeployKey(c.DeployKeyOut, "tidegate@"+repoName, c.DryRun)
 }
 
 // files renders every file of the repository init would write.
-func (c *InitCmd) files(repo repoInfo, paths []string, inventory string, ak *ageKey) (map[string][]byte, error) {
+func (c *InitCmd) files(repo repoInfo, paths []string, inventory string, ak *bootstrap.AgeKey) (map[string][]byte, error) {
 	img, err := bootstrap.ParseImage(c.Image)
 	if err != nil {
 		return nil, err
