@@ -1,13 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"maps"
 	"net/url"
 	"os"
 	"path"
@@ -57,29 +54,6 @@ type InitCmd struct {
 // run updates its pull request instead of opening another.
 const initBranch = "tidegate/init"
 
-// What init does with one file of the repository.
-const (
-	fileCreate    = "create"
-	fileOverwrite = "overwrite"
-	fileUnchanged = "unchanged"
-	fileSkip      = "skip"
-)
-
-// reasonHasTemplate says an existing .gitlab-ci.yml needs no snippet.
-const reasonHasTemplate = "already includes tidegate's template"
-
-// initFile is one file init writes, proposes or leaves alone.
-type initFile struct {
-	Path   string `json:"path"`
-	Action string `json:"action"`
-	Reason string `json:"reason,omitempty"`
-	// Content is shown by --dry-run only.
-	Content string `json:"content,omitempty"`
-	data    []byte
-}
-
-func (f initFile) writes() bool { return f.Action == fileCreate || f.Action == fileOverwrite }
-
 // initResult is what init prints, as text or with --output json.
 type initResult struct {
 	Home      string               `json:"home"`
@@ -88,7 +62,7 @@ type initResult struct {
 	Inventory string               `json:"inventory"`
 	DryRun    bool                 `json:"dryRun"`
 	Changed   bool                 `json:"changed"`
-	Files     []initFile           `json:"files"`
+	Files     []bootstrap.File     `json:"files"`
 	AgeKey    *bootstrap.AgeKey    `json:"ageKey,omitempty"`
 	DeployKey *bootstrap.DeployKey `json:"deployKey,omitempty"`
 	Proposal  *propose.Proposal    `json:"proposal,omitempty"`
@@ -159,15 +133,15 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if res.Files, err = planFiles(co.Dir, files, c.Force); err != nil {
+	if res.Files, err = bootstrap.Plan(co.Dir, files, c.Force); err != nil {
 		return err
 	}
 	if err := c.checkRendered(co.Dir, paths, res.Files); err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
 	for _, f := range res.Files {
-		if f.Path == bootstrap.GitLabCIFile && f.Action == fileSkip && f.Reason != reasonHasTemplate {
-			res.Snippet = string(f.data)
+		if f.Path == bootstrap.GitLabCIFile && f.Action == bootstrap.Skip && f.Reason != bootstrap.ReasonHasTemplate {
+			res.Snippet = string(f.Data)
 		}
 	}
 
@@ -196,7 +170,7 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	}
 
 	for _, f := range res.Files {
-		res.Changed = res.Changed || f.writes()
+		res.Changed = res.Changed || f.Writes()
 	}
 	res.Changed = res.Changed || (res.AgeKey != nil && res.AgeKey.Created) || (res.DeployKey != nil && res.DeployKey.Created)
 	if !c.DryRun {
@@ -225,10 +199,10 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	case c.DryRun:
 	default:
 		for _, f := range res.Files {
-			if !f.writes() {
+			if !f.Writes() {
 				continue
 			}
-			if err := writeFile(co.Dir, f.Path, f.data); err != nil {
+			if err := writeFile(co.Dir, f.Path, f.Data); err != nil {
 				return err
 			}
 		}
@@ -243,8 +217,8 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if c.DryRun {
 		for i, f := range res.Files {
-			if f.writes() {
-				res.Files[i].Content = string(f.data)
+			if f.Writes() {
+				res.Files[i].Content = string(f.Data)
 			}
 		}
 	}
@@ -564,50 +538,16 @@ func (c *InitCmd) files(repo repoInfo, paths []string, inventory string, ak *boo
 	return bootstrap.Files(cfg)
 }
 
-// planFiles decides, per file, what writing it means for the repository.
-func planFiles(dir string, files map[string][]byte, force bool) ([]initFile, error) {
-	var out []initFile
-	for _, p := range slices.Sorted(maps.Keys(files)) {
-		f := initFile{Path: p, data: files[p]}
-		// Before any key is saved or file read: a file of the repository
-		// that resolves outside it is never read, written or proposed.
-		if err := checkTarget(dir, p); err != nil {
-			return nil, err
-		}
-		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			f.Action = fileCreate
-		case err != nil:
-			return nil, fmt.Errorf("read %s: %w", p, err)
-		case bytes.Equal(old, f.data):
-			f.Action = fileUnchanged
-		case p == bootstrap.GitLabCIFile:
-			// The project's whole pipeline: merging is a person's job.
-			f.Action, f.Reason = fileSkip, "holds the project's pipeline: add the snippet below to it (never overwritten, even with --force)"
-			if bytes.Contains(old, []byte(bootstrap.GitLabTemplate)) {
-				f.Reason = reasonHasTemplate
-			}
-		case force:
-			f.Action = fileOverwrite
-		default:
-			f.Action, f.Reason = fileSkip, "exists with other content; --force overwrites it"
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
-
 // checkRendered refuses to write a manifest-like file into a path tidegate
 // renders as a plain directory: the next reconcile would try to apply a
 // kustomization.yaml or a pipeline as a Kubernetes object.
-func (c *InitCmd) checkRendered(dir string, paths []string, files []initFile) error {
+func (c *InitCmd) checkRendered(dir string, paths []string, files []bootstrap.File) error {
 	for _, p := range paths {
 		if isKustomizationDir(filepath.Join(dir, filepath.FromSlash(p))) {
 			continue
 		}
 		for _, f := range files {
-			if !f.writes() || !renderedBelow(p, f.Path) {
+			if !f.Writes() || !renderedBelow(p, f.Path) {
 				continue
 			}
 			hint := "pass --path for the directory with your manifests (e.g. clusters/prod)"
@@ -649,8 +589,8 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 	e := propose.Edit{Branch: initBranch, Files: map[string][]byte{}}
 	var list strings.Builder
 	for _, f := range res.Files {
-		if f.writes() {
-			e.Files[f.Path] = f.data
+		if f.Writes() {
+			e.Files[f.Path] = f.Data
 			fmt.Fprintf(&list, "- %s\n", markdown.Code(f.Path))
 		}
 	}
@@ -714,7 +654,7 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 	}
 	var written []string
 	for _, f := range res.Files {
-		if !f.writes() {
+		if !f.Writes() {
 			continue
 		}
 		top := f.Path
@@ -806,12 +746,12 @@ func (c *InitCmd) print(w io.Writer, res *initResult, repo repoInfo) error {
 	case bootstrap.HomeGitLab:
 		fmt.Fprintf(&b, "tidegate init: GitLab CI jobs reconciling %s on the default branch\n\n", strings.Join(res.Paths, ", "))
 	}
-	verbs := map[string]string{fileCreate: "created", fileOverwrite: "overwritten", fileUnchanged: "unchanged", fileSkip: "skipped"}
+	verbs := map[string]string{bootstrap.Create: "created", bootstrap.Overwrite: "overwritten", bootstrap.Unchanged: "unchanged", bootstrap.Skip: "skipped"}
 	switch {
 	case c.DryRun:
-		verbs[fileCreate], verbs[fileOverwrite] = "would create", "would overwrite"
+		verbs[bootstrap.Create], verbs[bootstrap.Overwrite] = "would create", "would overwrite"
 	case c.Propose:
-		verbs[fileCreate], verbs[fileOverwrite] = "proposed", "proposed"
+		verbs[bootstrap.Create], verbs[bootstrap.Overwrite] = "proposed", "proposed"
 	}
 	for _, f := range res.Files {
 		fmt.Fprintf(&b, "  %-15s %s", verbs[f.Action], f.Path)
@@ -826,7 +766,7 @@ func (c *InitCmd) print(w io.Writer, res *initResult, repo repoInfo) error {
 			fmt.Fprintf(&b, " %s", p.PullRequest.URL)
 		}
 		b.WriteString("\n")
-	} else if c.Propose && !slices.ContainsFunc(res.Files, initFile.writes) {
+	} else if c.Propose && !slices.ContainsFunc(res.Files, bootstrap.File.Writes) {
 		b.WriteString("\nnothing to propose: the repository has every file\n")
 	}
 	if ak := res.AgeKey; ak != nil {
@@ -859,7 +799,7 @@ func (c *InitCmd) print(w io.Writer, res *initResult, repo repoInfo) error {
 	}
 	if c.DryRun {
 		for _, f := range res.Files {
-			if f.writes() {
+			if f.Writes() {
 				fmt.Fprintf(&b, "\n--- %s\n%s", f.Path, f.Content)
 			}
 		}

@@ -281,7 +281,7 @@ func TestInitCronJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range second.Files {
-		if f.Action != fileUnchanged {
+		if f.Action != bootstrap.Unchanged {
 			t.Errorf("second run: %s %s, want unchanged", f.Action, f.Path)
 		}
 	}
