@@ -94,28 +94,8 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer co.Close()
-	if co.Temporary() && !c.Propose && !c.DryRun {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to add the files through a pull request, or --dry-run to see them", co.URL)}
-	}
-	if err := checkPaths(co.Dir, paths); err != nil {
+	if err := c.checkCheckout(co, paths); err != nil {
 		return err
-	}
-	if c.Propose && co.Remote() == "" {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--propose pushes a branch, but %s has no origin remote: add one, or pass the repository as --source URL", co.URL)}
-	}
-	if !co.Temporary() {
-		for flag, file := range map[string]string{"--age-key-out": c.AgeKeyOut, "--deploy-key-out": c.DeployKeyOut} {
-			if file != "" && inside(co.Dir, file) {
-				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s %s is inside the repository, where a private key could be committed: write it elsewhere (e.g. ~/.config/tidegate/%s)", flag, file, filepath.Base(file))}
-			}
-		}
-	}
-	if c.AgeRecipient == "" && c.AgeKeyOut == "" {
-		// Without a key there is no .sops.yaml to write; one that exists
-		// already is the user's and stays.
-		if _, err := os.Stat(filepath.Join(co.Dir, bootstrap.SOPSFile)); err != nil {
-			return &ExitError{Code: ExitUsage, Err: errors.New("SOPS needs an age key: pass --age-key-out FILE to generate one, or --age-recipient age1… to use yours")}
-		}
 	}
 	repo, err := c.repoInfo(g, co)
 	if err != nil {
@@ -123,50 +103,13 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	}
 
 	res := &initResult{Home: c.Home, Source: co.URL, Paths: paths, Inventory: inventory, DryRun: c.DryRun}
-	if res.AgeKey, err = c.loadAgeKey(); err != nil {
+	if err := c.plan(co.Dir, repo, res); err != nil {
 		return err
-	}
-	if res.DeployKey, err = c.loadDeployKey(repo.name); err != nil {
-		return err
-	}
-	files, err := c.files(repo, paths, inventory, res.AgeKey)
-	if err != nil {
-		return err
-	}
-	if res.Files, err = bootstrap.Plan(co.Dir, files, c.Force); err != nil {
-		return err
-	}
-	if err := c.checkRendered(co.Dir, paths, res.Files); err != nil {
-		return &ExitError{Code: ExitUsage, Err: err}
-	}
-	for _, f := range res.Files {
-		if f.Path == bootstrap.GitLabCIFile && f.Action == bootstrap.Skip && f.Reason != bootstrap.ReasonHasTemplate {
-			res.Snippet = string(f.Data)
-		}
 	}
 
-	// Every forge is made before anything is written, so that a missing
-	// token fails the run while it has done nothing.
-	var prForge forge.Forge
-	if c.Propose && !c.DryRun {
-		if prForge, err = c.newForge(g, co); err != nil {
-			return err
-		}
-	}
-	var keyForge forge.DeployKeyAdder
-	if c.InstallDeployKey && !c.DryRun {
-		if repo.remote == "" {
-			return fmt.Errorf("--install-deploy-key: %s has no origin remote to tell which repository to add the key to; add the remote, or pass the repository as --source URL", co.URL)
-		}
-		f, err := c.forgeFor(g, repo.remote, "--install-deploy-key")
-		if err != nil {
-			return err
-		}
-		adder, ok := f.(forge.DeployKeyAdder)
-		if !ok {
-			return fmt.Errorf("--install-deploy-key: %T cannot add deploy keys; add the key printed below by hand", f)
-		}
-		keyForge = adder
+	prForge, keyForge, err := c.forges(g, co, repo)
+	if err != nil {
+		return err
 	}
 
 	for _, f := range res.Files {
@@ -187,33 +130,12 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 
 	// A failed proposal or key installation still prints what was done,
 	// so that the public key and the key files are never lost from view.
-	var runErr error
-	switch {
-	case c.Propose:
-		if p := c.proposal(res, repo); len(p.Files) > 0 {
-			res.Proposal, runErr = propose.Submit(ctx, co, prForge, p, c.options(g, c.DryRun))
-			if res.Proposal != nil && res.Proposal.PullRequest != nil {
-				sum.PullRequestURL = res.Proposal.PullRequest.URL
-			}
-		}
-	case c.DryRun:
-	default:
-		for _, f := range res.Files {
-			if !f.Writes() {
-				continue
-			}
-			if err := writeFile(co.Dir, f.Path, f.Data); err != nil {
-				return err
-			}
-		}
+	runErr, err := c.deliver(ctx, g, co, repo, res, prForge, keyForge)
+	if err != nil {
+		return err
 	}
-	if keyForge != nil && runErr == nil {
-		title := "tidegate " + bootstrap.Fingerprint(res.DeployKey.PublicKey)
-		if err := keyForge.AddDeployKey(ctx, title, res.DeployKey.PublicKey, true); err != nil {
-			runErr = fmt.Errorf("install the deploy key: %w (or add the public key printed above by hand, read-only)", err)
-		} else {
-			res.DeployKey.Installed = true
-		}
+	if res.Proposal != nil && res.Proposal.PullRequest != nil {
+		sum.PullRequestURL = res.Proposal.PullRequest.URL
 	}
 	if c.DryRun {
 		for i, f := range res.Files {
@@ -238,6 +160,125 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 		return &ExitError{Code: ExitChanges}
 	}
 	return nil
+}
+
+// checkCheckout refuses, before anything is read or made, a run the
+// repository cannot take: a remote one written in place, a --path out of
+// it, a key file inside it, or no age key for a missing .sops.yaml.
+func (c *InitCmd) checkCheckout(co *source.Checkout, paths []string) error {
+	if co.Temporary() && !c.Propose && !c.DryRun {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to add the files through a pull request, or --dry-run to see them", co.URL)}
+	}
+	if err := checkPaths(co.Dir, paths); err != nil {
+		return err
+	}
+	if c.Propose && co.Remote() == "" {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--propose pushes a branch, but %s has no origin remote: add one, or pass the repository as --source URL", co.URL)}
+	}
+	if !co.Temporary() {
+		for flag, file := range map[string]string{"--age-key-out": c.AgeKeyOut, "--deploy-key-out": c.DeployKeyOut} {
+			if file != "" && inside(co.Dir, file) {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s %s is inside the repository, where a private key could be committed: write it elsewhere (e.g. ~/.config/tidegate/%s)", flag, file, filepath.Base(file))}
+			}
+		}
+	}
+	if c.AgeRecipient == "" && c.AgeKeyOut == "" {
+		// Without a key there is no .sops.yaml to write; one that exists
+		// already is the user's and stays.
+		if _, err := os.Stat(filepath.Join(co.Dir, bootstrap.SOPSFile)); err != nil {
+			return &ExitError{Code: ExitUsage, Err: errors.New("SOPS needs an age key: pass --age-key-out FILE to generate one, or --age-recipient age1… to use yours")}
+		}
+	}
+	return nil
+}
+
+// plan loads or makes the keys, renders the home's files and decides
+// what writing each means, refusing a file the next reconcile would apply.
+func (c *InitCmd) plan(dir string, repo repoInfo, res *initResult) error {
+	var err error
+	if res.AgeKey, err = c.loadAgeKey(); err != nil {
+		return err
+	}
+	if res.DeployKey, err = c.loadDeployKey(repo.name); err != nil {
+		return err
+	}
+	files, err := c.files(repo, res.Paths, res.Inventory, res.AgeKey)
+	if err != nil {
+		return err
+	}
+	if res.Files, err = bootstrap.Plan(dir, files, c.Force); err != nil {
+		return err
+	}
+	if err := c.checkRendered(dir, res.Paths, res.Files); err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	for _, f := range res.Files {
+		if f.Path == bootstrap.GitLabCIFile && f.Action == bootstrap.Skip && f.Reason != bootstrap.ReasonHasTemplate {
+			res.Snippet = string(f.Data)
+		}
+	}
+	return nil
+}
+
+// forges makes every forge the run needs before anything is written, so
+// that a missing token fails the run while it has done nothing.
+func (c *InitCmd) forges(g *Globals, co *source.Checkout, repo repoInfo) (forge.Forge, forge.DeployKeyAdder, error) {
+	if c.DryRun {
+		return nil, nil, nil
+	}
+	var prForge forge.Forge
+	if c.Propose {
+		var err error
+		if prForge, err = c.newForge(g, co); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !c.InstallDeployKey {
+		return prForge, nil, nil
+	}
+	if repo.remote == "" {
+		return nil, nil, fmt.Errorf("--install-deploy-key: %s has no origin remote to tell which repository to add the key to; add the remote, or pass the repository as --source URL", co.URL)
+	}
+	f, err := c.forgeFor(g, repo.remote, "--install-deploy-key")
+	if err != nil {
+		return nil, nil, err
+	}
+	adder, ok := f.(forge.DeployKeyAdder)
+	if !ok {
+		return nil, nil, fmt.Errorf("--install-deploy-key: %T cannot add deploy keys; add the key printed below by hand", f)
+	}
+	return prForge, adder, nil
+}
+
+// deliver writes the files in place, or proposes them, and installs the
+// deploy key. err stops the run at once; runErr is reported after the
+// result is printed.
+func (c *InitCmd) deliver(ctx context.Context, g *Globals, co *source.Checkout, repo repoInfo, res *initResult, prForge forge.Forge, keyForge forge.DeployKeyAdder) (runErr, err error) {
+	switch {
+	case c.Propose:
+		if p := c.proposal(res, repo); len(p.Files) > 0 {
+			res.Proposal, runErr = propose.Submit(ctx, co, prForge, p, c.options(g, c.DryRun))
+		}
+	case c.DryRun:
+	default:
+		for _, f := range res.Files {
+			if !f.Writes() {
+				continue
+			}
+			if err := writeFile(co.Dir, f.Path, f.Data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if keyForge != nil && runErr == nil {
+		title := "tidegate " + bootstrap.Fingerprint(res.DeployKey.PublicKey)
+		if err := keyForge.AddDeployKey(ctx, title, res.DeployKey.PublicKey, true); err != nil {
+			runErr = fmt.Errorf("install the deploy key: %w (or add the public key printed above by hand, read-only)", err)
+		} else {
+			res.DeployKey.Installed = true
+		}
+	}
+	return runErr, nil
 }
 
 // check validates the flags that need no repository, so that a wrong
