@@ -339,7 +339,7 @@ func (c *InitCmd) check() (paths []string, inventory string, err error) {
 	}
 	inventory = c.InventoryName
 	if inventory == "" {
-		inventory = defaultInventory(paths)
+		inventory = bootstrap.DefaultInventory(paths)
 	} else if msgs := validation.IsDNS1123Subdomain(inventory); len(msgs) > 0 {
 		return nil, "", fmt.Errorf("--inventory-name %q is not an object name: %s", inventory, strings.Join(msgs, "; "))
 	}
@@ -376,21 +376,6 @@ func repoPath(flag, p string) (string, error) {
 		return "", fmt.Errorf("%s %q must be a path inside the repository, relative to its root (e.g. clusters/prod)", flag, p)
 	}
 	return clean, nil
-}
-
-var unsafeName = regexp.MustCompile(`[^a-z0-9.-]+`)
-
-// defaultInventory names the inventory after the one path ("clusters/prod"
-// → "prod"), the README's convention of one inventory per set of paths.
-func defaultInventory(paths []string) string {
-	if len(paths) != 1 || paths[0] == "." {
-		return "tidegate"
-	}
-	name := strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(path.Base(paths[0])), "-"), "-.")
-	if len(validation.IsDNS1123Subdomain(name)) > 0 {
-		return "tidegate"
-	}
-	return name
 }
 
 // inside reports whether file is within dir, links resolved as far as
@@ -635,7 +620,7 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 			fmt.Fprintf(&list, "- %s\n", markdown.Code(f.Path))
 		}
 	}
-	title := markdown.Line("Set up tidegate: " + homeTitle(c.Home) + " for " + strings.Join(res.Paths, ", "))
+	title := markdown.Line("Set up tidegate: " + bootstrap.Title(c.Home) + " for " + strings.Join(res.Paths, ", "))
 	e.Message = title + "\n\nWritten by `tidegate init --home " + c.Home + "`.\n"
 	var b strings.Builder
 	paths := make([]string, len(res.Paths))
@@ -659,17 +644,6 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 	}
 	e.Body = b.String()
 	return e
-}
-
-func homeTitle(home string) string {
-	switch home {
-	case bootstrap.HomeCronJob:
-		return "CronJob"
-	case bootstrap.HomeGitHub:
-		return "GitHub Actions"
-	default:
-		return "GitLab CI"
-	}
 }
 
 // shellSafe matches words a POSIX shell reads as themselves.
