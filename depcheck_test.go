@@ -29,7 +29,7 @@ func TestImportRules(t *testing.T) {
 	if len(deps) < 5 {
 		t.Fatalf("go list found only %d packages; the check would prove nothing", len(deps))
 	}
-	for _, p := range []string{"object", "inventory"} {
+	for _, p := range []string{"object", "inventory", "bootstrap"} {
 		if _, ok := deps[module+"/"+p]; !ok {
 			t.Fatalf("go list did not list %s; the rules for it would prove nothing", p)
 		}
@@ -81,6 +81,12 @@ func TestImportRules(t *testing.T) {
 			// nothing of how objects are rendered, applied or deleted.
 			if rel == "inventory" && drel != "object" {
 				t.Errorf("inventory may import only object, but imports %s", d)
+			}
+			// bootstrap is what init writes: plain values in, file contents
+			// out. The command layer reads the repository and delivers the
+			// files; bootstrap never acts on a stage or a cluster.
+			if rel == "bootstrap" && (to != "" || topOf(drel) == "cli" || topOf(drel) == "reconcile" || topOf(drel) == "propose") {
+				t.Errorf("bootstrap imports %s: it renders files from plain values, and only cli combines it with the stages", d)
 			}
 		}
 	}

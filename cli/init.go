@@ -1,34 +1,24 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"maps"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"filippo.io/age"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"golang.org/x/crypto/ssh"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/tidegate/tidegate/deploy"
+	"github.com/tidegate/tidegate/bootstrap"
 	"github.com/tidegate/tidegate/forge"
 	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/propose"
@@ -60,85 +50,22 @@ type InitCmd struct {
 	ForgeFlags
 }
 
-// The homes tidegate runs from.
-const (
-	homeCronJob = "cronjob"
-	homeGitHub  = "github"
-	homeGitLab  = "gitlab"
-)
-
-// Names deploy/base gives tidegate's objects, which the next steps and the
-// SSH patch refer to.
-const (
-	systemNamespace = "tidegate-system"
-	sshSecret       = "tidegate-ssh"
-	sshMountPath    = "/etc/tidegate/ssh"
-	// initBranch is the one branch every init proposes on, so that a second
-	// run updates its pull request instead of opening another.
-	initBranch = "tidegate/init"
-)
-
-const (
-	gitlabTemplate = ".gitlab-ci-template.yml"
-	gitlabCIFile   = ".gitlab-ci.yml"
-	githubWorkflow = ".github/workflows/tidegate.yml"
-	sopsFile       = ".sops.yaml"
-)
-
-// What init does with one file of the repository.
-const (
-	fileCreate    = "create"
-	fileOverwrite = "overwrite"
-	fileUnchanged = "unchanged"
-	fileSkip      = "skip"
-)
-
-// reasonHasTemplate says an existing .gitlab-ci.yml needs no snippet.
-const reasonHasTemplate = "already includes tidegate's template"
-
-// initFile is one file init writes, proposes or leaves alone.
-type initFile struct {
-	Path   string `json:"path"`
-	Action string `json:"action"`
-	Reason string `json:"reason,omitempty"`
-	// Content is shown by --dry-run only.
-	Content string `json:"content,omitempty"`
-	data    []byte
-}
-
-func (f initFile) writes() bool { return f.Action == fileCreate || f.Action == fileOverwrite }
-
-// ageKey is the recipient of .sops.yaml and, when init made it, the file
-// holding its private key.
-type ageKey struct {
-	Recipient string `json:"recipient"`
-	File      string `json:"file,omitempty"`
-	// Created: this run generated the key (in a dry run: would generate).
-	Created  bool `json:"created"`
-	identity *age.X25519Identity
-}
-
-// deployKey is the SSH key a CronJob reads the repository with.
-type deployKey struct {
-	PublicKey string `json:"publicKey,omitempty"`
-	File      string `json:"file"`
-	Created   bool   `json:"created"`
-	Installed bool   `json:"installed"`
-	pem       []byte
-}
+// initBranch is the one branch every init proposes on, so that a second
+// run updates its pull request instead of opening another.
+const initBranch = "tidegate/init"
 
 // initResult is what init prints, as text or with --output json.
 type initResult struct {
-	Home      string            `json:"home"`
-	Source    string            `json:"source"`
-	Paths     []string          `json:"paths"`
-	Inventory string            `json:"inventory"`
-	DryRun    bool              `json:"dryRun"`
-	Changed   bool              `json:"changed"`
-	Files     []initFile        `json:"files"`
-	AgeKey    *ageKey           `json:"ageKey,omitempty"`
-	DeployKey *deployKey        `json:"deployKey,omitempty"`
-	Proposal  *propose.Proposal `json:"proposal,omitempty"`
+	Home      string               `json:"home"`
+	Source    string               `json:"source"`
+	Paths     []string             `json:"paths"`
+	Inventory string               `json:"inventory"`
+	DryRun    bool                 `json:"dryRun"`
+	Changed   bool                 `json:"changed"`
+	Files     []bootstrap.File     `json:"files"`
+	AgeKey    *bootstrap.AgeKey    `json:"ageKey,omitempty"`
+	DeployKey *bootstrap.DeployKey `json:"deployKey,omitempty"`
+	Proposal  *propose.Proposal    `json:"proposal,omitempty"`
 	// Snippet is what to add to an existing .gitlab-ci.yml by hand.
 	Snippet   string   `json:"snippet,omitempty"`
 	NextSteps []string `json:"nextSteps"`
@@ -167,28 +94,8 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer co.Close()
-	if co.Temporary() && !c.Propose && !c.DryRun {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to add the files through a pull request, or --dry-run to see them", co.URL)}
-	}
-	if err := checkPaths(co.Dir, paths); err != nil {
+	if err := c.checkCheckout(co, paths); err != nil {
 		return err
-	}
-	if c.Propose && co.Remote() == "" {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--propose pushes a branch, but %s has no origin remote: add one, or pass the repository as --source URL", co.URL)}
-	}
-	if !co.Temporary() {
-		for flag, file := range map[string]string{"--age-key-out": c.AgeKeyOut, "--deploy-key-out": c.DeployKeyOut} {
-			if file != "" && inside(co.Dir, file) {
-				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s %s is inside the repository, where a private key could be committed: write it elsewhere (e.g. ~/.config/tidegate/%s)", flag, file, filepath.Base(file))}
-			}
-		}
-	}
-	if c.AgeRecipient == "" && c.AgeKeyOut == "" {
-		// Without a key there is no .sops.yaml to write; one that exists
-		// already is the user's and stays.
-		if _, err := os.Stat(filepath.Join(co.Dir, sopsFile)); err != nil {
-			return &ExitError{Code: ExitUsage, Err: errors.New("SOPS needs an age key: pass --age-key-out FILE to generate one, or --age-recipient age1… to use yours")}
-		}
 	}
 	repo, err := c.repoInfo(g, co)
 	if err != nil {
@@ -196,60 +103,23 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	}
 
 	res := &initResult{Home: c.Home, Source: co.URL, Paths: paths, Inventory: inventory, DryRun: c.DryRun}
-	if res.AgeKey, err = c.loadAgeKey(); err != nil {
+	if err := c.plan(co.Dir, repo, res); err != nil {
 		return err
 	}
-	if res.DeployKey, err = c.loadDeployKey(repo.name); err != nil {
-		return err
-	}
-	files, err := c.files(repo, paths, inventory, res.AgeKey)
+
+	prForge, keyForge, err := c.forges(g, co, repo)
 	if err != nil {
 		return err
 	}
-	if res.Files, err = planFiles(co.Dir, files, c.Force); err != nil {
-		return err
-	}
-	if err := c.checkRendered(co.Dir, paths, res.Files); err != nil {
-		return &ExitError{Code: ExitUsage, Err: err}
-	}
-	for _, f := range res.Files {
-		if f.Path == gitlabCIFile && f.Action == fileSkip && f.Reason != reasonHasTemplate {
-			res.Snippet = string(f.data)
-		}
-	}
-
-	// Every forge is made before anything is written, so that a missing
-	// token fails the run while it has done nothing.
-	var prForge forge.Forge
-	if c.Propose && !c.DryRun {
-		if prForge, err = c.newForge(g, co); err != nil {
-			return err
-		}
-	}
-	var keyForge forge.DeployKeyAdder
-	if c.InstallDeployKey && !c.DryRun {
-		if repo.remote == "" {
-			return fmt.Errorf("--install-deploy-key: %s has no origin remote to tell which repository to add the key to; add the remote, or pass the repository as --source URL", co.URL)
-		}
-		f, err := c.forgeFor(g, repo.remote, "--install-deploy-key")
-		if err != nil {
-			return err
-		}
-		adder, ok := f.(forge.DeployKeyAdder)
-		if !ok {
-			return fmt.Errorf("--install-deploy-key: %T cannot add deploy keys; add the key printed below by hand", f)
-		}
-		keyForge = adder
-	}
 
 	for _, f := range res.Files {
-		res.Changed = res.Changed || f.writes()
+		res.Changed = res.Changed || f.Writes()
 	}
 	res.Changed = res.Changed || (res.AgeKey != nil && res.AgeKey.Created) || (res.DeployKey != nil && res.DeployKey.Created)
 	if !c.DryRun {
 		// Keys first: .sops.yaml names the age key, so it must not land in
 		// Git while the key that decrypts for it failed to be saved.
-		if err := writeKeys(res.AgeKey, res.DeployKey); err != nil {
+		if err := bootstrap.WriteKeys(res.AgeKey, res.DeployKey); err != nil {
 			return err
 		}
 	}
@@ -260,38 +130,17 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 
 	// A failed proposal or key installation still prints what was done,
 	// so that the public key and the key files are never lost from view.
-	var runErr error
-	switch {
-	case c.Propose:
-		if p := c.proposal(res, repo); len(p.Files) > 0 {
-			res.Proposal, runErr = propose.Submit(ctx, co, prForge, p, c.options(g, c.DryRun))
-			if res.Proposal != nil && res.Proposal.PullRequest != nil {
-				sum.PullRequestURL = res.Proposal.PullRequest.URL
-			}
-		}
-	case c.DryRun:
-	default:
-		for _, f := range res.Files {
-			if !f.writes() {
-				continue
-			}
-			if err := writeFile(co.Dir, f.Path, f.data); err != nil {
-				return err
-			}
-		}
+	runErr, err := c.deliver(ctx, g, co, repo, res, prForge, keyForge)
+	if err != nil {
+		return err
 	}
-	if keyForge != nil && runErr == nil {
-		title := "tidegate " + fingerprint(res.DeployKey.PublicKey)
-		if err := keyForge.AddDeployKey(ctx, title, res.DeployKey.PublicKey, true); err != nil {
-			runErr = fmt.Errorf("install the deploy key: %w (or add the public key printed above by hand, read-only)", err)
-		} else {
-			res.DeployKey.Installed = true
-		}
+	if res.Proposal != nil && res.Proposal.PullRequest != nil {
+		sum.PullRequestURL = res.Proposal.PullRequest.URL
 	}
 	if c.DryRun {
 		for i, f := range res.Files {
-			if f.writes() {
-				res.Files[i].Content = string(f.data)
+			if f.Writes() {
+				res.Files[i].Content = string(f.Data)
 			}
 		}
 	}
@@ -313,11 +162,130 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 	return nil
 }
 
+// checkCheckout refuses, before anything is read or made, a run the
+// repository cannot take: a remote one written in place, a --path out of
+// it, a key file inside it, or no age key for a missing .sops.yaml.
+func (c *InitCmd) checkCheckout(co *source.Checkout, paths []string) error {
+	if co.Temporary() && !c.Propose && !c.DryRun {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to add the files through a pull request, or --dry-run to see them", co.URL)}
+	}
+	if err := checkPaths(co.Dir, paths); err != nil {
+		return err
+	}
+	if c.Propose && co.Remote() == "" {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--propose pushes a branch, but %s has no origin remote: add one, or pass the repository as --source URL", co.URL)}
+	}
+	if !co.Temporary() {
+		for flag, file := range map[string]string{"--age-key-out": c.AgeKeyOut, "--deploy-key-out": c.DeployKeyOut} {
+			if file != "" && inside(co.Dir, file) {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s %s is inside the repository, where a private key could be committed: write it elsewhere (e.g. ~/.config/tidegate/%s)", flag, file, filepath.Base(file))}
+			}
+		}
+	}
+	if c.AgeRecipient == "" && c.AgeKeyOut == "" {
+		// Without a key there is no .sops.yaml to write; one that exists
+		// already is the user's and stays.
+		if _, err := os.Stat(filepath.Join(co.Dir, bootstrap.SOPSFile)); err != nil {
+			return &ExitError{Code: ExitUsage, Err: errors.New("SOPS needs an age key: pass --age-key-out FILE to generate one, or --age-recipient age1… to use yours")}
+		}
+	}
+	return nil
+}
+
+// plan loads or makes the keys, renders the home's files and decides
+// what writing each means, refusing a file the next reconcile would apply.
+func (c *InitCmd) plan(dir string, repo repoInfo, res *initResult) error {
+	var err error
+	if res.AgeKey, err = c.loadAgeKey(); err != nil {
+		return err
+	}
+	if res.DeployKey, err = c.loadDeployKey(repo.name); err != nil {
+		return err
+	}
+	files, err := c.files(repo, res.Paths, res.Inventory, res.AgeKey)
+	if err != nil {
+		return err
+	}
+	if res.Files, err = bootstrap.Plan(dir, files, c.Force); err != nil {
+		return err
+	}
+	if err := c.checkRendered(dir, res.Paths, res.Files); err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	for _, f := range res.Files {
+		if f.Path == bootstrap.GitLabCIFile && f.Action == bootstrap.Skip && f.Reason != bootstrap.ReasonHasTemplate {
+			res.Snippet = string(f.Data)
+		}
+	}
+	return nil
+}
+
+// forges makes every forge the run needs before anything is written, so
+// that a missing token fails the run while it has done nothing.
+func (c *InitCmd) forges(g *Globals, co *source.Checkout, repo repoInfo) (forge.Forge, forge.DeployKeyAdder, error) {
+	if c.DryRun {
+		return nil, nil, nil
+	}
+	var prForge forge.Forge
+	if c.Propose {
+		var err error
+		if prForge, err = c.newForge(g, co); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !c.InstallDeployKey {
+		return prForge, nil, nil
+	}
+	if repo.remote == "" {
+		return nil, nil, fmt.Errorf("--install-deploy-key: %s has no origin remote to tell which repository to add the key to; add the remote, or pass the repository as --source URL", co.URL)
+	}
+	f, err := c.forgeFor(g, repo.remote, "--install-deploy-key")
+	if err != nil {
+		return nil, nil, err
+	}
+	adder, ok := f.(forge.DeployKeyAdder)
+	if !ok {
+		return nil, nil, fmt.Errorf("--install-deploy-key: %T cannot add deploy keys; add the key printed below by hand", f)
+	}
+	return prForge, adder, nil
+}
+
+// deliver writes the files in place, or proposes them, and installs the
+// deploy key. err stops the run at once; runErr is reported after the
+// result is printed.
+func (c *InitCmd) deliver(ctx context.Context, g *Globals, co *source.Checkout, repo repoInfo, res *initResult, prForge forge.Forge, keyForge forge.DeployKeyAdder) (runErr, err error) {
+	switch {
+	case c.Propose:
+		if p := c.proposal(res, repo); len(p.Files) > 0 {
+			res.Proposal, runErr = propose.Submit(ctx, co, prForge, p, c.options(g, c.DryRun))
+		}
+	case c.DryRun:
+	default:
+		for _, f := range res.Files {
+			if !f.Writes() {
+				continue
+			}
+			if err := writeFile(co.Dir, f.Path, f.Data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if keyForge != nil && runErr == nil {
+		title := "tidegate " + bootstrap.Fingerprint(res.DeployKey.PublicKey)
+		if err := keyForge.AddDeployKey(ctx, title, res.DeployKey.PublicKey, true); err != nil {
+			runErr = fmt.Errorf("install the deploy key: %w (or add the public key printed above by hand, read-only)", err)
+		} else {
+			res.DeployKey.Installed = true
+		}
+	}
+	return runErr, nil
+}
+
 // check validates the flags that need no repository, so that a wrong
 // command line does nothing at all.
 func (c *InitCmd) check() (paths []string, inventory string, err error) {
 	switch c.Home {
-	case homeCronJob, homeGitHub, homeGitLab:
+	case bootstrap.HomeCronJob, bootstrap.HomeGitHub, bootstrap.HomeGitLab:
 	default:
 		return nil, "", fmt.Errorf("--home %q: choose cronjob (a CronJob in the cluster), github (a GitHub Actions workflow) or gitlab (a GitLab CI include)", c.Home)
 	}
@@ -333,10 +301,10 @@ func (c *InitCmd) check() (paths []string, inventory string, err error) {
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
-	if c.Home != homeCronJob && (len(c.Namespace) > 0 || c.RepoURL != "" || c.RBAC == "namespaced") {
+	if c.Home != bootstrap.HomeCronJob && (len(c.Namespace) > 0 || c.RepoURL != "" || c.RBAC == "namespaced") {
 		return nil, "", fmt.Errorf("--namespace, --rbac and --repo-url configure the CronJob; --home %s does not use them", c.Home)
 	}
-	if c.Home == homeCronJob {
+	if c.Home == bootstrap.HomeCronJob {
 		dir, err := repoPath("--dir", c.Dir)
 		if err != nil {
 			return nil, "", err
@@ -371,7 +339,7 @@ func (c *InitCmd) check() (paths []string, inventory string, err error) {
 	}
 	inventory = c.InventoryName
 	if inventory == "" {
-		inventory = defaultInventory(paths)
+		inventory = bootstrap.DefaultInventory(paths)
 	} else if msgs := validation.IsDNS1123Subdomain(inventory); len(msgs) > 0 {
 		return nil, "", fmt.Errorf("--inventory-name %q is not an object name: %s", inventory, strings.Join(msgs, "; "))
 	}
@@ -394,7 +362,7 @@ func (c *InitCmd) check() (paths []string, inventory string, err error) {
 	if c.InstallDeployKey && c.DeployKeyOut == "" {
 		return nil, "", errors.New("--install-deploy-key installs the key of --deploy-key-out: pass --deploy-key-out FILE too")
 	}
-	if _, err := c.image(); err != nil {
+	if _, err := bootstrap.ParseImage(c.Image); err != nil {
 		return nil, "", err
 	}
 	return paths, inventory, nil
@@ -408,21 +376,6 @@ func repoPath(flag, p string) (string, error) {
 		return "", fmt.Errorf("%s %q must be a path inside the repository, relative to its root (e.g. clusters/prod)", flag, p)
 	}
 	return clean, nil
-}
-
-var unsafeName = regexp.MustCompile(`[^a-z0-9.-]+`)
-
-// defaultInventory names the inventory after the one path ("clusters/prod"
-// → "prod"), the README's convention of one inventory per set of paths.
-func defaultInventory(paths []string) string {
-	if len(paths) != 1 || paths[0] == "." {
-		return "tidegate"
-	}
-	name := strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(path.Base(paths[0])), "-"), "-.")
-	if len(validation.IsDNS1123Subdomain(name)) > 0 {
-		return "tidegate"
-	}
-	return name
 }
 
 // inside reports whether file is within dir, links resolved as far as
@@ -472,7 +425,7 @@ func (c *InitCmd) repoInfo(g *Globals, co *source.Checkout) (repoInfo, error) {
 			r.base = "main"
 		}
 	}
-	if c.Home != homeCronJob {
+	if c.Home != bootstrap.HomeCronJob {
 		return r, nil
 	}
 	switch {
@@ -570,227 +523,61 @@ func originHead(dir string) string {
 }
 
 // loadAgeKey returns the recipient of .sops.yaml: given, read from an
-// existing key file, or a new key that writeKeys saves.
-func (c *InitCmd) loadAgeKey() (*ageKey, error) {
+// existing key file, or a new key that bootstrap.WriteKeys saves.
+func (c *InitCmd) loadAgeKey() (*bootstrap.AgeKey, error) {
 	switch {
 	case c.AgeRecipient != "":
 		r, err := age.ParseX25519Recipient(strings.TrimSpace(c.AgeRecipient))
 		if err != nil {
 			return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--age-recipient: %w", err)}
 		}
-		return &ageKey{Recipient: r.String()}, nil
+		return &bootstrap.AgeKey{Recipient: r.String()}, nil
 	case c.AgeKeyOut == "":
 		return nil, nil
 	}
-	b, err := readKeyFile(c.AgeKeyOut)
-	switch {
-	case err == nil:
-		ids, err := age.ParseIdentities(bytes.NewReader(b))
-		if err != nil {
-			return nil, fmt.Errorf("--age-key-out %s exists but holds no age key: %w; remove it, or name another file", c.AgeKeyOut, err)
-		}
-		for _, id := range ids {
-			if x, ok := id.(*age.X25519Identity); ok {
-				return &ageKey{Recipient: x.Recipient().String(), File: c.AgeKeyOut}, nil
-			}
-		}
-		return nil, fmt.Errorf("--age-key-out %s holds no X25519 age key (AGE-SECRET-KEY-1…); name another file", c.AgeKeyOut)
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, err
-	case c.DryRun:
-		return &ageKey{Recipient: "NEW-AGE-RECIPIENT-OF-" + filepath.Base(c.AgeKeyOut), File: c.AgeKeyOut, Created: true}, nil
-	}
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		return nil, fmt.Errorf("generate an age key: %w", err)
-	}
-	return &ageKey{Recipient: id.Recipient().String(), File: c.AgeKeyOut, Created: true, identity: id}, nil
+	return bootstrap.LoadAgeKey(c.AgeKeyOut, c.DryRun)
 }
 
 // loadDeployKey reads the deploy key of an existing --deploy-key-out, so
 // that a second run installs and configures the same key, or makes one.
-func (c *InitCmd) loadDeployKey(repoName string) (*deployKey, error) {
+func (c *InitCmd) loadDeployKey(repoName string) (*bootstrap.DeployKey, error) {
 	if c.DeployKeyOut == "" {
 		return nil, nil
 	}
-	comment := "tidegate@" + repoName
-	b, err := readKeyFile(c.DeployKeyOut)
-	switch {
-	case err == nil:
-		var pub ssh.PublicKey
-		signer, err := ssh.ParsePrivateKey(b)
-		var missing *ssh.PassphraseMissingError
-		switch {
-		case err == nil:
-			pub = signer.PublicKey()
-		case errors.As(err, &missing) && missing.PublicKey != nil:
-			// The CronJob then needs TIDEGATE_SSH_KEY_PASSPHRASE; the public
-			// key is all init needs.
-			pub = missing.PublicKey
-		default:
-			return nil, fmt.Errorf("--deploy-key-out %s exists but is not an SSH private key: %w; remove it, or name another file", c.DeployKeyOut, err)
-		}
-		return &deployKey{PublicKey: authorizedKey(pub, comment), File: c.DeployKeyOut}, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, err
-	case c.DryRun:
-		return &deployKey{File: c.DeployKeyOut, Created: true}, nil
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate the deploy key: %w", err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, comment)
-	if err != nil {
-		return nil, fmt.Errorf("encode the deploy key: %w", err)
-	}
-	sp, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("encode the deploy key: %w", err)
-	}
-	return &deployKey{PublicKey: authorizedKey(sp, comment), File: c.DeployKeyOut, Created: true, pem: pem.EncodeToMemory(block)}, nil
-}
-
-// readKeyFile reads an existing key file; anything but a regular file
-// (a terminal, a pipe) is refused, so no key is ever echoed.
-func readKeyFile(p string) ([]byte, error) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file: tidegate writes private keys only to files", p)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	return b, nil
-}
-
-func authorizedKey(pub ssh.PublicKey, comment string) string {
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " " + comment
-}
-
-func fingerprint(authorized string) string {
-	k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(authorized))
-	if err != nil {
-		return ""
-	}
-	return ssh.FingerprintSHA256(k)
-}
-
-// writeKeys saves the keys this run generated. A file is created, never
-// replaced: losing a key that is installed somewhere locks the cluster
-// out.
-func writeKeys(ak *ageKey, dk *deployKey) error {
-	if ak != nil && ak.identity != nil {
-		text := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), ak.Recipient, ak.identity)
-		if err := writeSecretFile(ak.File, []byte(text)); err != nil {
-			return fmt.Errorf("--age-key-out: %w", err)
-		}
-	}
-	if dk != nil && dk.pem != nil {
-		if err := writeSecretFile(dk.File, dk.pem); err != nil {
-			return fmt.Errorf("--deploy-key-out: %w", err)
-		}
-	}
-	return nil
-}
-
-func writeSecretFile(p string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("create the directory of %s: %w", p, err)
-	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", p, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		os.Remove(p)
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(p)
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
+	return bootstrap.LoadDeployKey(c.DeployKeyOut, "tidegate@"+repoName, c.DryRun)
 }
 
 // files renders every file of the repository init would write.
-func (c *InitCmd) files(repo repoInfo, paths []string, inventory string, ak *ageKey) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	if ak != nil {
-		out[sopsFile] = sopsConfig(paths, ak)
-	}
-	img, err := c.image()
+func (c *InitCmd) files(repo repoInfo, paths []string, inventory string, ak *bootstrap.AgeKey) (map[string][]byte, error) {
+	img, err := bootstrap.ParseImage(c.Image)
 	if err != nil {
 		return nil, err
 	}
-	switch c.Home {
-	case homeCronJob:
-		files, err := cronJobFiles(c.Dir, c.RBAC, c.Namespace, repo.cloneURL, paths, inventory, c.DeployKeyOut != "", img)
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(out, files)
-	case homeGitHub:
-		out[githubWorkflow] = githubWorkflowFile(paths, inventory, repo.base, img.Release)
-	case homeGitLab:
-		out[gitlabCIFile] = gitlabCI(paths, inventory, img)
+	cfg := bootstrap.Config{
+		Home: c.Home, Paths: paths, Inventory: inventory, Image: img,
+		Base: repo.base,
+		Dir:  c.Dir, RBAC: c.RBAC, Namespaces: c.Namespace, CloneURL: repo.cloneURL, SSHKey: c.DeployKeyOut != "",
 	}
-	return out, nil
-}
-
-// planFiles decides, per file, what writing it means for the repository.
-func planFiles(dir string, files map[string][]byte, force bool) ([]initFile, error) {
-	var out []initFile
-	for _, p := range slices.Sorted(maps.Keys(files)) {
-		f := initFile{Path: p, data: files[p]}
-		// Before any key is saved or file read: a file of the repository
-		// that resolves outside it is never read, written or proposed.
-		if err := checkTarget(dir, p); err != nil {
-			return nil, err
-		}
-		old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			f.Action = fileCreate
-		case err != nil:
-			return nil, fmt.Errorf("read %s: %w", p, err)
-		case bytes.Equal(old, f.data):
-			f.Action = fileUnchanged
-		case p == gitlabCIFile:
-			// The project's whole pipeline: merging is a person's job.
-			f.Action, f.Reason = fileSkip, "holds the project's pipeline: add the snippet below to it (never overwritten, even with --force)"
-			if bytes.Contains(old, []byte(gitlabTemplate)) {
-				f.Reason = reasonHasTemplate
-			}
-		case force:
-			f.Action = fileOverwrite
-		default:
-			f.Action, f.Reason = fileSkip, "exists with other content; --force overwrites it"
-		}
-		out = append(out, f)
+	if ak != nil {
+		cfg.AgeRecipient = ak.Recipient
 	}
-	return out, nil
+	return bootstrap.Files(cfg)
 }
 
 // checkRendered refuses to write a manifest-like file into a path tidegate
 // renders as a plain directory: the next reconcile would try to apply a
 // kustomization.yaml or a pipeline as a Kubernetes object.
-func (c *InitCmd) checkRendered(dir string, paths []string, files []initFile) error {
+func (c *InitCmd) checkRendered(dir string, paths []string, files []bootstrap.File) error {
 	for _, p := range paths {
 		if isKustomizationDir(filepath.Join(dir, filepath.FromSlash(p))) {
 			continue
 		}
 		for _, f := range files {
-			if !f.writes() || !renderedBelow(p, f.Path) {
+			if !f.Writes() || !renderedBelow(p, f.Path) {
 				continue
 			}
 			hint := "pass --path for the directory with your manifests (e.g. clusters/prod)"
-			if c.Home == homeCronJob && strings.HasPrefix(f.Path, c.Dir+"/") {
+			if c.Home == bootstrap.HomeCronJob && strings.HasPrefix(f.Path, c.Dir+"/") {
 				hint += ", or --dir outside it"
 			}
 			return fmt.Errorf("%s would be inside --path %s, which tidegate renders as a plain directory (it has no kustomization.yaml), so a reconcile would try to apply it: %s", f.Path, p, hint)
@@ -828,12 +615,12 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 	e := propose.Edit{Branch: initBranch, Files: map[string][]byte{}}
 	var list strings.Builder
 	for _, f := range res.Files {
-		if f.writes() {
-			e.Files[f.Path] = f.data
+		if f.Writes() {
+			e.Files[f.Path] = f.Data
 			fmt.Fprintf(&list, "- %s\n", markdown.Code(f.Path))
 		}
 	}
-	title := markdown.Line("Set up tidegate: " + homeTitle(c.Home) + " for " + strings.Join(res.Paths, ", "))
+	title := markdown.Line("Set up tidegate: " + bootstrap.Title(c.Home) + " for " + strings.Join(res.Paths, ", "))
 	e.Message = title + "\n\nWritten by `tidegate init --home " + c.Home + "`.\n"
 	var b strings.Builder
 	paths := make([]string, len(res.Paths))
@@ -848,295 +635,19 @@ func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
 		fmt.Fprintf(&b, "\nThe CronJob reads the repository with the read-only deploy key `%s`.\n", res.DeployKey.PublicKey)
 	}
 	switch c.Home {
-	case homeCronJob:
+	case bootstrap.HomeCronJob:
 		fmt.Fprintf(&b, "\nAfter merging, install it with %s.\n", markdown.Code("kubectl apply -k "+shellQuote(c.Dir)))
-	case homeGitHub:
+	case bootstrap.HomeGitHub:
 		b.WriteString("\nBefore merging, set the repository secrets `KUBECONFIG` and `SOPS_AGE_KEY`.\n")
-	case homeGitLab:
+	case bootstrap.HomeGitLab:
 		b.WriteString("\nBefore merging, set the CI/CD variables `TIDEGATE_KUBECONFIG_B64`, `SOPS_AGE_KEY` and `TIDEGATE_GITLAB_TOKEN`.\n")
 	}
 	e.Body = b.String()
 	return e
 }
 
-func homeTitle(home string) string {
-	switch home {
-	case homeCronJob:
-		return "CronJob"
-	case homeGitHub:
-		return "GitHub Actions"
-	default:
-		return "GitLab CI"
-	}
-}
-
-// sopsConfig is the .sops.yaml: one creation rule per path, matched
-// wherever sops is run from in the repository.
-func sopsConfig(paths []string, ak *ageKey) []byte {
-	var b strings.Builder
-	b.WriteString(`# SOPS creation rules, written by ` + "`tidegate init`" + `. Secrets under the paths
-# tidegate reconciles are encrypted for this age recipient, their data and
-# stringData only, so that reviews still see the rest. Encrypt one in place:
-#   sops --encrypt --in-place ` + path.Join(paths[0], "secret.yaml") + `
-# tidegate decrypts with the private key: the sops-age Secret in the cluster
-# (CronJob) or SOPS_AGE_KEY (CI).
-creation_rules:
-`)
-	for _, p := range paths {
-		re := `\.ya?ml$`
-		if p != "." {
-			re = "(^|/)" + regexp.QuoteMeta(p) + `/.*\.ya?ml$`
-		}
-		fmt.Fprintf(&b, "  - path_regex: %s\n    encrypted_regex: '^(data|stringData)$'\n    age: %s\n", singleQuoted(re), yamlScalar(ak.Recipient))
-	}
-	return []byte(b.String())
-}
-
-// cronJobFiles copies deploy/base and the chosen deploy/rbac variant below
-// dir and fills in the tidegate-config literals, so the manifests build
-// offline and match the tidegate that wrote them.
-func cronJobFiles(dir, rbac string, namespaces []string, cloneURL string, paths []string, inventory string, sshKey bool, img initImage) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	for _, tree := range []string{"base", "rbac/" + rbac} {
-		err := fs.WalkDir(deploy.Files, tree, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := deploy.Files.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			out[path.Join(dir, p)] = b
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read tidegate's embedded deploy/%s: %w", tree, err)
-		}
-	}
-	literals := [][2]string{
-		{"TIDEGATE_SOURCE", cloneURL},
-		{"TIDEGATE_PATHS", strings.Join(paths, ",")},
-		{"TIDEGATE_INVENTORY_NAME", inventory},
-	}
-	if rbac == "namespaced" {
-		literals = append(literals, [2]string{"TIDEGATE_ALLOW_NAMESPACES", strings.Join(namespaces, ",")})
-	}
-	if sshKey {
-		literals = append(literals,
-			[2]string{"TIDEGATE_SSH_KEY_FILE", sshMountPath + "/identity"},
-			[2]string{"TIDEGATE_KNOWN_HOSTS", sshMountPath + "/known_hosts"})
-	}
-	kpath := path.Join(dir, "base/kustomization.yaml")
-	k, err := setLiterals(out[kpath], literals)
-	if err != nil {
-		return nil, err
-	}
-	out[kpath] = k
-
-	var top strings.Builder
-	fmt.Fprintf(&top, `# tidegate as a CronJob, written by `+"`tidegate init`"+`: every 10 minutes it
-# reconciles %s of %s.
-# Install it, and apply any change to these files, with
-#   kubectl apply -k %s
-# base/ and rbac/ are tidegate's deploy/ manifests; the repository, paths
-# and inventory are the tidegate-config literals in base/kustomization.yaml.
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - base
-  - rbac/%s
-`, strings.Join(paths, ", "), cloneURL, dir, rbac)
-	if rbac == "namespaced" {
-		tmpl, err := deploy.Files.ReadFile("examples/namespaced/rolebinding-shop.yaml")
-		if err != nil {
-			return nil, fmt.Errorf("read tidegate's embedded RoleBinding example: %w", err)
-		}
-		top.WriteString("  # One RoleBinding per namespace tidegate manages. To add one, copy a file\n  # and add the namespace to TIDEGATE_ALLOW_NAMESPACES in base/kustomization.yaml.\n")
-		for _, ns := range namespaces {
-			rb := strings.Replace(string(tmpl), "\n  namespace: shop\n", "\n  namespace: "+ns+"\n", 1)
-			if rb == string(tmpl) && ns != "shop" {
-				return nil, errors.New("tidegate's embedded RoleBinding example has no namespace to replace (a bug: please report it)")
-			}
-			name := "rolebinding-" + ns + ".yaml"
-			out[path.Join(dir, name)] = []byte(rb)
-			fmt.Fprintf(&top, "  - %s\n", name)
-		}
-	}
-	top.WriteString(img.kustomizeImages())
-	if sshKey {
-		// defaultMode 288 is 0440: the image's non-root user reads the key
-		// through fsGroup, and no other user can.
-		fmt.Fprintf(&top, `patches:
-  # Read the repository over SSH with the deploy key: the Secret %[1]s
-  # (identity, known_hosts) is created by hand and never committed.
-  - target:
-      kind: CronJob
-      name: tidegate
-    patch: |
-      - op: add
-        path: /spec/jobTemplate/spec/template/spec/volumes/-
-        value: {name: ssh, secret: {secretName: %[1]s, defaultMode: 288}}
-      - op: add
-        path: /spec/jobTemplate/spec/template/spec/containers/0/volumeMounts/-
-        value: {name: ssh, mountPath: %[2]s, readOnly: true}
-      - op: add
-        path: /spec/jobTemplate/spec/template/spec/securityContext/fsGroup
-        value: 65532
-`, sshSecret, sshMountPath)
-	}
-	out[path.Join(dir, "kustomization.yaml")] = []byte(top.String())
-	return out, nil
-}
-
-// setLiterals sets KEY=value items of the one configMapGenerator literals
-// list in a kustomization, line by line so that its comments stay, and
-// appends the keys it lacks.
-func setLiterals(kustomization []byte, set [][2]string) ([]byte, error) {
-	lines := strings.SplitAfter(string(kustomization), "\n")
-	start := slices.IndexFunc(lines, func(l string) bool { return strings.TrimSpace(l) == "literals:" })
-	if start < 0 {
-		return nil, errors.New("tidegate's embedded deploy/base/kustomization.yaml has no configMapGenerator literals to fill in (a bug: please report it)")
-	}
-	last, indent := start, ""
-	found := map[string]bool{}
-	for i := start + 1; i < len(lines); i++ {
-		item, ok := strings.CutPrefix(strings.TrimLeft(lines[i], " "), "- ")
-		if !ok {
-			break
-		}
-		last, indent = i, lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " "))]
-		key, _, _ := strings.Cut(strings.TrimSpace(item), "=")
-		for _, kv := range set {
-			if kv[0] == key {
-				lines[i] = indent + "- " + yamlScalar(kv[0]+"="+kv[1]) + "\n"
-				found[key] = true
-			}
-		}
-	}
-	if indent == "" {
-		return nil, errors.New("tidegate's embedded deploy/base/kustomization.yaml has an empty literals list (a bug: please report it)")
-	}
-	var add []string
-	for _, kv := range set {
-		if !found[kv[0]] {
-			add = append(add, indent+"- "+yamlScalar(kv[0]+"="+kv[1])+"\n")
-		}
-	}
-	lines = slices.Insert(lines, last+1, add...)
-	return []byte(strings.Join(lines, "")), nil
-}
-
-// githubWorkflowFile is README's workflow split into three jobs, so that
-// only the one that opens pull requests may write to the repository.
-func githubWorkflowFile(paths []string, inventory, base, release string) []byte {
-	p, inv, br := yamlScalar(strings.Join(paths, ",")), yamlScalar("--inventory-name "+inventory), yamlScalar(base)
-	// GitHub expressions escape a quote by doubling it.
-	ref := strings.ReplaceAll("refs/heads/"+base, "'", "''")
-	return []byte(`# tidegate, written by ` + "`tidegate init`" + `. A pull request into ` + base + ` shows what
-# merging it would change in the cluster, a push to ` + base + ` (or a manual run
-# on it) reconciles the cluster, and a daily schedule proposes newer image
-# tags as pull requests. Repository secrets: KUBECONFIG (a kubeconfig for
-# the cluster) and SOPS_AGE_KEY (the age key of .sops.yaml).
-name: tidegate
-on:
-  pull_request:
-    branches:
-      - ` + br + `
-  push:
-    branches:
-      - ` + br + `
-  schedule:
-    - cron: "17 3 * * *"
-  workflow_dispatch:
-permissions:
-  contents: read
-jobs:
-  diff:
-    if: github.event_name == 'pull_request'
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-      - uses: tidegate/tidegate@` + release + `
-        with:
-          command: diff
-          paths: ` + p + `
-          kubeconfig: ${{ secrets.KUBECONFIG }}
-          age-key: ${{ secrets.SOPS_AGE_KEY }}
-          extra-args: ` + inv + `
-  reconcile:
-    if: (github.event_name == 'push' || github.event_name == 'workflow_dispatch') && github.ref == '` + ref + `'
-    runs-on: ubuntu-latest
-    # Runs queue instead of overlapping; tidegate's Lease guards the cluster too.
-    concurrency: tidegate-reconcile
-    steps:
-      - uses: actions/checkout@v4
-      - uses: tidegate/tidegate@` + release + `
-        with:
-          command: reconcile
-          paths: ` + p + `
-          kubeconfig: ${{ secrets.KUBECONFIG }}
-          age-key: ${{ secrets.SOPS_AGE_KEY }}
-          extra-args: ` + inv + `
-  images:
-    if: github.event_name == 'schedule'
-    runs-on: ubuntu-latest
-    permissions:
-      contents: write        # push the branch of the bumps
-      pull-requests: write   # and open its pull request
-    steps:
-      - uses: actions/checkout@v4
-      - uses: tidegate/tidegate@` + release + `
-        with:
-          command: images-update
-          paths: ` + p + `
-          git-token: ${{ secrets.GITHUB_TOKEN }}
-`)
-}
-
-// gitlabCI includes tidegate's template and extends its three jobs, as in
-// the README.
-func gitlabCI(paths []string, inventory string, img initImage) []byte {
-	return []byte(`# tidegate, written by ` + "`tidegate init`" + `. Merge requests show what merging them
-# would change in the cluster, the default branch reconciles it, and
-# scheduled pipelines propose newer image tags as merge requests.
-# CI/CD variables (masked): TIDEGATE_KUBECONFIG_B64 (base64 of a kubeconfig),
-# SOPS_AGE_KEY (the age key of .sops.yaml), TIDEGATE_GITLAB_TOKEN (api scope).
-include:
-  - remote: ` + gitlabTemplateURL(img.Release) + `
-variables:
-  TIDEGATE_IMAGE: ` + yamlScalar(img.Ref) + `
-  TIDEGATE_PATHS: ` + yamlScalar(strings.Join(paths, ",")) + `
-  TIDEGATE_INVENTORY_NAME: ` + yamlScalar(inventory) + `
-diff:        # merge requests: the diff, as a note with TIDEGATE_GITLAB_TOKEN
-  extends: .tidegate-diff
-reconcile:   # the default branch
-  extends: .tidegate-reconcile
-images:      # scheduled pipelines: image bumps as merge requests
-  extends: .tidegate-images
-`)
-}
-
-// plainScalar matches strings YAML reads back as the same string when
-// written bare in block context: no leading indicator, no ": " or " #".
-var (
-	plainScalar = regexp.MustCompile(`^(?:[A-Za-z0-9_./]|-[^ ])[A-Za-z0-9_./@:=,+~ -]*$`)
-	shellSafe   = regexp.MustCompile(`^[A-Za-z0-9_./@:=,+~-]+$`)
-)
-
-// yamlScalar writes s as a YAML string: bare when that cannot be read as
-// anything else (a number, a boolean, null), else JSON-quoted, which YAML
-// reads as a double-quoted string.
-func yamlScalar(s string) string {
-	_, numErr := strconv.ParseFloat(s, 64)
-	if plainScalar.MatchString(s) && s == strings.TrimSpace(s) && !strings.Contains(s, ": ") && !strings.Contains(s, " #") && numErr != nil &&
-		!slices.Contains([]string{"true", "false", "yes", "no", "on", "off", "y", "n", "null"}, strings.ToLower(s)) {
-		return s
-	}
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
-func singleQuoted(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+// shellSafe matches words a POSIX shell reads as themselves.
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_./@:=,+~-]+$`)
 
 // shellQuote quotes s for a POSIX shell when it needs it.
 func shellQuote(s string) string {
@@ -1158,11 +669,11 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 	}
 	var written []string
 	for _, f := range res.Files {
-		if !f.writes() {
+		if !f.Writes() {
 			continue
 		}
 		top := f.Path
-		if c.Home == homeCronJob && strings.HasPrefix(f.Path, c.Dir+"/") {
+		if c.Home == bootstrap.HomeCronJob && strings.HasPrefix(f.Path, c.Dir+"/") {
 			top = c.Dir
 		}
 		if !slices.Contains(written, top) {
@@ -1182,21 +693,21 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 		step("Commit the files and push them:", "git add "+strings.Join(quoted, " ")+" && git commit -m 'Set up tidegate' && git push")
 	}
 	if res.Snippet != "" {
-		step("Add the snippet below to " + gitlabCIFile + " (merge its include: and variables: with yours).")
+		step("Add the snippet below to " + bootstrap.GitLabCIFile + " (merge its include: and variables: with yours).")
 	}
 	ageFile := "YOUR_AGE_KEY_FILE"
 	if res.AgeKey != nil && res.AgeKey.File != "" {
 		ageFile = shellQuote(res.AgeKey.File)
 	}
 	switch c.Home {
-	case homeCronJob:
+	case bootstrap.HomeCronJob:
 		text := "Install tidegate in the cluster (Namespace, ServiceAccount, RBAC, CronJob):"
 		if c.RBAC == "namespaced" {
 			text = fmt.Sprintf("Install tidegate in the cluster (Namespace, ServiceAccount, RBAC, CronJob); the namespaces %s must exist:", strings.Join(c.Namespace, ", "))
 		}
 		step(text, "kubectl apply -k "+shellQuote(c.Dir))
 		if res.AgeKey != nil {
-			step("Give it the age key that decrypts your Secrets:", fmt.Sprintf("kubectl create secret generic sops-age -n %s --from-file=age.agekey=%s", systemNamespace, ageFile))
+			step("Give it the age key that decrypts your Secrets:", fmt.Sprintf("kubectl create secret generic sops-age -n %s --from-file=age.agekey=%s", bootstrap.SystemNamespace, ageFile))
 		}
 		if dk := res.DeployKey; dk != nil {
 			host, port, _, _ := remoteParts(repo.cloneURL)
@@ -1206,18 +717,18 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 			}
 			step(fmt.Sprintf("Give it the deploy key and %s's SSH host key (check the fingerprints against the host's documentation):", host),
 				scan+" > known_hosts",
-				fmt.Sprintf("kubectl create secret generic %s -n %s --from-file=identity=%s --from-file=known_hosts=known_hosts", sshSecret, systemNamespace, shellQuote(dk.File)))
+				fmt.Sprintf("kubectl create secret generic %s -n %s --from-file=identity=%s --from-file=known_hosts=known_hosts", bootstrap.SSHSecret, bootstrap.SystemNamespace, shellQuote(dk.File)))
 		} else if strings.HasPrefix(repo.cloneURL, "https://") || strings.HasPrefix(repo.cloneURL, "http://") {
-			step("If the repository is private, give it a read-only token (or run init again with --deploy-key-out):", fmt.Sprintf("kubectl create secret generic tidegate-git -n %s --from-file=token=TOKEN_FILE", systemNamespace))
+			step("If the repository is private, give it a read-only token (or run init again with --deploy-key-out):", fmt.Sprintf("kubectl create secret generic tidegate-git -n %s --from-file=token=TOKEN_FILE", bootstrap.SystemNamespace))
 		}
-	case homeGitHub:
+	case bootstrap.HomeGitHub:
 		cmds := []string{"gh secret set KUBECONFIG < KUBECONFIG_FILE"}
 		if res.AgeKey != nil {
 			cmds = append(cmds, "gh secret set SOPS_AGE_KEY < "+ageFile)
 		}
 		step("Add the repository secrets the workflow reads (Settings → Secrets and variables → Actions):", cmds...)
 		step("Let the workflow open pull requests for image bumps: Settings → Actions → General → Workflow permissions → Allow GitHub Actions to create and approve pull requests.")
-	case homeGitLab:
+	case bootstrap.HomeGitLab:
 		cmds := []string{`glab variable set TIDEGATE_KUBECONFIG_B64 --masked --value "$(base64 -w0 KUBECONFIG_FILE)"`}
 		if res.AgeKey != nil {
 			cmds = append(cmds, "grep AGE-SECRET-KEY "+ageFile+" | glab variable set SOPS_AGE_KEY --masked")
@@ -1232,10 +743,10 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 	if res.AgeKey != nil {
 		step("Encrypt Secrets before you commit them:", "sops --encrypt --in-place "+shellQuote(path.Join(res.Paths[0], "my-secret.yaml")))
 	}
-	if c.Home == homeCronJob {
+	if c.Home == bootstrap.HomeCronJob {
 		step("Run it now instead of waiting for the schedule, and follow it:",
-			fmt.Sprintf("kubectl create job -n %s --from=cronjob/tidegate tidegate-first-run", systemNamespace),
-			fmt.Sprintf("kubectl logs -n %s -f job/tidegate-first-run", systemNamespace))
+			fmt.Sprintf("kubectl create job -n %s --from=cronjob/tidegate tidegate-first-run", bootstrap.SystemNamespace),
+			fmt.Sprintf("kubectl logs -n %s -f job/tidegate-first-run", bootstrap.SystemNamespace))
 	}
 	return steps
 }
@@ -1243,19 +754,19 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 func (c *InitCmd) print(w io.Writer, res *initResult, repo repoInfo) error {
 	var b strings.Builder
 	switch c.Home {
-	case homeCronJob:
+	case bootstrap.HomeCronJob:
 		fmt.Fprintf(&b, "tidegate init: a CronJob reconciling %s of %s every 10 minutes\n\n", strings.Join(res.Paths, ", "), repo.cloneURL)
-	case homeGitHub:
+	case bootstrap.HomeGitHub:
 		fmt.Fprintf(&b, "tidegate init: a GitHub Actions workflow reconciling %s on pushes to %s\n\n", strings.Join(res.Paths, ", "), repo.base)
-	case homeGitLab:
+	case bootstrap.HomeGitLab:
 		fmt.Fprintf(&b, "tidegate init: GitLab CI jobs reconciling %s on the default branch\n\n", strings.Join(res.Paths, ", "))
 	}
-	verbs := map[string]string{fileCreate: "created", fileOverwrite: "overwritten", fileUnchanged: "unchanged", fileSkip: "skipped"}
+	verbs := map[string]string{bootstrap.Create: "created", bootstrap.Overwrite: "overwritten", bootstrap.Unchanged: "unchanged", bootstrap.Skip: "skipped"}
 	switch {
 	case c.DryRun:
-		verbs[fileCreate], verbs[fileOverwrite] = "would create", "would overwrite"
+		verbs[bootstrap.Create], verbs[bootstrap.Overwrite] = "would create", "would overwrite"
 	case c.Propose:
-		verbs[fileCreate], verbs[fileOverwrite] = "proposed", "proposed"
+		verbs[bootstrap.Create], verbs[bootstrap.Overwrite] = "proposed", "proposed"
 	}
 	for _, f := range res.Files {
 		fmt.Fprintf(&b, "  %-15s %s", verbs[f.Action], f.Path)
@@ -1270,7 +781,7 @@ func (c *InitCmd) print(w io.Writer, res *initResult, repo repoInfo) error {
 			fmt.Fprintf(&b, " %s", p.PullRequest.URL)
 		}
 		b.WriteString("\n")
-	} else if c.Propose && !slices.ContainsFunc(res.Files, initFile.writes) {
+	} else if c.Propose && !slices.ContainsFunc(res.Files, bootstrap.File.Writes) {
 		b.WriteString("\nnothing to propose: the repository has every file\n")
 	}
 	if ak := res.AgeKey; ak != nil {
@@ -1303,13 +814,13 @@ func (c *InitCmd) print(w io.Writer, res *initResult, repo repoInfo) error {
 	}
 	if c.DryRun {
 		for _, f := range res.Files {
-			if f.writes() {
+			if f.Writes() {
 				fmt.Fprintf(&b, "\n--- %s\n%s", f.Path, f.Content)
 			}
 		}
 	}
 	if res.Snippet != "" {
-		fmt.Fprintf(&b, "\nAdd to %s:\n\n%s", gitlabCIFile, res.Snippet)
+		fmt.Fprintf(&b, "\nAdd to %s:\n\n%s", bootstrap.GitLabCIFile, res.Snippet)
 	}
 	if len(res.NextSteps) > 0 {
 		b.WriteString("\nNext steps:\n")

@@ -22,6 +22,7 @@ import (
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/tidegate/tidegate/bootstrap"
 	"github.com/tidegate/tidegate/internal/sopstest"
 	"github.com/tidegate/tidegate/internal/testenv/gitea"
 	"github.com/tidegate/tidegate/internal/version"
@@ -280,7 +281,7 @@ func TestInitCronJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range second.Files {
-		if f.Action != fileUnchanged {
+		if f.Action != bootstrap.Unchanged {
 			t.Errorf("second run: %s %s, want unchanged", f.Action, f.Path)
 		}
 	}
@@ -394,7 +395,7 @@ func TestInitCIHomes(t *testing.T) {
 		if err := yaml.Unmarshal([]byte(text), &ci); err != nil {
 			t.Fatalf(".gitlab-ci.yml is not YAML: %v", err)
 		}
-		if len(ci.Include) != 1 || ci.Include[0]["remote"] != gitlabTemplateURL(version.Release()) || ci.Variables["TIDEGATE_IMAGE"] != "ghcr.io/tidegate/tidegate:"+version.Release() || ci.Variables["TIDEGATE_PATHS"] != "clusters/prod" || ci.Variables["TIDEGATE_INVENTORY_NAME"] != "prod" {
+		if len(ci.Include) != 1 || ci.Include[0]["remote"] != bootstrap.GitLabTemplateURL(version.Release()) || ci.Variables["TIDEGATE_IMAGE"] != "ghcr.io/tidegate/tidegate:"+version.Release() || ci.Variables["TIDEGATE_PATHS"] != "clusters/prod" || ci.Variables["TIDEGATE_INVENTORY_NAME"] != "prod" {
 			t.Errorf(".gitlab-ci.yml = %+v", ci)
 		}
 		var jobs map[string]map[string]any
@@ -429,7 +430,7 @@ func TestInitCIHomes(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(res.Snippet, gitlabTemplateURL(version.Release())) || !strings.Contains(strings.Join(res.NextSteps, "\n"), "Add the snippet below to .gitlab-ci.yml") {
+		if !strings.Contains(res.Snippet, bootstrap.GitLabTemplateURL(version.Release())) || !strings.Contains(strings.Join(res.NextSteps, "\n"), "Add the snippet below to .gitlab-ci.yml") {
 			t.Errorf("no snippet to add: %+v", res)
 		}
 		// Once the include is in, there is nothing left to say.
