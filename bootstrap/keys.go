@@ -167,7 +167,7 @@ func writeSecretFile(p string, data []byte) error {
 		return fmt.Errorf("create %s: %w", p, err)
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
+		_ = f.Close() // the write error is the one to report
 		os.Remove(p)
 		return fmt.Errorf("write %s: %w", p, err)
 	}
