@@ -13,10 +13,8 @@ import (
 	"github.com/tidegate/tidegate/forge"
 	"github.com/tidegate/tidegate/images"
 	"github.com/tidegate/tidegate/images/policy"
-	"github.com/tidegate/tidegate/internal/atomicfile"
 	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/propose"
-	"github.com/tidegate/tidegate/source"
 	"github.com/tidegate/tidegate/workload"
 )
 
@@ -59,8 +57,9 @@ func runEdit(ctx context.Context, g *Globals, command string, src *SourceFlags, 
 		return err
 	}
 	defer co.Close()
-	if co.Temporary() && !ef.Propose && !ef.DryRun {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to change it through a pull request, or --dry-run to see the change", co.URL)}
+	d := delivery{Propose: ef.Propose, DryRun: ef.DryRun}
+	if err := d.refuseRemote(co, "change it through a pull request", "the change"); err != nil {
+		return err
 	}
 	if err := checkPaths(co.Dir, src.Path); err != nil {
 		return err
@@ -88,25 +87,25 @@ func runEdit(ctx context.Context, g *Globals, command string, src *SourceFlags, 
 	}
 	sum := Summary{Command: command, Source: co.URL, Revision: co.Revision, Changed: res.Changed, Counts: map[string]int{"changes": len(changes)}}
 
-	switch {
-	case !res.Changed:
-	case ef.Propose:
-		p, err := proposeEdit(ctx, g, co, ef, command, ref, branchPart, w.File, after, changes)
-		res.Proposal = p
-		if p != nil && p.PullRequest != nil {
-			sum.PullRequestURL = p.PullRequest.URL
-		}
-		if err != nil {
-			sum.Err = err
-			g.summarize(sum)
+	if res.Changed {
+		e := editEdits(command, ref, branchPart, w.File, after, changes)
+		p, err := d.deliver(ctx, co, e, func() (forge.Forge, error) { return ef.newForge(g, co) }, ef.options(g, ef.DryRun))
+		switch {
+		case ef.Propose:
+			res.Proposal = p
+			if p != nil && p.PullRequest != nil {
+				sum.PullRequestURL = p.PullRequest.URL
+			}
+			if err != nil {
+				sum.Err = err
+				g.summarize(sum)
+				return err
+			}
+		case err != nil:
 			return err
+		case !ef.DryRun:
+			res.Written = true
 		}
-	case ef.DryRun:
-	default:
-		if err := writeFile(co.Dir, w.File, after); err != nil {
-			return err
-		}
-		res.Written = true
 	}
 	if err := printEdit(g, res, ef.DryRun); err != nil {
 		return err
@@ -118,7 +117,9 @@ func runEdit(ctx context.Context, g *Globals, command string, src *SourceFlags, 
 	return nil
 }
 
-func proposeEdit(ctx context.Context, g *Globals, co *source.Checkout, ef *EditFlags, command string, ref workload.Ref, branchPart, file string, after []byte, changes []string) (*propose.Proposal, error) {
+// editEdits is the one file an edit command changes, and the pull
+// request that proposes it.
+func editEdits(command string, ref workload.Ref, branchPart, file string, after []byte, changes []string) edits {
 	// The workload, the changes (a lock message, an image) and the file
 	// name are the user's or the repository's text: one line each in the
 	// commit message, escaped in the body.
@@ -133,15 +134,8 @@ func proposeEdit(ctx context.Context, g *Globals, co *source.Checkout, ef *EditF
 		body += "- " + markdown.Text(c) + "\n"
 	}
 	body += fmt.Sprintf("\nFile: %s.\n", markdown.Code(file))
-	var f forge.Forge
-	if !ef.DryRun {
-		var err error
-		if f, err = ef.newForge(g, co); err != nil {
-			return nil, err
-		}
-	}
 	branch := "tidegate/" + command + "/" + propose.BranchSafe(ref.Namespace+"-"+ref.Kind+"-"+ref.Name+branchPart)
-	return propose.Submit(ctx, co, f, propose.Edit{Branch: branch, Message: msg, Body: body, Files: map[string][]byte{file: after}}, ef.options(g, ef.DryRun))
+	return edits{Files: []fileEdit{{Path: file, Data: after}}, Branch: branch, Message: msg, Body: body}
 }
 
 func printEdit(g *Globals, r editResult, dryRun bool) error {
@@ -174,16 +168,6 @@ func printEdit(g *Globals, r editResult, dryRun bool) error {
 	case r.Written:
 		_, err := fmt.Fprintf(out, "wrote %s\n", r.File)
 		return err
-	}
-	return nil
-}
-
-// writeFile replaces or creates file (relative to the repository root
-// dir) of the working tree, keeping an existing file's mode, and only
-// inside dir.
-func writeFile(dir, file string, data []byte) error {
-	if err := atomicfile.WriteIn(dir, file, data, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tidegate/tidegate/images"
 	"github.com/tidegate/tidegate/images/scan"
+	"github.com/tidegate/tidegate/propose"
 )
 
 // ImagesCmd groups the image automation commands.
@@ -183,15 +184,23 @@ func (c *ImagesUpdateCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	// A proposal is one branch per policy (or one with --group), which
+	// propose.Run plans from the bumps itself.
 	if c.Propose {
 		return c.runPropose(ctx, g, co, opts)
 	}
-	if co.Temporary() && !c.DryRun {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to change it through pull requests, or --dry-run to see the bumps", co.URL)}
+	d := delivery{DryRun: c.DryRun}
+	if err := d.refuseRemote(co, "change it through pull requests", "the bumps"); err != nil {
+		return err
 	}
-	res, err := images.Update(ctx, co.Dir, c.DryRun, opts)
+	// images only plans the rewrite (checking every target); the delivery
+	// writes it, as for every other command that edits the repository.
+	res, err := images.Update(ctx, co.Dir, true, opts)
 	if res == nil {
 		return err
+	}
+	if _, werr := d.deliver(ctx, co, edits{Files: bumpedFiles(res.Files)}, nil, propose.Options{}); werr != nil {
+		err = errors.Join(err, werr)
 	}
 	var perr error
 	switch {
@@ -247,6 +256,15 @@ func editedFiles(fs []images.FileEdit) []string {
 		out = append(out, f.File)
 	}
 	slices.Sort(out)
+	return out
+}
+
+// bumpedFiles are the rewritten files of an update, to be delivered.
+func bumpedFiles(fs []images.FileEdit) []fileEdit {
+	out := make([]fileEdit, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, fileEdit{Path: f.File, Data: f.After})
+	}
 	return out
 }
 

@@ -166,8 +166,8 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 // repository cannot take: a remote one written in place, a --path out of
 // it, a key file inside it, or no age key for a missing .sops.yaml.
 func (c *InitCmd) checkCheckout(co *source.Checkout, paths []string) error {
-	if co.Temporary() && !c.Propose && !c.DryRun {
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s is a remote repository: pass --propose to add the files through a pull request, or --dry-run to see them", co.URL)}
+	if err := c.delivery().refuseRemote(co, "add the files through a pull request", "them"); err != nil {
+		return err
 	}
 	if err := checkPaths(co.Dir, paths); err != nil {
 		return err
@@ -250,25 +250,20 @@ func (c *InitCmd) forges(g *Globals, co *source.Checkout, repo repoInfo) (forge.
 	return prForge, adder, nil
 }
 
+// delivery is how init lands its files.
+func (c *InitCmd) delivery() delivery { return delivery{Propose: c.Propose, DryRun: c.DryRun} }
+
 // deliver writes the files in place, or proposes them, and installs the
 // deploy key. err stops the run at once; runErr is reported after the
 // result is printed.
 func (c *InitCmd) deliver(ctx context.Context, g *Globals, co *source.Checkout, repo repoInfo, res *initResult, prForge forge.Forge, keyForge forge.DeployKeyAdder) (runErr, err error) {
+	d := c.delivery()
+	p, err := d.deliver(ctx, co, c.proposal(res, repo), func() (forge.Forge, error) { return prForge, nil }, c.options(g, c.DryRun))
 	switch {
 	case c.Propose:
-		if p := c.proposal(res, repo); len(p.Files) > 0 {
-			res.Proposal, runErr = propose.Submit(ctx, co, prForge, p, c.options(g, c.DryRun))
-		}
-	case c.DryRun:
-	default:
-		for _, f := range res.Files {
-			if !f.Writes() {
-				continue
-			}
-			if err := writeFile(co.Dir, f.Path, f.Data); err != nil {
-				return nil, err
-			}
-		}
+		res.Proposal, runErr = p, err
+	case err != nil:
+		return nil, err
 	}
 	if keyForge != nil && runErr == nil {
 		title := "tidegate " + bootstrap.Fingerprint(res.DeployKey.PublicKey)
@@ -610,13 +605,14 @@ func renderedBelow(dir, file string) bool {
 	return render.PlainManifest(parts[len(parts)-1])
 }
 
-// proposal is the one pull request that holds every file init writes.
-func (c *InitCmd) proposal(res *initResult, repo repoInfo) propose.Edit {
-	e := propose.Edit{Branch: initBranch, Files: map[string][]byte{}}
+// proposal is what init delivers: every file it writes, and the one
+// pull request that holds them.
+func (c *InitCmd) proposal(res *initResult, repo repoInfo) edits {
+	e := edits{Branch: initBranch}
 	var list strings.Builder
 	for _, f := range res.Files {
 		if f.Writes() {
-			e.Files[f.Path] = f.Data
+			e.Files = append(e.Files, fileEdit{Path: f.Path, Data: f.Data})
 			fmt.Fprintf(&list, "- %s\n", markdown.Code(f.Path))
 		}
 	}
