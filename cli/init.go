@@ -437,9 +437,9 @@ func (c *InitCmd) repoInfo(g *Globals, co *source.Checkout) (repoInfo, error) {
 	case r.remote == "":
 		return r, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s has no origin remote, so the CronJob would not know what to clone: pass --repo-url URL", co.URL)}
 	case c.DeployKeyOut != "":
-		r.cloneURL = parseRemote(r.remote).SSHForm()
+		r.cloneURL = rem.SSHForm()
 	default:
-		r.cloneURL = parseRemote(r.remote).HTTPSForm()
+		r.cloneURL = rem.HTTPSForm()
 	}
 	if clone := parseRemote(r.cloneURL); (!strings.Contains(r.cloneURL, "://") && !clone.SCP) || strings.HasPrefix(r.cloneURL, "file://") {
 		g.Logger().Warn("the CronJob will clone a local path, which a pod cannot reach; pass --repo-url with the repository's URL", "url", r.cloneURL)

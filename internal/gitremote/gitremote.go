@@ -87,19 +87,20 @@ func (r Remote) CloneURL() string {
 }
 
 // SSHForm is git@host:path.git for an http(s) remote, the form a deploy
-// key authenticates; other remotes are kept as given.
+// key authenticates; other remotes are their CloneURL.
 func (r Remote) SSHForm() string {
 	if !r.Web() {
-		return r.raw
+		return r.CloneURL()
 	}
 	return "git@" + r.Host + ":" + r.Path + ".git"
 }
 
 // HTTPSForm is https://host/path.git for an scp-like or ssh:// remote,
-// which a public repository can be cloned from with no credential.
+// which a public repository can be cloned from with no credential; other
+// remotes are their CloneURL.
 func (r Remote) HTTPSForm() string {
 	if r.IsLocal() || (!r.SCP && r.Scheme != "ssh") {
-		return r.raw
+		return r.CloneURL()
 	}
 	return "https://" + r.Host + "/" + r.Path + ".git"
 }

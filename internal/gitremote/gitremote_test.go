@@ -17,7 +17,7 @@ func TestParse(t *testing.T) {
 		{in: "https://github.com/acme/fleet.git", web: true, scheme: "https", host: "github.com", path: "acme/fleet",
 			clone: "https://github.com/acme/fleet.git", sshForm: "git@github.com:acme/fleet.git", https: "https://github.com/acme/fleet.git", shown: "https://github.com/acme/fleet.git"},
 		{in: "https://ci:hunter2@git.example.com:8443/g/sub/p/", web: true, scheme: "https", user: "ci", host: "git.example.com", port: "8443", path: "g/sub/p",
-			clone: "https://git.example.com:8443/g/sub/p/", sshForm: "git@git.example.com:g/sub/p.git", https: "https://ci:hunter2@git.example.com:8443/g/sub/p/", shown: "https://***:***@git.example.com:8443/g/sub/p/"},
+			clone: "https://git.example.com:8443/g/sub/p/", sshForm: "git@git.example.com:g/sub/p.git", https: "https://git.example.com:8443/g/sub/p/", shown: "https://***:***@git.example.com:8443/g/sub/p/"},
 		{in: "git@gitlab.com:g/proj.git", scp: true, ssh: true, user: "git", host: "gitlab.com", path: "g/proj",
 			clone: "git@gitlab.com:g/proj.git", sshForm: "git@gitlab.com:g/proj.git", https: "https://gitlab.com/g/proj.git", shown: "git@gitlab.com:g/proj.git"},
 		{in: "host.example:o/r", scp: true, ssh: true, host: "host.example", path: "o/r",
@@ -120,8 +120,10 @@ func FuzzParseString(f *testing.F) {
 		}
 		assertHidden(t, s, r.String())
 		if r.Web() {
-			if u, perr := url.Parse(r.CloneURL()); perr != nil || u.User != nil {
-				t.Errorf("CloneURL(%q) = %q keeps userinfo or does not parse (%v)", s, r.CloneURL(), perr)
+			for name, got := range map[string]string{"CloneURL": r.CloneURL(), "HTTPSForm": r.HTTPSForm()} {
+				if u, perr := url.Parse(got); perr != nil || u.User != nil {
+					t.Errorf("%s(%q) = %q keeps userinfo or does not parse (%v)", name, s, got, perr)
+				}
 			}
 		}
 	})
