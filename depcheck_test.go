@@ -29,7 +29,7 @@ func TestImportRules(t *testing.T) {
 	if len(deps) < 5 {
 		t.Fatalf("go list found only %d packages; the check would prove nothing", len(deps))
 	}
-	for _, p := range []string{"object", "inventory", "bootstrap"} {
+	for _, p := range []string{"object", "inventory", "bootstrap", "internal/gitremote"} {
 		if _, ok := deps[module+"/"+p]; !ok {
 			t.Fatalf("go list did not list %s; the rules for it would prove nothing", p)
 		}
@@ -81,6 +81,12 @@ func TestImportRules(t *testing.T) {
 			// nothing of how objects are rendered, applied or deleted.
 			if rel == "inventory" && drel != "object" {
 				t.Errorf("inventory may import only object, but imports %s", d)
+			}
+			// gitremote is the one parse of a Git remote that source,
+			// forge and cli share; a leaf, so neither stage reaches the
+			// other through it.
+			if rel == "internal/gitremote" {
+				t.Errorf("internal/gitremote must stay a leaf package, but imports %s", d)
 			}
 			// bootstrap is what init writes: plain values in, file contents
 			// out. The command layer reads the repository and delivers the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/tidegate/tidegate/bootstrap"
 	"github.com/tidegate/tidegate/forge"
+	"github.com/tidegate/tidegate/internal/gitremote"
 	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/propose"
 	"github.com/tidegate/tidegate/render"
@@ -398,11 +398,14 @@ func inside(dir, file string) bool {
 // repoInfo works out the remote, name, base branch and the URL the
 // CronJob clones.
 func (c *InitCmd) repoInfo(g *Globals, co *source.Checkout) (repoInfo, error) {
-	r := repoInfo{remote: cleanRemote(co.Remote())}
-	if r.remote == "" && co.Temporary() {
-		r.remote = cleanRemote(co.URL)
+	rem := parseRemote(co.Remote())
+	if rem.CloneURL() == "" && co.Temporary() {
+		rem = parseRemote(co.URL)
 	}
-	r.name = repoName(r.remote)
+	r := repoInfo{remote: rem.CloneURL()}
+	if !rem.IsLocal() {
+		r.name = rem.Path
+	}
 	if r.name == "" {
 		r.name = filepath.Base(co.Dir)
 	}
@@ -429,78 +432,24 @@ func (c *InitCmd) repoInfo(g *Globals, co *source.Checkout) (repoInfo, error) {
 	case r.remote == "":
 		return r, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s has no origin remote, so the CronJob would not know what to clone: pass --repo-url URL", co.URL)}
 	case c.DeployKeyOut != "":
-		r.cloneURL = sshForm(r.remote)
+		r.cloneURL = rem.SSHForm()
 	default:
-		r.cloneURL = httpsForm(r.remote)
+		r.cloneURL = rem.HTTPSForm()
 	}
-	if (!strings.Contains(r.cloneURL, "://") && !isSCPLike(r.cloneURL)) || strings.HasPrefix(r.cloneURL, "file://") {
+	if clone := parseRemote(r.cloneURL); (!strings.Contains(r.cloneURL, "://") && !clone.SCP) || strings.HasPrefix(r.cloneURL, "file://") {
 		g.Logger().Warn("the CronJob will clone a local path, which a pod cannot reach; pass --repo-url with the repository's URL", "url", r.cloneURL)
 	}
 	return r, nil
 }
 
-var scpLike = regexp.MustCompile(`^(?:[^@/:]+@)?([^@/:]+):(.+)$`)
-
-func isSCPLike(s string) bool { return !strings.Contains(s, "://") && scpLike.MatchString(s) }
-
-// cleanRemote drops the password or token of an HTTPS remote entirely:
-// the URL goes into Git and into the cluster.
-func cleanRemote(raw string) string {
-	if raw == "" || !strings.Contains(raw, "://") {
-		return raw
-	}
-	u, err := url.Parse(raw)
+// parseRemote parses a remote for init's purposes: one that does not
+// parse is kept as it was, like a local path, for Git to judge.
+func parseRemote(raw string) gitremote.Remote {
+	r, err := gitremote.Parse(raw)
 	if err != nil {
-		return raw
+		return gitremote.Local(raw)
 	}
-	if u.Scheme == "http" || u.Scheme == "https" {
-		u.User = nil
-	}
-	return u.String()
-}
-
-// remoteParts splits an HTTPS, ssh:// or scp-like remote; ok is false for
-// local paths and file:// URLs.
-func remoteParts(remote string) (host, port, repoPath string, ok bool) {
-	if isSCPLike(remote) {
-		m := scpLike.FindStringSubmatch(remote)
-		return m[1], "", strings.TrimSuffix(strings.Trim(m[2], "/"), ".git"), true
-	}
-	u, err := url.Parse(remote)
-	if err != nil || u.Host == "" || u.Scheme == "file" {
-		return "", "", "", false
-	}
-	return u.Hostname(), u.Port(), strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git"), true
-}
-
-func repoName(remote string) string {
-	_, _, p, ok := remoteParts(remote)
-	if !ok {
-		return ""
-	}
-	return p
-}
-
-// sshForm turns an HTTPS remote into git@host:path.git, the form a deploy
-// key authenticates; SSH remotes and paths are kept.
-func sshForm(remote string) string {
-	u, err := url.Parse(remote)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return remote
-	}
-	return "git@" + u.Hostname() + ":" + strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git") + ".git"
-}
-
-// httpsForm turns an SSH remote into https://host/path.git, which a
-// public repository can be cloned from with no credential at all.
-func httpsForm(remote string) string {
-	if isSCPLike(remote) || strings.HasPrefix(remote, "ssh://") {
-		host, _, p, ok := remoteParts(remote)
-		if ok {
-			return "https://" + host + "/" + p + ".git"
-		}
-	}
-	return remote
+	return r
 }
 
 // originHead is the branch origin/HEAD points at, the remote's default
@@ -706,7 +655,8 @@ func (c *InitCmd) nextSteps(res *initResult, repo repoInfo) []string {
 			step("Give it the age key that decrypts your Secrets:", fmt.Sprintf("kubectl create secret generic sops-age -n %s --from-file=age.agekey=%s", bootstrap.SystemNamespace, ageFile))
 		}
 		if dk := res.DeployKey; dk != nil {
-			host, port, _, _ := remoteParts(repo.cloneURL)
+			clone := parseRemote(repo.cloneURL)
+			host, port := clone.Host, clone.Port
 			scan := "ssh-keyscan " + shellQuote(host)
 			if port != "" {
 				scan = "ssh-keyscan -p " + port + " " + shellQuote(host)

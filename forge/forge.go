@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/tidegate/tidegate/internal/gitremote"
 	"github.com/tidegate/tidegate/internal/httpclient"
 )
 
@@ -175,34 +176,17 @@ func parseRemote(s string) (remote, error) {
 	if s == "" {
 		return remote{}, errors.New("no Git remote URL to derive the repository from")
 	}
-	var r remote
-	switch {
-	case strings.Contains(s, "://"):
-		u, err := url.Parse(s)
-		if err != nil {
-			return remote{}, fmt.Errorf("remote %q is not a URL: %w", redact(s), errors.Unwrap(err))
-		}
-		r.host, r.path, r.scheme = u.Host, u.Path, u.Scheme
-		switch u.Scheme {
-		case "http", "https":
-		case "ssh", "git", "git+ssh", "ssh+git":
-			// The web UI is on the default HTTPS port, not on the SSH port.
-			r.host, r.scheme = u.Hostname(), "https"
-		default:
-			return remote{}, fmt.Errorf("remote %s: scheme %q has no forge (use an https or ssh remote)", redact(s), u.Scheme)
-		}
-	default:
-		// scp-like: [user@]host:path
-		at := strings.LastIndex(s[:max(strings.Index(s, ":"), 0)], "@")
-		colon := strings.Index(s, ":")
-		if colon <= 0 {
-			return remote{}, fmt.Errorf("remote %q is neither a URL nor user@host:path", redact(s))
-		}
-		r.host, r.path, r.scheme = s[at+1:colon], s[colon+1:], "https"
+	g, err := gitremote.Parse(s)
+	if err != nil {
+		return remote{}, err
 	}
-	r.path = strings.TrimSuffix(strings.Trim(r.path, "/"), ".git")
+	var r remote
+	if r.scheme, r.host, err = g.WebLocation(); err != nil {
+		return remote{}, err
+	}
+	r.path = g.Path
 	if r.host == "" || r.path == "" {
-		return remote{}, fmt.Errorf("remote %s names no repository", redact(s))
+		return remote{}, fmt.Errorf("remote %s names no repository", g)
 	}
 	return r, nil
 }
@@ -227,19 +211,5 @@ func (r remote) prefix() string {
 	return "/" + strings.Join(parts[:len(parts)-2], "/")
 }
 
-// redact removes credentials from a URL so it can be printed. A URL that
-// does not parse may still hold one, so it is not printed at all.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL, hidden)"
-	}
-	if u.User == nil && strings.Contains(u.Opaque, "@") {
-		return u.Scheme + ":(hidden)"
-	}
-	if u.User == nil {
-		return s
-	}
-	u.User = url.User("REDACTED")
-	return u.String()
-}
+// redact removes credentials from a URL so it can be printed.
+func redact(s string) string { return gitremote.Redact(s) }
