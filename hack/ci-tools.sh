@@ -10,11 +10,7 @@ ACT_VERSION="${ACT_VERSION:-v0.2.89}"
 GCL_VERSION="${GCL_VERSION:-4.60.1}"
 cache="${TIDEGATE_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tidegate-testenv}"
 
-act="$cache/act-$ACT_VERSION/act"
-if [ ! -x "$act" ]; then
-	echo "ci-tools: building act $ACT_VERSION (once)" >&2
-	GOBIN="$cache/act-$ACT_VERSION" GOFLAGS= go install "github.com/nektos/act@$ACT_VERSION" >&2 || act=""
-fi
+act="$("$(dirname "$0")/go-tool.sh" act github.com/nektos/act "$ACT_VERSION")" || act=""
 
 gcl="$cache/gitlab-ci-local-$GCL_VERSION/node_modules/.bin/gitlab-ci-local"
 if [ ! -x "$gcl" ]; then
