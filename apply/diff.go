@@ -44,7 +44,7 @@ func (m *Manager) DiffPlanned(ctx context.Context, items []Planned) ([]Change, e
 			// err is the goroutine's own: the objects are diffed in parallel.
 			var err error
 			merged, err = m.patch(ctx, p, true, true)
-			if err != nil && p.Live == nil && created[p.ID.Namespace] && isNamespaceNotFound(err) {
+			if inNewNamespace(p, err, created) {
 				// Its namespace comes in the same run; a dry-run does
 				// not create it, so the server cannot merge. Show Git's
 				// object as it would be created.
@@ -137,11 +137,20 @@ func markChanged(masked, u, other *unstructured.Unstructured) {
 func createdNamespaces(items []Planned) map[string]bool {
 	out := map[string]bool{}
 	for _, it := range items {
-		if it.ID.Group == "" && it.ID.Kind == "Namespace" && it.Live == nil {
+		if isNamespace(it.ID) && it.Live == nil {
 			out[it.ID.Name] = true
 		}
 	}
 	return out
+}
+
+func isNamespace(id object.ID) bool { return id.Group == "" && id.Kind == "Namespace" }
+
+// inNewNamespace reports whether err is the server refusing to dry-run
+// p, an object to create, because its namespace, one of created, does
+// not exist yet: a dry-run creates no Namespace.
+func inNewNamespace(p Planned, err error, created map[string]bool) bool {
+	return err != nil && p.Live == nil && created[p.ID.Namespace] && isNamespaceNotFound(err)
 }
 
 // isNamespaceNotFound tells the API server's answer to a write into a

@@ -142,14 +142,14 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		m.parallel(len(plan.Items), func(i int) {
 			changes[i], stageErrs[i] = m.applyOne(ctx, plan.Items[i], o)
 			p := plan.Items[i]
-			if o.DryRun && stageErrs[i] != nil && p.Live == nil && newNamespaces[p.ID.Namespace] && isNamespaceNotFound(stageErrs[i]) {
+			if o.DryRun && inNewNamespace(p, stageErrs[i], newNamespaces) {
 				changes[i] = Change{ID: p.ID, Action: Created, Reason: "in a namespace this run creates (a dry-run cannot check it on the server)"}
 				stageErrs[i] = nil
 			}
 		})
 		if o.DryRun {
 			for k, it := range plan.Items {
-				if it.ID.Group == "" && it.ID.Kind == "Namespace" && changes[k].Action == Created {
+				if isNamespace(it.ID) && changes[k].Action == Created {
 					newNamespaces[it.ID.Name] = true
 				}
 			}

@@ -502,16 +502,21 @@ func (s *scanner) manifest(abs string) error {
 // and replacements may change them).
 func (s *scanner) plugins(abs string, isDir bool, file, field string) error {
 	if !isDir {
-		if err := s.manifest(abs); err != nil {
-			return err
-		}
-		data, err := readFile(abs, s.r.rel(abs), s.r.lim)
+		// Read once: the configs are decoded from the data checked here.
+		rel := s.r.rel(abs)
+		data, err := readFile(abs, rel, s.r.lim)
 		if err != nil {
 			return err
 		}
+		if !s.checked[abs] {
+			if err := checkYAML(rel, data, s.r.lim, true); err != nil {
+				return err
+			}
+			s.checked[abs] = true
+		}
 		var errs []error
 		for _, c := range pluginDocs(data) {
-			errs = append(errs, pluginConfigChecks(s.r.rel(abs), field, c))
+			errs = append(errs, pluginConfigChecks(rel, field, c))
 		}
 		return errors.Join(errs...)
 	}

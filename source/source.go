@@ -279,13 +279,14 @@ func transportAuth(rawURL string, a Auth, n network) (transport.AuthMethod, erro
 				user = "git"
 			}
 		}
-		if user == "" && pass == "" {
-			if ep.User != "" {
-				return &httpAuth{basic: &githttp.BasicAuth{Username: ep.User, Password: ep.Password}, client: n.client}, nil
-			}
-			return &httpAuth{client: n.client}, nil
+		if user == "" && pass == "" && ep.User != "" {
+			user, pass = ep.User, ep.Password
 		}
-		return &httpAuth{basic: &githttp.BasicAuth{Username: user, Password: pass}, client: n.client}, nil
+		h := &httpAuth{client: n.client}
+		if user != "" || pass != "" {
+			h.basic = &githttp.BasicAuth{Username: user, Password: pass}
+		}
+		return h, nil
 	case "ssh":
 		user := ep.User
 		if user == "" {
