@@ -67,7 +67,7 @@ func Inventory(ctx context.Context, dyn dynamic.Interface, ns coreclient.Namespa
 		}
 		var corrupt *inventory.CorruptError
 		if errors.As(err, &corrupt) {
-			hint = "run tidegate reconcile once with --repair-inventory (it drops the unreadable members), or fix the lines: kubectl -n " + parent.Namespace + " edit " + strings.ToLower(parent.Kind) + " " + parent.Name
+			hint = "run tidegate reconcile once with --repair-inventory (it drops the unreadable members), or fix the lines: " + parent.EditCommand()
 		}
 		return nil, Result{Name: "inventory", Detail: fmt.Sprintf("%s: %v", parent, err), Hint: hint}
 	}

@@ -50,6 +50,13 @@ func (p Parent) ID() string {
 
 func (p Parent) String() string { return p.Kind + " " + p.Namespace + "/" + p.Name }
 
+// EditCommand is the kubectl command that opens the parent for a person
+// to fix its members by hand, as the repair advice of a CorruptError
+// gives it.
+func (p Parent) EditCommand() string {
+	return "kubectl -n " + p.Namespace + " edit " + strings.ToLower(p.Kind) + " " + p.Name
+}
+
 func (p Parent) resource() (schema.GroupVersionResource, error) {
 	switch p.Kind {
 	case parentKindConfigMap:

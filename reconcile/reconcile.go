@@ -183,7 +183,7 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 	}
 	// Without pruning the inventory keeps what it had: those objects
 	// are still ours, and a later run with pruning removes them.
-	remaining := p.stale()
+	remaining := p.stale
 	if r.opts.Prune {
 		if remaining, err = r.pruneStale(ctx, rep, p); err != nil {
 			return rep, r.fail(rep, fmt.Errorf("prune: %w", err))
@@ -227,7 +227,7 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 		return rep, r.fail(rep, fmt.Errorf("diff: %w", err))
 	}
 	if r.opts.Prune {
-		res, err := r.pruner(p, true).Prune(ctx, p.stale(), len(p.prev.Members), len(p.current))
+		res, err := r.pruner(p, true).Prune(ctx, p.stale, len(p.prev.Members), len(p.current))
 		if res != nil {
 			// A dry-run delete that failed shows as failed; the error
 			// below says why.
@@ -252,8 +252,12 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 // Run and Diff share before they write or report.
 type pass struct {
 	objs []*unstructured.Unstructured
-	// current are the objects' ids, in render order.
+	// current are the objects' ids, in render order; want is their set
+	// and stale the previous members it no longer holds, made once since
+	// widen, prune and finalize all need them.
 	current []object.ID
+	want    inventory.Set
+	stale   []object.ID
 	store   *inventory.Store
 	prev    *inventory.Inventory
 	plan    *apply.Plan
@@ -276,14 +280,11 @@ func (r *Reconciler) start(ctx context.Context, rep *Report, command string) (*p
 	if err != nil {
 		return nil, fmt.Errorf("read live objects: %w", err)
 	}
-	p := &pass{objs: objs, current: ids(objs), store: store, prev: prev, plan: plan}
+	current := ids(objs)
+	want := inventory.NewSet(current...)
+	p := &pass{objs: objs, current: current, want: want, stale: inventory.Stale(prev, want), store: store, prev: prev, plan: plan}
 	p.adopted, p.refused, p.refusal = r.claims(plan, prev, rep, command)
 	return p, nil
-}
-
-// stale are the previous inventory's members Git no longer has.
-func (p *pass) stale() []object.ID {
-	return inventory.Stale(p.prev, inventory.NewSet(p.current...))
 }
 
 // drifted are the planned objects someone changed in the cluster.
@@ -302,7 +303,7 @@ func (p *pass) drifted() []apply.Planned {
 // that dies half-way leaves nothing untracked (KEP-3659 does the same:
 // the parent's group-kinds are widened before applying).
 func (r *Reconciler) widen(ctx context.Context, p *pass) error {
-	widened := inventory.Widened(p.prev, inventory.NewSet(p.current...))
+	widened := inventory.Widened(p.prev, p.want)
 	if r.opts.DryRun || (!r.repair && !inventory.Changed(p.prev, widened)) {
 		return nil
 	}
@@ -338,7 +339,7 @@ func (r *Reconciler) applyPlan(ctx context.Context, rep *Report, p *pass) error 
 // returns the stale members that stay in the inventory: failed deletes
 // and objects outside the namespaces this run may touch.
 func (r *Reconciler) pruneStale(ctx context.Context, rep *Report, p *pass) ([]object.ID, error) {
-	stale := p.stale()
+	stale := p.stale
 	if len(stale) > 0 {
 		r.opts.Logger.Info("pruning", "objects", len(stale), "dryRun", r.opts.DryRun)
 	}
@@ -373,7 +374,7 @@ func (r *Reconciler) pruner(p *pass, dryRun bool) *prune.Pruner {
 // applied and the stale ones still kept. An unchanged inventory is not
 // written again: a no-op run writes nothing at all.
 func (r *Reconciler) finalize(ctx context.Context, p *pass, remaining []object.ID) error {
-	final := inventory.Final(p.prev, r.opts.Revision, inventory.NewSet(p.current...), inventory.NewSet(remaining...))
+	final := inventory.Final(p.prev, r.opts.Revision, p.want, inventory.NewSet(remaining...))
 	if r.opts.DryRun || (!r.repair && !inventory.Changed(p.prev, final)) {
 		return nil
 	}
@@ -471,7 +472,7 @@ func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.
 		prev, r.repair = corrupt.Partial, true
 	case errors.As(err, &corrupt):
 		inv := r.opts.Inventory
-		return nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, run once: tidegate reconcile --repair-inventory --inventory-kind %s --inventory-namespace %s --inventory-name %s, with your usual --source and --path (it drops the unreadable members and writes the inventory again; the objects they named are then no longer pruned, delete them by hand if Git no longer has them); or fix the lines by hand: kubectl -n %s edit %s %s", err, inv.Kind, inv.Namespace, inv.Name, inv.Namespace, strings.ToLower(inv.Kind), inv.Name)
+		return nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, run once: tidegate reconcile --repair-inventory --inventory-kind %s --inventory-namespace %s --inventory-name %s, with your usual --source and --path (it drops the unreadable members and writes the inventory again; the objects they named are then no longer pruned, delete them by hand if Git no longer has them); or fix the lines by hand: %s", err, inv.Kind, inv.Namespace, inv.Name, inv.EditCommand())
 	case err != nil:
 		return nil, nil, nil, fmt.Errorf("read inventory %s: %w", r.opts.Inventory.String(), err)
 	}
