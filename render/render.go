@@ -42,6 +42,9 @@ type Options struct {
 	// add when expanded, in one file and over all files of the render;
 	// 0 means DefaultMaxAliasNodes (100,000).
 	MaxAliasNodes int64
+	// Flux, when set, builds every path as a Flux Kustomization object
+	// says (see Flux).
+	Flux *Flux
 }
 
 // Origin says where an object came from.
