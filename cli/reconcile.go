@@ -10,6 +10,7 @@ import (
 
 	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
+	"github.com/tidegate/tidegate/fleet"
 	"github.com/tidegate/tidegate/internal/markdown"
 	"github.com/tidegate/tidegate/internal/version"
 	"github.com/tidegate/tidegate/inventory"
@@ -52,6 +53,7 @@ type ReconcileCmd struct {
 	KeyFlags
 	InventoryFlags
 	PlanFlags
+	FluxFlags
 
 	DryRun   bool          `help:"Send every write as a server-side dry-run: report what would change, change nothing (not even the inventory)." env:"TIDEGATE_DRY_RUN"`
 	Drift    string        `help:"What to do with objects changed by hand in the cluster: revert them to Git, or report them as a diff, write nothing and exit 2." enum:"revert,report" default:"revert" env:"TIDEGATE_DRIFT"`
@@ -69,7 +71,7 @@ func (c *ReconcileCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
-	r, co, err := newReconciler(ctx, g, &c.SourceFlags, &c.KeyFlags, &c.InventoryFlags, &c.PlanFlags, func(o *reconcile.Options) {
+	r, co, err := newReconciler(ctx, g, &c.SourceFlags, &c.KeyFlags, &c.InventoryFlags, &c.PlanFlags, &c.FluxFlags, func(o *reconcile.Options) {
 		o.DryRun, o.Drift, o.Force, o.Wait, o.Timeout = c.DryRun, drift, c.Force, c.Wait, c.Timeout
 	})
 	if err != nil {
@@ -130,6 +132,7 @@ type DiffCmd struct {
 	KeyFlags
 	InventoryFlags
 	PlanFlags
+	FluxFlags
 
 	Force bool `help:"Show what reconcile --force would do: objects of another inventory are shown as adopted instead of refused." env:"TIDEGATE_FORCE"`
 }
@@ -137,7 +140,7 @@ type DiffCmd struct {
 // Run prints the diff. Like terraform plan -detailed-exitcode it exits 0
 // when there is nothing to change and 2 when there is.
 func (c *DiffCmd) Run(ctx context.Context, g *Globals) error {
-	r, co, err := newReconciler(ctx, g, &c.SourceFlags, &c.KeyFlags, &c.InventoryFlags, &c.PlanFlags, func(o *reconcile.Options) { o.Force = c.Force })
+	r, co, err := newReconciler(ctx, g, &c.SourceFlags, &c.KeyFlags, &c.InventoryFlags, &c.PlanFlags, &c.FluxFlags, func(o *reconcile.Options) { o.Force = c.Force })
 	if err != nil {
 		return err
 	}
@@ -159,7 +162,9 @@ func (c *DiffCmd) Run(ctx context.Context, g *Globals) error {
 // sourceCloser is what newReconciler hands back to be closed.
 type sourceCloser interface{ Close() error }
 
-func newReconciler(ctx context.Context, g *Globals, src *SourceFlags, keys *KeyFlags, inv *InventoryFlags, plan *PlanFlags, more func(*reconcile.Options)) (*reconcile.Reconciler, sourceCloser, error) {
+// newReconciler prepares a reconcile or diff of the source's paths: one
+// plain unit, or the units of a Flux repository (package fleet).
+func newReconciler(ctx context.Context, g *Globals, src *SourceFlags, keys *KeyFlags, inv *InventoryFlags, plan *PlanFlags, fl *FluxFlags, more func(*reconcile.Options)) (*fleet.Fleet, sourceCloser, error) {
 	g.inventory = inventoryRef(inv.parent())
 	cfg, err := g.RESTConfig()
 	if err != nil {
@@ -194,7 +199,7 @@ func newReconciler(ctx context.Context, g *Globals, src *SourceFlags, keys *KeyF
 	if more != nil {
 		more(&opts)
 	}
-	r, err := reconcile.New(cfg, opts)
+	r, err := fl.fleet(g, cfg, opts)
 	if err != nil {
 		co.Close()
 		return nil, nil, err

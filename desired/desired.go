@@ -92,6 +92,10 @@ type Policy struct {
 	// DefaultNamespace is given to namespaced objects that name none;
 	// DefaultNamespace ("default") when empty.
 	DefaultNamespace string
+	// Skip, when set, sets objects aside as configuration the run reads
+	// rather than applies (Flux's own objects in a Flux run), with the
+	// reason a report prints.
+	Skip func(*unstructured.Unstructured) (reason string, skip bool)
 }
 
 // Verdict is what a run does with one rendered object.
@@ -206,6 +210,12 @@ func decide(ctx context.Context, o *unstructured.Unstructured, origins map[objec
 	if id.Group == ImageAutomationGroup {
 		it.Verdict, it.Why = Skip, "image automation configuration: read by tidegate images, not applied"
 		return it
+	}
+	if p.Skip != nil {
+		if why, skip := p.Skip(o); skip {
+			it.Verdict, it.Why = Skip, why
+			return it
+		}
 	}
 	if crd, ok := crds[id.GroupKind()]; ok {
 		it.Namespaced, it.Scope = crd.Namespaced, FromRender

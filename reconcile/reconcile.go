@@ -38,6 +38,14 @@ type Options struct {
 	Paths []string
 	// Render holds the SOPS keys.
 	Render render.Options
+	// Rendered, when set, is the run's render, made by the caller (a Flux
+	// unit is rendered by package fleet with its sources and variables):
+	// Root, Paths and Render are then not rendered again.
+	Rendered *render.Result
+	// Skip, when set, sets rendered objects aside as configuration read
+	// by tidegate rather than applied (Flux's own objects in a Flux run),
+	// with the reason the report prints.
+	Skip func(*unstructured.Unstructured) (reason string, skip bool)
 	// Inventory is the ApplySet parent that records what this run owns.
 	Inventory inventory.Parent
 	// Tooling is written to the parent, e.g. "tidegate/v0.3.0".
@@ -64,6 +72,9 @@ type Options struct {
 	// Wait waits up to Timeout for applied objects to become ready.
 	Wait    bool
 	Timeout time.Duration
+	// WaitFor, when set, are the objects Wait waits for instead of every
+	// applied one (a Flux Kustomization's healthChecks).
+	WaitFor []object.ID
 	// AllowMassPrune and MaxPruneShare tune the mass-deletion guard.
 	AllowMassPrune bool
 	MaxPruneShare  float64
@@ -193,7 +204,11 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 		return rep, r.fail(rep, err)
 	}
 	if r.opts.Wait && !r.opts.DryRun {
-		if err := r.wait(ctx, rep, p.current); err != nil {
+		waitFor := p.current
+		if len(r.opts.WaitFor) > 0 {
+			waitFor = r.opts.WaitFor
+		}
+		if err := r.wait(ctx, rep, waitFor); err != nil {
 			return rep, r.fail(rep, err)
 		}
 	}
@@ -405,15 +420,19 @@ func (r *Reconciler) wait(ctx context.Context, rep *Report, current []object.ID)
 // setting aside tidegate's own configuration and enforcing the namespace
 // limits (desired.Resolve). It records skipped objects in rep.
 func (r *Reconciler) desired(ctx context.Context, rep *Report) ([]*unstructured.Unstructured, error) {
-	res, err := render.Render(ctx, r.opts.Root, r.opts.Paths, r.opts.Render)
-	if err != nil {
-		return nil, fmt.Errorf("render: %w (nothing was applied or pruned)", err)
+	res := r.opts.Rendered
+	if res == nil {
+		var err error
+		if res, err = render.Render(ctx, r.opts.Root, r.opts.Paths, r.opts.Render); err != nil {
+			return nil, fmt.Errorf("render: %w (nothing was applied or pruned)", err)
+		}
 	}
 	r.rendered = res
 	set := desired.Resolve(ctx, res, desired.RESTMapperScopes{Mapper: r.mapper}, desired.Policy{
 		AllowNamespaces:    r.opts.AllowNamespaces,
 		AllowClusterScoped: r.opts.AllowClusterScoped,
 		DefaultNamespace:   r.opts.DefaultNamespace,
+		Skip:               r.opts.Skip,
 	})
 	for _, it := range set.Items {
 		if it.Verdict == desired.Skip {

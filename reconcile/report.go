@@ -45,6 +45,9 @@ type Entry struct {
 	// Diff is a unified diff of live against desired, with Secret values
 	// masked; set by diff and by reconcile --drift=report.
 	Diff string `json:"diff,omitempty"`
+	// Unit is the Flux Kustomization (namespace/name) whose run the
+	// object belongs to, in a Flux run.
+	Unit string `json:"unit,omitempty"`
 }
 
 // Health is the readiness of one applied object after --wait.
@@ -68,6 +71,9 @@ type Report struct {
 	Objects   []Entry        `json:"objects"`
 	Counts    map[Action]int `json:"counts"`
 	NotReady  []Health       `json:"notReady,omitempty"`
+	// Units are a Flux run's units in the order they ran; empty in a
+	// run without Flux Kustomizations.
+	Units []Unit `json:"units,omitempty"`
 	// Error is the run's failure, empty when it succeeded.
 	Error string `json:"error,omitempty"`
 }
@@ -121,18 +127,7 @@ func (r *Report) Filter(actions ...Action) []Entry {
 // WriteText prints the report for people: one line per object that was
 // not left unchanged, then the totals. verbose adds unchanged objects.
 func (r *Report) WriteText(w io.Writer, verbose bool) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, e := range r.Objects {
-		if e.Action == Unchanged && !verbose {
-			continue
-		}
-		line := fmt.Sprintf("%s\t%s", e.Object, e.Action)
-		if e.Reason != "" {
-			line += "\t(" + e.Reason + ")"
-		}
-		fmt.Fprintln(tw, line)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := r.writeLines(w, verbose); err != nil {
 		return err
 	}
 	for _, e := range r.Objects {
@@ -163,6 +158,30 @@ func (r *Report) WriteText(w io.Writer, verbose bool) error {
 	if rev == "" {
 		rev = "working tree"
 	}
-	_, err := fmt.Fprintf(w, "%s at %s: %s in %s%s\n", r.Source, rev, strings.Join(parts, ", "), time.Duration(r.Duration).Round(time.Millisecond), mode)
+	units := ""
+	if len(r.Units) > 0 {
+		units = "; " + r.unitTotals()
+	}
+	_, err := fmt.Fprintf(w, "%s at %s: %s in %s%s%s\n", r.Source, rev, strings.Join(parts, ", "), time.Duration(r.Duration).Round(time.Millisecond), units, mode)
 	return err
+}
+
+// writeLines prints one line per object that was not left unchanged
+// (all with verbose), grouped by unit in a Flux run.
+func (r *Report) writeLines(w io.Writer, verbose bool) error {
+	if len(r.Units) > 0 {
+		return r.writeUnits(w, verbose)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, e := range r.Objects {
+		if e.Action == Unchanged && !verbose {
+			continue
+		}
+		line := fmt.Sprintf("%s\t%s", e.Object, e.Action)
+		if e.Reason != "" {
+			line += "\t(" + e.Reason + ")"
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
 }

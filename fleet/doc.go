@@ -1,0 +1,32 @@
+// Package fleet runs a Flux repository as Flux would, in one pass:
+// every Flux Kustomization (kustomize.toolkit.fluxcd.io) the run's paths
+// render is a unit, and each unit is one reconcile of its own, with its
+// own source, build, variables, keys, credentials and inventory.
+//
+// The story of a run:
+//
+//	render the run's paths → find Kustomizations → render each unit
+//	(recursively: units that render units) → order them by dependsOn →
+//	reconcile each unit (independent units at once) → one report
+//
+// The rules users trust:
+//
+//   - a unit is rendered completely before anything is written, and the
+//     whole set of units is known (and its dependencies checked: no cycle,
+//     nothing missing) before the first unit writes;
+//   - a unit that fails (render, apply, prune, wait) stops the units that
+//     depend on it, and the units it created, and nothing else; the report
+//     says which ran, failed and were skipped;
+//   - each unit has its own inventory, named after it, so a unit prunes
+//     only what it applied;
+//   - a unit with spec.serviceAccountName reads and writes as that
+//     ServiceAccount (impersonation), so a tenant's unit cannot write
+//     outside its RBAC, and a unit with spec.kubeConfig writes to the
+//     cluster of that kubeconfig;
+//   - Flux's own objects (its sources, Kustomizations, HelmReleases, the
+//     controllers and CRDs gotk-components.yaml installs) are read as
+//     configuration and never applied.
+//
+// A run whose paths render no Flux Kustomization (or with Mode Off) is
+// one plain unit: exactly what reconcile.Reconciler does on its own.
+package fleet

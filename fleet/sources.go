@@ -1,0 +1,116 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/tidegate/tidegate/flux"
+	"github.com/tidegate/tidegate/internal/gitremote"
+	"github.com/tidegate/tidegate/source"
+)
+
+// Sources fetches the sources a unit names besides the run's own
+// repository. secret is the data of the source's spec.secretRef, nil
+// when it names none.
+type Sources interface {
+	Git(ctx context.Context, repo *flux.GitRepository, secret map[string][]byte) (*source.Checkout, error)
+	OCI(ctx context.Context, repo *flux.OCIRepository, secret map[string][]byte) (*source.Checkout, error)
+}
+
+// fetched is a source on disk.
+type fetched struct {
+	root, display, revision string
+	// ignore is the source's spec.ignore, applied when rendering it.
+	ignore string
+}
+
+// source returns the checkout k builds from: the run's own, or a source
+// fetched once per run however many units use it.
+func (e *expander) source(ctx context.Context, k *flux.Kustomization) (*fetched, error) {
+	ref := k.SourceRef
+	name := fmt.Sprintf("Kustomization %s/%s: spec.sourceRef %s", k.Namespace, k.Name, ref)
+	if why := flux.Unsupported(ref.Kind); why != "" {
+		return nil, fmt.Errorf("%s: %s", name, why)
+	}
+	if e.isSelfSource(ref) {
+		run := e.f.opts.Run
+		return &fetched{root: run.Root, revision: run.Revision}, nil
+	}
+	key := ref.String()
+	if f, ok := e.fetched[key]; ok {
+		return f, nil
+	}
+	cl, err := e.f.clients.forUnit(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	obj := e.pool.source(ref)
+	if obj == nil {
+		if obj, err = cl.source(ctx, ref); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if e.f.opts.Sources == nil {
+		return nil, fmt.Errorf("%s: this run cannot fetch other sources", name)
+	}
+	f, err := e.fetch(ctx, ref, obj, cl)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	e.fetched[key] = f
+	return f, nil
+}
+
+func (e *expander) fetch(ctx context.Context, ref flux.Ref, obj *unstructured.Unstructured, cl *clusterClient) (*fetched, error) {
+	var co *source.Checkout
+	var ignore string
+	switch ref.Kind {
+	case "GitRepository":
+		repo, err := flux.ParseGitRepository(obj, "")
+		if err != nil {
+			return nil, err
+		}
+		secret, err := cl.optionalSecret(ctx, repo.Namespace, repo.SecretName)
+		if err != nil {
+			return nil, err
+		}
+		if co, err = e.f.opts.Sources.Git(ctx, repo, secret); err != nil {
+			return nil, err
+		}
+		ignore = repo.Ignore
+	case "OCIRepository":
+		repo, err := flux.ParseOCIRepository(obj, "")
+		if err != nil {
+			return nil, err
+		}
+		secret, err := cl.optionalSecret(ctx, repo.Namespace, repo.SecretName)
+		if err != nil {
+			return nil, err
+		}
+		if co, err = e.f.opts.Sources.OCI(ctx, repo, secret); err != nil {
+			return nil, err
+		}
+		ignore = repo.Ignore
+	default:
+		return nil, fmt.Errorf("sources of kind %s are not supported", ref.Kind)
+	}
+	e.plan.cleanup = append(e.plan.cleanup, co.Close)
+	return &fetched{root: co.Dir, display: ref.String(), revision: co.Revision, ignore: ignore}, nil
+}
+
+// sameRepository reports whether two remotes name one repository,
+// whatever their spelling (scheme, user, .git, scp-like form).
+func sameRepository(a, b string) bool {
+	ra, err := gitremote.Parse(a)
+	if err != nil || ra.IsLocal() {
+		return false
+	}
+	rb, err := gitremote.Parse(b)
+	if err != nil || rb.IsLocal() {
+		return false
+	}
+	return strings.EqualFold(ra.Host, rb.Host) && ra.Path == rb.Path
+}
