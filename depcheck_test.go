@@ -29,7 +29,7 @@ func TestImportRules(t *testing.T) {
 	if len(deps) < 5 {
 		t.Fatalf("go list found only %d packages; the check would prove nothing", len(deps))
 	}
-	for _, p := range []string{"object", "inventory", "bootstrap", "internal/gitremote"} {
+	for _, p := range []string{"object", "inventory", "bootstrap", "internal/gitremote", "handover"} {
 		if _, ok := deps[module+"/"+p]; !ok {
 			t.Fatalf("go list did not list %s; the rules for it would prove nothing", p)
 		}
@@ -81,6 +81,15 @@ func TestImportRules(t *testing.T) {
 			// nothing of how objects are rendered, applied or deleted.
 			if rel == "inventory" && drel != "object" {
 				t.Errorf("inventory may import only object, but imports %s", d)
+			}
+			// handover reads and suspends Flux's Kustomization for the
+			// orchestrators; it decides nothing about objects, so it needs
+			// no stage, and the stages never learn about Flux from it.
+			if rel == "handover" && drel != "object" {
+				t.Errorf("handover may import only object, but imports %s", d)
+			}
+			if from != "" && drel == "handover" {
+				t.Errorf("stage %s imports handover (%s): only the orchestrators call the Flux guard", from, pkg)
 			}
 			// gitremote is the one parse of a Git remote that source,
 			// forge and cli share; a leaf, so neither stage reaches the
