@@ -29,7 +29,7 @@ func TestImportRules(t *testing.T) {
 	if len(deps) < 5 {
 		t.Fatalf("go list found only %d packages; the check would prove nothing", len(deps))
 	}
-	for _, p := range []string{"object", "inventory", "bootstrap", "internal/gitremote"} {
+	for _, p := range []string{"object", "inventory", "bootstrap", "internal/gitremote", "flux", "handover"} {
 		if _, ok := deps[module+"/"+p]; !ok {
 			t.Fatalf("go list did not list %s; the rules for it would prove nothing", p)
 		}
@@ -52,6 +52,11 @@ func TestImportRules(t *testing.T) {
 			// (~12 MB); the binary uses dynamic and narrow typed clients.
 			if !strings.Contains(rel, "testenv") && !strings.HasPrefix(rel, "hack/") && d == "k8s.io/client-go/kubernetes" {
 				t.Errorf("%s depends on the full clientset k8s.io/client-go/kubernetes; use the dynamic client or one typed group (k8s.io/client-go/kubernetes/typed/...)", pkg)
+			}
+			// flux reads Flux objects without a cluster: the caller
+			// reads the cluster and hands the data through flux.Lookup.
+			if rel == "flux" && strings.HasPrefix(d, "k8s.io/client-go") {
+				t.Errorf("flux depends on %s: it has no cluster client; the caller reads the cluster and hands flux.Vars a Lookup", d)
 			}
 			if !strings.HasPrefix(d, module+"/") {
 				continue
@@ -82,11 +87,28 @@ func TestImportRules(t *testing.T) {
 			if rel == "inventory" && drel != "object" {
 				t.Errorf("inventory may import only object, but imports %s", d)
 			}
+			// handover reads and suspends Flux's Kustomization for the
+			// orchestrators; it decides nothing about objects, so it needs
+			// no stage, and the stages never learn about Flux from it.
+			if rel == "handover" && drel != "object" {
+				t.Errorf("handover may import only object, but imports %s", d)
+			}
+			if from != "" && drel == "handover" {
+				t.Errorf("stage %s imports handover (%s): only the orchestrators call the Flux guard", from, pkg)
+			}
 			// gitremote is the one parse of a Git remote that source,
 			// forge and cli share; a leaf, so neither stage reaches the
 			// other through it.
 			if rel == "internal/gitremote" {
 				t.Errorf("internal/gitremote must stay a leaf package, but imports %s", d)
+			}
+			// flux reads Flux's objects as instructions, from values it
+			// is handed; the orchestrators call it, never the reverse.
+			if rel == "flux" && (to != "" || topOf(drel) == "cli" || topOf(drel) == "reconcile") {
+				t.Errorf("flux imports %s: it reads Flux objects from plain values, and only the orchestrators combine it with the stages", d)
+			}
+			if rel == "flux" && drel != "object" {
+				t.Errorf("flux may import only object among tidegate's packages, but imports %s", d)
 			}
 			// bootstrap is what init writes: plain values in, file contents
 			// out. The command layer reads the repository and delivers the

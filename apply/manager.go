@@ -64,6 +64,16 @@ type Options struct {
 	// and live are copies of the two sides, live possibly nil. tidegate
 	// masks there what came from a SOPS-encrypted file, whatever its kind.
 	Mask func(desired, live *unstructured.Unstructured)
+	// TakeOverManagers are field managers whose server-side apply
+	// ownership moves to FieldManager before an object they applied is
+	// written: their Apply entries in managedFields become tidegate's, as
+	// if tidegate had applied those fields, so the apply meets no
+	// conflict and a field Git drops later is removed from the object.
+	TakeOverManagers []string
+	// KeepLabels are label keys whose ownership stays with the
+	// TakeOverManagers: marks Git does not set (Flux's labels), which
+	// moving them would make tidegate's next apply remove.
+	KeepLabels []string
 }
 
 func (o *Options) defaults() {
@@ -232,9 +242,14 @@ func (m *Manager) applyOne(ctx context.Context, p Planned, o ApplyOptions) (Chan
 	}
 	force := o.Force || p.Desired.GetAnnotations()[ForceAnnotation] == "enabled" || (p.Drifted && o.RevertDrift) || o.TakeOver[p.ID]
 	if p.Live != nil && !o.DryRun {
-		if err := m.takeOverFromKubectl(ctx, p); err != nil {
+		live, err := m.takeOverFromKubectl(ctx, p)
+		if err != nil {
 			c.Action, c.Reason = Failed, err.Error()
 			return c, fmt.Errorf("%s: take over from kubectl client-side apply: %w", p.ID, err)
+		}
+		if err := m.takeOverFromManagers(ctx, p.client, live); err != nil {
+			c.Action, c.Reason = Failed, err.Error()
+			return c, fmt.Errorf("%s: take over the fields of %s: %w", p.ID, strings.Join(m.opts.TakeOverManagers, ", "), err)
 		}
 	}
 	res, err := m.patch(ctx, p, o.DryRun, force)
@@ -306,7 +321,8 @@ func (m *Manager) recreate(ctx context.Context, p Planned, dryRun bool) error {
 
 // takeOverFromKubectl migrates kubectl client-side apply's field
 // ownership to tidegate, so fields Git later drops are really removed.
-func (m *Manager) takeOverFromKubectl(ctx context.Context, p Planned) error {
+// It returns the live object as it is afterwards.
+func (m *Manager) takeOverFromKubectl(ctx context.Context, p Planned) (*unstructured.Unstructured, error) {
 	if _, ok := p.Live.GetAnnotations()[lastApplied]; !ok {
 		hasCSA := false
 		for _, f := range p.Live.GetManagedFields() {
@@ -315,15 +331,14 @@ func (m *Manager) takeOverFromKubectl(ctx context.Context, p Planned) error {
 			}
 		}
 		if !hasCSA {
-			return nil
+			return p.Live, nil
 		}
 	}
 	patch, err := csaupgrade.UpgradeManagedFieldsPatch(p.Live, sets.New("kubectl-client-side-apply", "kubectl", "before-first-apply"), m.opts.FieldManager)
 	if err != nil || patch == nil {
-		return err
+		return p.Live, err
 	}
-	_, err = p.client.Patch(ctx, p.ID.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
-	return err
+	return p.client.Patch(ctx, p.ID.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
 }
 
 // waitForCRDs waits until every CRD applied in this run is Established.

@@ -86,6 +86,12 @@ type Claim struct {
 type ClaimOptions struct {
 	// Adopt takes over every unowned object (--adopt).
 	Adopt bool
+	// AdoptLabels adopts, as explicitly as Adopt, an unowned object that
+	// carries every one of these labels with these values: the marks
+	// another tool left on what it applied (for a Flux Kustomization
+	// unit, kustomize.toolkit.fluxcd.io/name and /namespace). Empty
+	// adopts nothing.
+	AdoptLabels map[string]string
 	// Force takes over objects of other inventories (--force).
 	Force bool
 	// ForceObject says whether one object is forced by its own
@@ -111,7 +117,11 @@ func Decide(desired, live *unstructured.Unstructured, id string, previous invent
 			c.Adopted, c.Reason = true, "adopted: existed without an inventory"+managedBy(live)
 			return c
 		}
-		c.Refused = fmt.Errorf("%s: exists in the cluster and is not a member of this inventory%s; tidegate does not take over objects it did not create. %s", c.ID, managedBy(live), adoptHint(live, o.Command))
+		if hasLabels(live, o.AdoptLabels) {
+			c.Adopted, c.Reason = true, "adopted: labelled "+labelList(o.AdoptLabels)+managedBy(live)
+			return c
+		}
+		c.Refused = fmt.Errorf("%s: exists in the cluster and is not a member of this inventory%s%s; tidegate does not take over objects it did not create. %s", c.ID, managedBy(live), notLabelled(o.AdoptLabels), adoptHint(live, o.Command))
 	case Foreign:
 		if o.Force || (o.ForceObject != nil && o.ForceObject(desired)) {
 			c.Adopted, c.Reason = true, "taken from ApplySet "+other+" (--force)"
@@ -161,4 +171,40 @@ func adoptHint(live *unstructured.Unstructured, command string) string {
 		return "Stop managing it with Helm first (remove it from the chart, or annotate it helm.sh/resource-policy: keep before helm uninstall, which would otherwise delete it). " + adopt
 	}
 	return adopt
+}
+
+// hasLabels reports whether live carries every one of labels; no labels
+// match nothing, so that an empty selector never adopts everything.
+func hasLabels(live *unstructured.Unstructured, labels map[string]string) bool {
+	if len(labels) == 0 {
+		return false
+	}
+	have := live.GetLabels()
+	for k, v := range labels {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func labelList(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + labels[k]
+	}
+	return strings.Join(keys, ",")
+}
+
+// notLabelled says, when the run adopts by labels, that this object does
+// not carry them: it was applied for someone else.
+func notLabelled(labels map[string]string) string {
+	if len(labels) == 0 {
+		return ""
+	}
+	return "; this run adopts only objects labelled " + labelList(labels)
 }

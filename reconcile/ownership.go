@@ -21,6 +21,7 @@ func (r *Reconciler) claims(plan *apply.Plan, prev *inventory.Inventory, rep *Re
 	previous := inventory.NewSet(prev.Members...)
 	opts := prune.ClaimOptions{
 		Adopt:       r.opts.Adopt,
+		AdoptLabels: r.opts.AdoptLabels,
 		Force:       r.opts.Force,
 		ForceObject: func(u *unstructured.Unstructured) bool { return u.GetAnnotations()[apply.ForceAnnotation] == "enabled" },
 		Command:     command,

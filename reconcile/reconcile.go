@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -66,6 +67,17 @@ type Options struct {
 	// member of any inventory; without it (or the object's annotation
 	// tidegate.dev/adopt: enabled) they are refused before any write.
 	Adopt bool
+	// AdoptLabels adopts, as explicitly as Adopt, the unowned objects
+	// that carry all of these labels (a Flux Kustomization unit passes
+	// kustomize.toolkit.fluxcd.io/name and /namespace); other unowned
+	// objects are still refused. Empty adopts nothing.
+	AdoptLabels map[string]string
+	// TakeOverManagers are field managers whose server-side apply
+	// ownership moves to tidegate when it writes an object they applied
+	// (a Flux unit passes kustomize-controller): no conflict, nothing
+	// recreated, and a field later removed from Git is removed from the
+	// object. The labels named in AdoptLabels stay with that manager.
+	TakeOverManagers []string
 	// RepairInventory reads an inventory with unreadable members by
 	// dropping them, and writes it again without them.
 	RepairInventory bool
@@ -145,6 +157,10 @@ func New(cfg *rest.Config, opts Options) (*Reconciler, error) {
 		// Diffs mask what came from SOPS files by provenance, not
 		// only Secrets by kind.
 		Mask: func(desired, live *unstructured.Unstructured) { r.rendered.Mask(desired, live) },
+		// The labels that adopt stay as the other tool set them: they
+		// say who applied the object before, and Git does not set them.
+		TakeOverManagers: opts.TakeOverManagers,
+		KeepLabels:       slices.Sorted(maps.Keys(opts.AdoptLabels)),
 	})
 	return r, nil
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -42,14 +43,19 @@ func defaultNetwork() network {
 		// A pack is as large as the repository and goes to disk, not
 		// memory: no size cap and no overall per-request deadline, only
 		// the stall timeout and the operation's deadline.
-		client: httpclient.New(
-			httpclient.WithResponseHeaderTimeout(time.Minute),
-			httpclient.WithStallTimeout(defaultStall),
-			httpclient.WithRequestTimeout(0),
-			httpclient.WithMaxBodyBytes(0),
-		),
+		client:  httpclient.New(gitHTTPLimits()...),
 		sshDial: DefaultSSHDialTimeout,
 		timeout: DefaultTimeout,
+	}
+}
+
+// gitHTTPLimits are the limits of the default client for http(s) remotes.
+func gitHTTPLimits() []httpclient.Option {
+	return []httpclient.Option{
+		httpclient.WithResponseHeaderTimeout(time.Minute),
+		httpclient.WithStallTimeout(defaultStall),
+		httpclient.WithRequestTimeout(0),
+		httpclient.WithMaxBodyBytes(0),
 	}
 }
 
@@ -76,10 +82,16 @@ func WithSSHDialTimeout(d time.Duration) Option { return func(o *options) { o.ne
 type DeadlineError struct {
 	Op    string
 	After time.Duration
+	// Peer is who was too slow; "" is the Git server.
+	Peer string
 }
 
 func (e *DeadlineError) Error() string {
-	return fmt.Sprintf("%s did not finish within %s: the Git server is too slow or stalled", e.Op, e.After)
+	peer := e.Peer
+	if peer == "" {
+		peer = "the Git server"
+	}
+	return fmt.Sprintf("%s did not finish within %s: %s is too slow or stalled", e.Op, e.After, peer)
 }
 
 func (e *DeadlineError) Timeout() bool { return true }
@@ -162,31 +174,31 @@ func splitAuth(auth transport.AuthMethod) (*http.Client, transport.AuthMethod) {
 	if !ok {
 		return nil, auth
 	}
-	if a.basic == nil {
+	if a.inner == nil {
 		return a.client, nil
 	}
-	return a.client, a.basic
+	return a.client, a.inner
 }
 
-// httpAuth carries a call's HTTP client to router, with the basic auth
-// (if any) that go-git applies to each request.
+// httpAuth carries a call's HTTP client to router, with the basic or
+// bearer auth (if any) that go-git applies to each request.
 type httpAuth struct {
-	basic  *githttp.BasicAuth
+	inner  githttp.AuthMethod
 	client *http.Client
 }
 
 func (a *httpAuth) Name() string { return "http-basic-auth" }
 
 func (a *httpAuth) String() string {
-	if a.basic == nil {
+	if a.inner == nil {
 		return "anonymous"
 	}
-	return a.basic.String() // masks the password
+	return a.inner.Name() // never the secret
 }
 
 func (a *httpAuth) SetAuth(r *http.Request) {
-	if a.basic != nil {
-		a.basic.SetAuth(r)
+	if a.inner != nil {
+		a.inner.SetAuth(r)
 	}
 }
 
@@ -203,4 +215,17 @@ func (a sshAuth) ClientConfig() (*ssh.ClientConfig, error) {
 		cfg.Timeout = a.dial
 	}
 	return cfg, err
+}
+
+// clientWithCA is the default Git client trusting pemCerts besides the
+// system's CAs.
+func clientWithCA(pemCerts []byte) (*http.Client, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemCerts) {
+		return nil, errors.New("the CA certificate (ca.crt or caFile) holds no PEM certificate; give the PEM text of the server's CA")
+	}
+	return httpclient.New(append(gitHTTPLimits(), httpclient.WithRootCAs(pool))...), nil
 }

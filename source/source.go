@@ -49,6 +49,12 @@ type Auth struct {
 	// are refused unless InsecureIgnoreHostKey is set.
 	KnownHosts            []byte
 	InsecureIgnoreHostKey bool
+	// BearerToken is sent as "Authorization: Bearer" over HTTPS (a Flux
+	// secret's bearerToken), instead of basic auth.
+	BearerToken string
+	// CACert is PEM certificates trusted for the HTTPS server besides
+	// the system's (a Flux secret's ca.crt).
+	CACert []byte
 }
 
 // Checkout is a repository on local disk at a resolved revision.
@@ -63,6 +69,19 @@ type Checkout struct {
 	Ref, Branch string
 	// URL is the source with credentials removed, safe to print.
 	URL string
+	// Tag is the tag checked out when a GitRef named one (Tag, SemVer, or
+	// a Name under refs/tags/), or the OCI tag pulled.
+	Tag string
+	// Ignore is the spec.ignore given with WithIgnore, for render to
+	// apply (.gitignore syntax).
+	Ignore string
+	// File is the layer of an OCI artifact pulled with operation "copy":
+	// the tar+gzip blob as it is, inside Dir. Empty otherwise.
+	File string
+	// Annotations are the OCI artifact's manifest annotations
+	// (org.opencontainers.image.source, .revision, .created as
+	// `flux push artifact` sets them). Nil for Git.
+	Annotations map[string]string
 
 	remote  string // where to fetch and push; "" when there is none
 	auth    Auth
@@ -94,10 +113,12 @@ func (c *Checkout) Close() error {
 }
 
 type options struct {
-	ref  string
-	auth Auth
-	log  *slog.Logger
-	net  network
+	ref    string
+	gitRef *GitRef
+	ignore string
+	auth   Auth
+	log    *slog.Logger
+	net    network
 }
 
 // Option configures Open.
@@ -118,10 +139,24 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Checkout, error)
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if isLocalDir(rawURL) {
-		return openDir(rawURL, o)
+	if o.gitRef != nil {
+		if isLocalDir(rawURL) {
+			return nil, fmt.Errorf("%s is a working tree: a GitRepository ref (%s) needs a repository to clone; pass it as file://%s", rawURL, o.gitRef, absPath(rawURL))
+		}
+		return cloneGitRef(ctx, rawURL, o)
 	}
-	return clone(ctx, rawURL, o)
+	if isLocalDir(rawURL) {
+		c, err := openDir(rawURL, o)
+		if c != nil {
+			c.Ignore = o.ignore
+		}
+		return c, err
+	}
+	c, err := clone(ctx, rawURL, o)
+	if c != nil {
+		c.Ignore = o.ignore
+	}
+	return c, err
 }
 
 // isLocalDir tells a working tree (or any directory that is not a bare
@@ -283,8 +318,18 @@ func transportAuth(rawURL string, a Auth, n network) (transport.AuthMethod, erro
 			user, pass = ep.User, ep.Password
 		}
 		h := &httpAuth{client: n.client}
-		if user != "" || pass != "" {
-			h.basic = &githttp.BasicAuth{Username: user, Password: pass}
+		if len(a.CACert) > 0 {
+			c, err := clientWithCA(a.CACert)
+			if err != nil {
+				return nil, err
+			}
+			h.client = c
+		}
+		switch {
+		case user != "" || pass != "":
+			h.inner = &githttp.BasicAuth{Username: user, Password: pass}
+		case a.BearerToken != "":
+			h.inner = &githttp.TokenAuth{Token: a.BearerToken}
 		}
 		return h, nil
 	case "ssh":
@@ -384,7 +429,7 @@ func redactText(s, raw string, a Auth) string {
 	if raw != "" {
 		s = strings.ReplaceAll(s, raw, Redact(raw))
 	}
-	for _, secret := range []string{a.Token, a.Password, a.SSHKeyPassphrase} {
+	for _, secret := range []string{a.Token, a.Password, a.SSHKeyPassphrase, a.BearerToken} {
 		if len(secret) >= 4 {
 			s = strings.ReplaceAll(s, secret, "***")
 		}

@@ -27,6 +27,8 @@ package httpclient
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +53,7 @@ type config struct {
 	dial, tls, header, stall, request, idle time.Duration
 	maxBody                                 int64
 	idlePerHost                             int
+	roots                                   *x509.CertPool
 }
 
 // Option changes one limit of a Transport. A zero or negative duration or
@@ -93,6 +96,10 @@ func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n }
 // Go's 2), for clients that run many requests to one host at once.
 func WithIdleConnsPerHost(n int) Option { return func(c *config) { c.idlePerHost = n } }
 
+// WithRootCAs makes the transport trust these CAs instead of the
+// system's, for a server with a private CA (a Flux secret's ca.crt).
+func WithRootCAs(pool *x509.CertPool) Option { return func(c *config) { c.roots = pool } }
+
 func defaults(opts []Option) config {
 	c := config{
 		dial: DefaultDialTimeout, tls: DefaultTLSHandshakeTimeout,
@@ -120,6 +127,9 @@ func NewTransport(opts ...Option) http.RoundTripper {
 		IdleConnTimeout:       max(c.idle, 0),
 		TLSHandshakeTimeout:   max(c.tls, 0),
 		ExpectContinueTimeout: time.Second,
+	}
+	if c.roots != nil {
+		base.TLSClientConfig = &tls.Config{RootCAs: c.roots, MinVersion: tls.VersionTLS12}
 	}
 	return &limits{base: base, cfg: c}
 }
