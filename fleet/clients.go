@@ -7,11 +7,15 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tidegate/tidegate/flux"
@@ -127,6 +131,24 @@ func restConfigFrom(raw []byte) (*rest.Config, error) {
 type clusterClient struct {
 	cfg *rest.Config
 	dyn dynamic.Interface
+
+	mapperOnce sync.Once
+	mapper     meta.RESTMapper
+	mapperErr  error
+}
+
+// restMapper is the cluster's kinds, discovered once and only when a
+// unit needs them.
+func (c *clusterClient) restMapper() (meta.RESTMapper, error) {
+	c.mapperOnce.Do(func() {
+		dc, err := discovery.NewDiscoveryClientForConfig(c.cfg)
+		if err != nil {
+			c.mapperErr = fmt.Errorf("connect to the cluster: %w", err)
+			return
+		}
+		c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	})
+	return c.mapper, c.mapperErr
 }
 
 func newClusterClient(cfg *rest.Config) (*clusterClient, error) {

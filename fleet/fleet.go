@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -133,8 +132,8 @@ type Unit struct {
 	Depth int
 }
 
-// Root reports whether u is the run's own paths.
-func (u *Unit) Root() bool { return u.Parent == "" }
+// IsRoot reports whether u is the run's own paths.
+func (u *Unit) IsRoot() bool { return u.Parent == "" }
 
 // dependsOn are the units u waits for: its parent (whose apply is what
 // makes u exist in Flux) and its spec.dependsOn.
@@ -177,11 +176,14 @@ func (p *Plan) Close() error {
 // Unit returns the unit named name, or nil.
 func (p *Plan) Unit(name string) *Unit { return p.byName[name] }
 
-// UnitInventory names a Flux unit's inventory after the run's and the
-// Kustomization's namespace and name, so that each unit prunes only what
-// it applied and two runs with different inventories never share one.
+// UnitInventory is a Flux unit's inventory: in the Kustomization's
+// namespace (a tenant's ServiceAccount can write there, and Flux keeps
+// its inventory there too, in the Kustomization's status), named after
+// the run's inventory and the Kustomization, so that each unit prunes
+// only what it applied and two runs with different inventories never
+// share one.
 func UnitInventory(run inventory.Parent, ns, name string) inventory.Parent {
-	return inventory.Parent{Kind: run.Kind, Namespace: run.Namespace, Name: run.Name + "." + ns + "." + name}
+	return inventory.Parent{Kind: run.Kind, Namespace: ns, Name: run.Name + "." + name}
 }
 
 // skipFlux sets Flux's own objects aside in a Flux run.

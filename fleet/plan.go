@@ -2,9 +2,9 @@ package fleet
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"encoding/base64"
 	"maps"
 	"path"
 	"slices"
@@ -142,7 +142,7 @@ func (e *expander) expand(ctx context.Context, root *Unit, found []*flux.Kustomi
 			}
 			u := e.render(ctx, it, depth)
 			e.plan.add(u)
-			if u.Err != nil {
+			if u.Err != nil || u.Rendered == nil {
 				continue
 			}
 			e.pool.add(u.Rendered)
@@ -259,7 +259,7 @@ func dependenciesFirst(wave []pending) []pending {
 func (p *Plan) order() error {
 	var ks []*flux.Kustomization
 	for _, u := range p.Units {
-		if !u.Root() && u.Kustomization != nil {
+		if !u.IsRoot() && u.Kustomization != nil {
 			ks = append(ks, u.Kustomization)
 		}
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/tidegate/tidegate/flux"
+	"github.com/tidegate/tidegate/handover"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/reconcile"
 )
@@ -188,7 +191,7 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 	opts.Logger = f.log.With("unit", u.Name)
 	cl := f.clients.run
 	if k := u.Kustomization; k != nil {
-		if !u.Root() {
+		if !u.IsRoot() {
 			opts.Root, opts.Paths, opts.Revision = u.Root, []string{u.Path}, u.Revision
 		}
 		opts.Prune = opts.Prune && k.Prune
@@ -198,7 +201,7 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 		case k.Wait:
 		case len(k.HealthChecks) > 0:
 			for _, h := range k.HealthChecks {
-				opts.WaitFor = append(opts.WaitFor, h.ID())
+				opts.WaitFor = append(opts.WaitFor, healthCheckID(h, k.Namespace))
 			}
 		default:
 			opts.Wait = false
@@ -223,4 +226,38 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 	return rec.Run(ctx)
 }
 
-var _ = object.ID{}
+// healthCheckID is the object a healthCheck names; its namespace, when
+// left out, is the Kustomization's, as Flux takes it.
+func healthCheckID(h flux.Ref, ns string) object.ID {
+	group, _, _ := strings.Cut(h.APIVersion, "/")
+	if !strings.Contains(h.APIVersion, "/") {
+		group = ""
+	}
+	if h.Namespace != "" {
+		ns = h.Namespace
+	}
+	return object.ID{Group: group, Kind: h.Kind, Namespace: ns, Name: h.Name}
+}
+
+// guard refuses a unit whose Kustomization a running Flux still
+// reconciles, or suspends it first with --suspend-flux (see package
+// handover). The live Kustomization is where Flux runs: the run's own
+// cluster, read with the run's own access.
+func (f *Fleet) guard(ctx context.Context, k *flux.Kustomization, dryRun bool) error {
+	run := f.clients.run
+	if run.dyn == nil {
+		return nil
+	}
+	mapper, err := run.restMapper()
+	if err != nil {
+		return err
+	}
+	st, err := handover.Guard(ctx, run.dyn, mapper, k.Namespace, k.Name, f.opts.SuspendFlux, dryRun)
+	if err != nil {
+		return err
+	}
+	if st.Status == handover.Suspended || st.Status == handover.WouldSuspend {
+		f.log.Info("suspended the live Flux Kustomization before taking its unit over", "kustomization", k.Namespace+"/"+k.Name, "status", string(st.Status))
+	}
+	return nil
+}

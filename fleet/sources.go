@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -113,4 +114,57 @@ func sameRepository(a, b string) bool {
 		return false
 	}
 	return strings.EqualFold(ra.Host, rb.Host) && ra.Path == rb.Path
+}
+
+// NetSources fetches GitRepository and OCIRepository sources over the
+// network with package source, with its deadlines and size caps.
+type NetSources struct {
+	Logger *slog.Logger
+}
+
+// Git clones repo at its spec.ref with the credentials of its secretRef.
+func (n NetSources) Git(ctx context.Context, repo *flux.GitRepository, secret map[string][]byte) (*source.Checkout, error) {
+	auth, err := source.AuthFromSecret(secret)
+	if err != nil {
+		return nil, fmt.Errorf("spec.secretRef %s: %w", repo.SecretName, err)
+	}
+	r := repo.Ref
+	opts := []source.Option{source.WithGitRef(source.GitRef{Branch: r.Branch, Tag: r.Tag, SemVer: r.SemVer, Name: r.Name, Commit: r.Commit}), source.WithAuth(auth), source.WithIgnore(repo.Ignore)}
+	if n.Logger != nil {
+		opts = append(opts, source.WithLogger(n.Logger))
+	}
+	if repo.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, repo.Timeout)
+		defer cancel()
+	}
+	return source.Open(ctx, repo.URL, opts...)
+}
+
+// OCI pulls repo's artifact at its spec.ref with the credentials of its
+// secretRef.
+func (n NetSources) OCI(ctx context.Context, repo *flux.OCIRepository, secret map[string][]byte) (*source.Checkout, error) {
+	r := repo.Ref
+	opts := []source.ArtifactOption{source.WithInsecure(repo.Insecure), source.WithLayer(repo.MediaType, repo.Operation), source.WithArtifactIgnore(repo.Ignore)}
+	if n.Logger != nil {
+		opts = append(opts, source.WithArtifactLogger(n.Logger))
+	}
+	if repo.Timeout > 0 {
+		opts = append(opts, source.WithArtifactTimeout(repo.Timeout))
+	}
+	if secret != nil {
+		auth, err := source.ArtifactAuthFromSecret(secret, registryHost(repo.URL))
+		if err != nil {
+			return nil, fmt.Errorf("spec.secretRef %s: %w", repo.SecretName, err)
+		}
+		opts = append(opts, auth)
+	}
+	return source.PullArtifact(ctx, repo.URL, source.OCIRef{Tag: r.Tag, SemVer: r.SemVer, SemVerFilter: r.SemverFilter, Digest: r.Digest}, opts...)
+}
+
+// registryHost is host[:port] of an oci:// URL.
+func registryHost(url string) string {
+	rest := strings.TrimPrefix(url, "oci://")
+	host, _, _ := strings.Cut(rest, "/")
+	return host
 }

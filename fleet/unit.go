@@ -75,9 +75,6 @@ func (e *expander) build(ctx context.Context, k *flux.Kustomization, src *fetche
 	}
 	opts.Keys = keys
 	opts.Flux = &render.Flux{Kustomization: k.Object, Vars: vars, SecretVars: secret}
-	if src.ignore != "" {
-		opts.Ignore = append(append([]string(nil), opts.Ignore...), src.ignore)
-	}
 	res, err := render.Render(ctx, src.root, paths, opts)
 	if err != nil {
 		return nil, fmt.Errorf("Kustomization %s/%s: render %s: %w", k.Namespace, k.Name, paths[0], err)
