@@ -186,12 +186,25 @@ func UnitInventory(run inventory.Parent, ns, name string) inventory.Parent {
 	return inventory.Parent{Kind: run.Kind, Namespace: ns, Name: run.Name + "." + name}
 }
 
-// skipFlux sets Flux's own objects aside in a Flux run.
+// skipFlux sets Flux's own objects aside in a Flux run. Namespaces are
+// applied even when Flux installed them: flux-system holds the fleet's
+// own objects too (cluster-vars, SOPS Secrets), and tidegate's unit
+// inventories live in the Kustomizations' namespaces.
 func skipFlux(u *unstructured.Unstructured) (string, bool) {
+	if u.GetAPIVersion() == "v1" && u.GetKind() == "Namespace" {
+		return "", false
+	}
 	if why, ok := flux.IsConfig(u); ok {
 		return "Flux configuration, read by tidegate: " + why, true
 	}
 	return "", false
+}
+
+// IsFluxConfig reports whether a Flux run reads o as configuration and
+// does not apply it.
+func IsFluxConfig(o *unstructured.Unstructured) bool {
+	_, skip := skipFlux(o)
+	return skip
 }
 
 // timeoutOr is d, or def when d is zero.
