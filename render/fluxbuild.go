@@ -97,6 +97,9 @@ func (r *renderer) fluxBuild(dir, rel string, fx *Flux) ([]rendered, error) {
 	}
 	spec.kfile, spec.virtual = kfile, data
 	objs, err := r.buildUnit(dir, rel, spec)
+	if oe := (objectError{}); errors.As(err, &oe) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s (%s): %w", rel, unit, err)
 	}

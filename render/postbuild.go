@@ -76,8 +76,11 @@ func fluxVars(fx *Flux) (postVars, bool, error) {
 func (r *renderer) postBuild(resources []*resource.Resource, fx *Flux, rel string) ([]bool, error) {
 	secret := make([]bool, len(resources))
 	v, ok, err := fluxVars(fx)
-	if err != nil || !ok || len(v.vars) == 0 {
-		return secret, err
+	if err != nil {
+		return nil, objectError{err}
+	}
+	if !ok || len(v.vars) == 0 {
+		return secret, nil
 	}
 	unit := object.FromUnstructured(fx.Kustomization)
 	for i, res := range resources {
@@ -87,12 +90,12 @@ func (r *renderer) postBuild(resources []*resource.Resource, fx *Flux, rel strin
 		id := resourceID(res)
 		for _, name := range v.names {
 			if !varName.MatchString(name) {
-				return nil, fmt.Errorf("%s: postBuild of %s (%s): the variable name %q is invalid; it must match %s (rename it in spec.postBuild.substitute or in its substituteFrom ConfigMap or Secret)", id, rel, unit, name, varName)
+				return nil, objectError{fmt.Errorf("%s: postBuild of %s (%s): the variable name %q is invalid; it must match %s (rename it in spec.postBuild.substitute or in its substituteFrom ConfigMap or Secret)", id, rel, unit, name, varName)}
 			}
 		}
 		data, err := res.AsYAML()
 		if err != nil {
-			return nil, fmt.Errorf("%s: postBuild of %s (%s): %w", id, rel, unit, err)
+			return nil, objectError{fmt.Errorf("%s: postBuild of %s (%s): %w", id, rel, unit, err)}
 		}
 		used := false
 		out, err := envsubst.Eval(string(data), func(name string) (string, bool) {
@@ -103,19 +106,26 @@ func (r *renderer) postBuild(resources []*resource.Resource, fx *Flux, rel strin
 			return val, true
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: postBuild of %s (%s): variable substitution failed: %w (check the ${...} expressions in the object)", id, rel, unit, err)
+			return nil, objectError{fmt.Errorf("%s: postBuild of %s (%s): variable substitution failed: %w (check the ${...} expressions in the object)", id, rel, unit, err)}
 		}
 		j, err := yaml.YAMLToJSON([]byte(out))
 		if err != nil {
-			return nil, fmt.Errorf("%s: postBuild of %s (%s): the object is not valid YAML once its variables are substituted: %w (quote the expression, or fix the variable's value)", id, rel, unit, r.dec.plain.ScrubError(err))
+			return nil, objectError{fmt.Errorf("%s: postBuild of %s (%s): the object is not valid YAML once its variables are substituted: %w (quote the expression, or fix the variable's value)", id, rel, unit, r.dec.plain.ScrubError(err))}
 		}
 		if err := res.UnmarshalJSON(j); err != nil {
-			return nil, fmt.Errorf("%s: postBuild of %s (%s): %w", id, rel, unit, r.dec.plain.ScrubError(err))
+			return nil, objectError{fmt.Errorf("%s: postBuild of %s (%s): %w", id, rel, unit, r.dec.plain.ScrubError(err))}
 		}
 		secret[i] = used
 	}
 	return secret, nil
 }
+
+// objectError is an error about one object that already starts with
+// its Kind/namespace/name, so that callers do not put a prefix before it.
+type objectError struct{ err error }
+
+func (e objectError) Error() string { return e.err.Error() }
+func (e objectError) Unwrap() error { return e.err }
 
 func resourceID(res *resource.Resource) object.ID {
 	gvk := res.GetGvk()
@@ -138,7 +148,7 @@ func commonMetadata(o *unstructured.Unstructured, fx *Flux) error {
 	} {
 		add, _, err := unstructured.NestedStringMap(fx.Kustomization.Object, "spec", "commonMetadata", f.field)
 		if err != nil {
-			return fmt.Errorf("%s: spec.commonMetadata.%s: %w (give every value as a string)", object.FromUnstructured(fx.Kustomization), f.field, err)
+			return objectError{fmt.Errorf("%s: spec.commonMetadata.%s: %w (give every value as a string)", object.FromUnstructured(fx.Kustomization), f.field, err)}
 		}
 		if len(add) == 0 {
 			continue
