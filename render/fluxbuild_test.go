@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/tidegate/tidegate/internal/sopstest"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/render"
 )
@@ -338,6 +339,59 @@ func TestSourceIgnore(t *testing.T) {
 		_, err = render.Render(context.Background(), root, []string{"k"}, render.Options{Flux: fx, Ignore: []string{"k/extra.yaml"}})
 		if err == nil || !strings.Contains(err.Error(), "k/extra.yaml is ignored") {
 			t.Errorf("flux=%v: kustomize read an ignored file: err = %v", flux, err)
+		}
+	}
+}
+
+// TestFluxSOPS: in a directory Flux generates a kustomization for, an
+// encrypted manifest is decrypted as kustomize reads it, keeps its file
+// as origin and is masked by provenance; a plain ConfigMap beside it is
+// not.
+func TestFluxSOPS(t *testing.T) {
+	id := sopstest.NewAgeKey(t)
+	enc := sopstest.EncryptYAML(t, id.Recipient().String(), []byte(secretYAML))
+	root := tree(t, map[string]string{
+		"app/secret.yaml": string(enc),
+		"app/cm.yaml":     cm("plain", "prod"),
+	})
+	var reported []string
+	res, err := render.Render(context.Background(), root, []string{"app"}, render.Options{
+		Keys:      render.Keys{Age: []string{id.String()}},
+		Flux:      &render.Flux{Kustomization: ks(t, "  targetNamespace: prod\n")},
+		Decrypted: func(file string, err error) { reported = append(reported, fmt.Sprint(file, " ", err)) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"app/secret.yaml <nil>"}, reported); d != "" {
+		t.Errorf("Options.Decrypted (-want +got):\n%s", d)
+	}
+	for _, o := range res.Objects {
+		origin := res.Origins[object.FromUnstructured(o)]
+		switch o.GetName() {
+		case "db":
+			if origin.File != "app/secret.yaml" || !origin.Decrypted {
+				t.Errorf("origin of the secret = %+v", origin)
+			}
+			if sd, _, _ := unstructured.NestedString(o.Object, "stringData", "password"); sd != "s3cr3t-value" {
+				t.Errorf("password = %q", sd)
+			}
+		case "plain":
+			if origin.File != "app/cm.yaml" || origin.Decrypted {
+				t.Errorf("origin of the ConfigMap = %+v", origin)
+			}
+		}
+	}
+}
+
+// TestFluxDuplicates: an object given twice in a generated directory is
+// an error naming both files, as in a plain directory.
+func TestFluxDuplicates(t *testing.T) {
+	root := tree(t, map[string]string{"app/a.yaml": cm("same", "x"), "app/b/b.yaml": cm("same", "x")})
+	_, err := fluxRender(t, root, "app", &render.Flux{Kustomization: ks(t, "")})
+	for _, s := range []string{"ConfigMap/x/same is rendered twice", "app/a.yaml", "app/b/b.yaml"} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Errorf("error %v does not say %q", err, s)
 		}
 	}
 }
