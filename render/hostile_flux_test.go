@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -213,5 +215,58 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHostileSourceIgnoreBounds: ignore files are bounded like every
+// file render reads, and their rules in number, so that a hostile
+// .sourceignore cannot make a render read or match without end.
+func TestHostileSourceIgnoreBounds(t *testing.T) {
+	many := strings.Repeat("no-such-file-*.yaml\n", 10_001)
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		opts  render.Options
+		fifo  string
+		want  []string
+	}{
+		{"too many rules", map[string]string{"app/cm.yaml": cm("a", "x"), "app/.sourceignore": many}, render.Options{},
+			"", []string{"app/.sourceignore brings the ignore rules", "more than 10000"}},
+		{"too big", map[string]string{"app/cm.yaml": cm("a", "x"), ".sourceignore": strings.Repeat("#", 4096)}, render.Options{MaxFileBytes: 1024},
+			"", []string{".sourceignore is 4096 bytes", "limit of 1024"}},
+		{"a FIFO", map[string]string{"app/cm.yaml": cm("a", "x")}, render.Options{},
+			"app/sub/.sourceignore", []string{"app/sub/.sourceignore is not a regular file"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := tree(t, tc.files)
+			if tc.fifo != "" {
+				p := filepath.Join(root, filepath.FromSlash(tc.fifo))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := syscall.Mkfifo(p, 0o644); err != nil {
+					t.Skip("no FIFOs here:", err)
+				}
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := render.Render(context.Background(), root, []string{"app"}, tc.opts)
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the render did not end")
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+		})
 	}
 }

@@ -22,8 +22,14 @@ import (
 // readable by kustomize.
 
 // maxIgnoreFiles bounds how many .sourceignore files a repository may
-// hold; each is read in full before any manifest.
-const maxIgnoreFiles = 10_000
+// hold; each is read in full before any manifest. maxIgnorePatterns
+// bounds their rules: every file of a render is matched against each
+// rule, so a few megabytes of rules would make a render take hours.
+// Repositories hold dozens.
+const (
+	maxIgnoreFiles    = 10_000
+	maxIgnorePatterns = 10_000
+)
 
 // ignoreRules match repository-relative paths against the rules above.
 type ignoreRules struct {
@@ -60,6 +66,9 @@ func (r *renderer) loadIgnores(extra []string) error {
 				return err
 			}
 			ps = append(ps, sourceignore.ReadPatterns(bytes.NewReader(data), domain)...)
+			if len(ps) > maxIgnorePatterns {
+				return fmt.Errorf("%s brings the ignore rules of the repository to more than %d; tidegate refuses more, as every file is matched against every rule (use fewer, broader patterns)", rel, maxIgnorePatterns)
+			}
 		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
