@@ -94,7 +94,11 @@ func (f fields) str(m map[string]any, path ...string) string {
 		return ""
 	}
 	s, ok := v.(string)
-	if !ok {
+	switch {
+	case ok:
+	case typeName(v) == "a boolean" || typeName(v) == "a number":
+		f.fail(f.name(path...), "is %s, want a string: quote it (YAML reads yes, no, on, off, 1.0 unquoted as booleans and numbers)", typeName(v))
+	default:
 		f.fail(f.name(path...), "is %s, want a string", typeName(v))
 	}
 	return s

@@ -173,15 +173,14 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 	k.Force = s.boolean(spec, "force")
 	k.Wait = s.boolean(spec, "wait")
 
-	interval, hasInterval := s.duration(spec, "interval")
-	if _, present := spec["interval"]; !present || spec["interval"] == nil {
+	interval, _ := s.duration(spec, "interval")
+	if spec["interval"] == nil {
 		s.fail("spec.interval", "is missing: Flux requires it (the API server refuses the object without it); add interval: 10m")
 	}
 	timeout, hasTimeout := s.duration(spec, "timeout")
 	s.duration(spec, "retryInterval")
 	k.Interval = interval
 	k.Timeout = fluxTimeout(interval, timeout, hasTimeout)
-	_ = hasInterval
 
 	if ns := s.str(spec, "targetNamespace"); ns != "" {
 		for _, msg := range validation.IsDNS1123Label(ns) {
@@ -309,7 +308,7 @@ func fluxTimeout(interval, timeout time.Duration, hasTimeout bool) time.Duration
 func sourceRef(s fields, spec map[string]any, namespace string) Ref {
 	sr, ok := s.mapping(spec, "sourceRef")
 	if !ok {
-		if _, present := spec["sourceRef"]; !present || spec["sourceRef"] == nil {
+		if spec["sourceRef"] == nil {
 			s.fail("spec.sourceRef", "is missing: name the GitRepository or OCIRepository to build from (flux bootstrap's is GitRepository flux-system)")
 		}
 		return Ref{}
@@ -358,17 +357,23 @@ func checkVersion(f fields, u *unstructured.Unstructured, versions []string) {
 // Flux objects are namespaced and have no namespace to fall back on in a
 // repository, so a missing namespace is refused rather than guessed.
 func checkMeta(f fields, obj map[string]any) (namespace, name string) {
+	before := len(*f.problems)
 	name = f.str(obj, "metadata", "name")
-	namespace = f.str(obj, "metadata", "namespace")
-	if name == "" {
-		f.fail("metadata.name", "is missing: every Flux object needs a name")
-	} else {
-		validName(f, "metadata.name", name)
+	if len(*f.problems) == before {
+		if name == "" {
+			f.fail("metadata.name", "is missing: every Flux object needs a name")
+		} else {
+			validName(f, "metadata.name", name)
+		}
 	}
-	if namespace == "" {
-		f.fail("metadata.namespace", "is missing: Flux objects are namespaced; set metadata.namespace (flux bootstrap uses flux-system)")
-	} else {
-		validNamespace(f, "metadata.namespace", namespace)
+	before = len(*f.problems)
+	namespace = f.str(obj, "metadata", "namespace")
+	if len(*f.problems) == before {
+		if namespace == "" {
+			f.fail("metadata.namespace", "is missing: Flux objects are namespaced; set metadata.namespace (flux bootstrap uses flux-system)")
+		} else {
+			validNamespace(f, "metadata.namespace", namespace)
+		}
 	}
 	return namespace, name
 }
