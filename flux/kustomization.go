@@ -274,10 +274,25 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 	// refuses a wrong type before anything is built.
 	s.str(spec, "namePrefix")
 	s.str(spec, "nameSuffix")
-	s.list(spec, "patches")
-	s.list(spec, "patchesStrategicMerge")
-	s.list(spec, "patchesJson6902")
-	s.list(spec, "images")
+	s.items(spec, func(p fields, item map[string]any) {
+		p.str(item, "patch")
+		selector(p, item)
+	}, "patches")
+	// A strategic merge patch is a partial object of any shape.
+	s.items(spec, func(fields, map[string]any) {}, "patchesStrategicMerge")
+	s.items(spec, func(p fields, item map[string]any) {
+		selector(p, item)
+		p.items(item, func(op fields, o map[string]any) {
+			op.str(o, "op")
+			op.str(o, "path")
+			op.str(o, "from")
+		}, "patch")
+	}, "patchesJson6902")
+	s.items(spec, func(i fields, item map[string]any) {
+		for _, k := range []string{"name", "newName", "newTag", "digest"} {
+			i.str(item, k)
+		}
+	}, "images")
 	s.strings(spec, "components")
 	s.boolean(spec, "ignoreMissingComponents")
 	if cm, ok := s.mapping(spec, "commonMetadata"); ok {
@@ -286,10 +301,19 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 		c.stringMap(cm, "annotations")
 	}
 
-	if len(*f.problems) > 0 {
+	if !f.ok() {
 		return nil, f.errs(self, file)
 	}
 	return k, nil
+}
+
+// selector checks the target of a patch.
+func selector(f fields, item map[string]any) {
+	if _, ok := f.mapping(item, "target"); ok {
+		for _, k := range []string{"group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"} {
+			f.str(item, "target", k)
+		}
+	}
 }
 
 // fluxTimeout is kustomize-controller's GetTimeout.
@@ -357,23 +381,15 @@ func checkVersion(f fields, u *unstructured.Unstructured, versions []string) {
 // Flux objects are namespaced and have no namespace to fall back on in a
 // repository, so a missing namespace is refused rather than guessed.
 func checkMeta(f fields, obj map[string]any) (namespace, name string) {
-	before := len(*f.problems)
-	name = f.str(obj, "metadata", "name")
-	if len(*f.problems) == before {
-		if name == "" {
-			f.fail("metadata.name", "is missing: every Flux object needs a name")
-		} else {
-			validName(f, "metadata.name", name)
-		}
+	if name = f.str(obj, "metadata", "name"); name != "" {
+		validName(f, "metadata.name", name)
+	} else {
+		f.fail("metadata.name", "is missing: every Flux object needs a name")
 	}
-	before = len(*f.problems)
-	namespace = f.str(obj, "metadata", "namespace")
-	if len(*f.problems) == before {
-		if namespace == "" {
-			f.fail("metadata.namespace", "is missing: Flux objects are namespaced; set metadata.namespace (flux bootstrap uses flux-system)")
-		} else {
-			validNamespace(f, "metadata.namespace", namespace)
-		}
+	if namespace = f.str(obj, "metadata", "namespace"); namespace != "" {
+		validNamespace(f, "metadata.namespace", namespace)
+	} else {
+		f.fail("metadata.namespace", "is missing: Flux objects are namespaced; set metadata.namespace (flux bootstrap uses flux-system)")
 	}
 	return namespace, name
 }

@@ -125,7 +125,7 @@ func ParseGitRepository(u *unstructured.Unstructured, file string) (*GitReposito
 	_, g.Verify = s.mapping(spec, "verify")
 	s.strings(spec, "sparseCheckout")
 	g.Timeout = sourceTimeout(s, spec)
-	if len(*f.problems) > 0 {
+	if !f.ok() {
 		return nil, f.errs(self, file)
 	}
 	return g, nil
@@ -177,7 +177,7 @@ func ParseOCIRepository(u *unstructured.Unstructured, file string) (*OCIReposito
 	secretName(s, spec, "certSecretRef")
 	_, o.Verify = s.mapping(spec, "verify")
 	o.Timeout = sourceTimeout(s, spec)
-	if len(*f.problems) > 0 {
+	if !f.ok() {
 		return nil, f.errs(self, file)
 	}
 	return o, nil
