@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -50,7 +51,8 @@ type Kustomization struct {
 	TargetNamespace    string
 	ServiceAccountName string
 	// HealthChecks are the objects spec.healthChecks asks to be ready,
-	// with their APIVersion; their namespace is as written.
+	// with their APIVersion (apps/v1 when not given, as Flux does); their
+	// namespace is as written ("" for a cluster-scoped object).
 	HealthChecks []Ref
 	// KubeConfig is spec.kubeConfig.secretRef: the unit applies to the
 	// cluster of that kubeconfig.
@@ -202,6 +204,14 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 		}
 		if ref.Name == "" {
 			h.fail(h.name("name"), "is missing: name the object to check")
+			return
+		}
+		if ref.APIVersion == "" {
+			// kustomize-controller's default, kept from v1beta1.
+			ref.APIVersion = "apps/v1"
+		}
+		if _, err := schema.ParseGroupVersion(ref.APIVersion); err != nil {
+			h.fail(h.name("apiVersion"), "%s is not an API version: write group/version, such as apps/v1 (v1 for the core group)", quotePath(ref.APIVersion))
 			return
 		}
 		k.HealthChecks = append(k.HealthChecks, ref)

@@ -62,8 +62,8 @@ func TestParseKustomizationFields(t *testing.T) {
 		{"short timeout gives 30s", "  timeout: 5s\n", func(k *Kustomization) { k.Timeout = 30 * time.Second }},
 		{"fractional hours", "  interval: 1.5h\n", func(k *Kustomization) { k.Interval, k.Timeout = 90*time.Minute, 90*time.Minute-30*time.Second }},
 		{"targetNamespace and serviceAccountName", "  targetNamespace: web\n  serviceAccountName: team-a\n", func(k *Kustomization) { k.TargetNamespace, k.ServiceAccountName = "web", "team-a" }},
-		{"healthChecks", "  healthChecks:\n  - {apiVersion: apps/v1, kind: Deployment, name: web, namespace: web}\n  - {kind: HelmRelease, name: redis}\n", func(k *Kustomization) {
-			k.HealthChecks = []Ref{{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "web", Name: "web"}, {Kind: "HelmRelease", Name: "redis"}}
+		{"healthChecks", "  healthChecks:\n  - {apiVersion: apps/v1, kind: Deployment, name: web, namespace: web}\n  - {kind: StatefulSet, name: redis}\n", func(k *Kustomization) {
+			k.HealthChecks = []Ref{{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "web", Name: "web"}, {APIVersion: "apps/v1", Kind: "StatefulSet", Name: "redis"}}
 		}},
 		{"kubeConfig", "  kubeConfig:\n    secretRef: {name: spoke, key: config}\n", func(k *Kustomization) { k.KubeConfig = &SecretKeyRef{Name: "spoke", Key: "config"} }},
 		{"kubeConfig default key", "  kubeConfig:\n    secretRef: {name: spoke}\n", func(k *Kustomization) { k.KubeConfig = &SecretKeyRef{Name: "spoke"} }},
@@ -157,6 +157,7 @@ func TestParseKustomizationErrors(t *testing.T) {
 		{"dependsOn bad namespace", ks("v1", "  dependsOn: [{name: a, namespace: Upper}]\n"), []string{"spec.dependsOn[0].namespace: Upper is not a valid namespace name"}},
 		{"targetNamespace", ks("v1", "  targetNamespace: my_ns\n"), []string{"spec.targetNamespace: my_ns is not a namespace name"}},
 		{"healthCheck without kind", ks("v1", "  healthChecks: [{name: a}]\n"), []string{"spec.healthChecks[0].kind: is missing"}},
+		{"healthCheck apiVersion", ks("v1", "  healthChecks: [{apiVersion: a/b/c, kind: X, name: a}]\n"), []string{"spec.healthChecks[0].apiVersion: a/b/c is not an API version"}},
 		{"kubeConfig without secretRef", ks("v1", "  kubeConfig: {}\n"), []string{"spec.kubeConfig.secretRef: is missing", "remove spec.kubeConfig"}},
 		{"kubeConfig configMapRef", ks("v1", "  kubeConfig: {configMapRef: {name: c}}\n"), []string{"spec.kubeConfig.configMapRef: is not supported"}},
 		{"kubeConfig secret without name", ks("v1", "  kubeConfig: {secretRef: {key: x}}\n"), []string{"spec.kubeConfig.secretRef.name: is missing"}},
