@@ -34,13 +34,13 @@ func TestFleetLayout(t *testing.T) {
 				t.Fatal(err)
 			}
 			units = append(units, k)
-		case fo.u.GetKind() == "GitRepository":
+		case IsGitRepository(fo.u):
 			g, err := ParseGitRepository(fo.u, fo.file)
 			if err != nil {
 				t.Fatal(err)
 			}
 			gits[g.Name] = g
-		case fo.u.GetKind() == "OCIRepository":
+		case IsOCIRepository(fo.u):
 			o, err := ParseOCIRepository(fo.u, fo.file)
 			if err != nil {
 				t.Fatal(err)
@@ -119,6 +119,11 @@ func TestFleetLayout(t *testing.T) {
 	}
 	if c := byName["infra-controllers"]; c.Timeout != 5*time.Minute || !c.Wait || c.Path != "infrastructure/controllers" {
 		t.Errorf("infra-controllers = %+v", c)
+	}
+	for _, u := range units {
+		if u.Unsupported() != "" {
+			t.Errorf("%s: %s", u, u.Unsupported())
+		}
 	}
 	if e := byName["edge"]; !e.Suspend || e.KubeConfig == nil || *e.KubeConfig != (SecretKeyRef{Name: "edge-kubeconfig", Key: "kubeconfig"}) || e.Path != "." || e.SourceRef.Kind != "OCIRepository" {
 		t.Errorf("edge = %+v", e)

@@ -98,6 +98,10 @@ func (k *Kustomization) Ref() Ref {
 	return Ref{Kind: KustomizationKind, Namespace: k.Namespace, Name: k.Name}
 }
 
+// Unsupported says why tidegate refuses the unit's source kind; "" when
+// it is supported (see the function Unsupported).
+func (k *Kustomization) Unsupported() string { return Unsupported(k.SourceRef.Kind) }
+
 // String is Ref().String().
 func (k *Kustomization) String() string { return k.Ref().String() }
 

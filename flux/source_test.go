@@ -171,3 +171,31 @@ func TestUnsupported(t *testing.T) {
 		}
 	}
 }
+
+func TestIsSource(t *testing.T) {
+	for _, tc := range []struct {
+		doc      string
+		git, oci bool
+	}{
+		{gitRepo("v1beta1", ""), true, false},
+		{ociRepo("v1", ""), false, true},
+		{"apiVersion: example.com/v1\nkind: GitRepository\n", false, false},
+		{"apiVersion: source.toolkit.fluxcd.io/v1\nkind: Bucket\n", false, false},
+		{"apiVersion: 1\nkind: [OCIRepository]\n", false, false},
+	} {
+		u := obj(t, tc.doc)
+		if IsGitRepository(u) != tc.git || IsOCIRepository(u) != tc.oci {
+			t.Errorf("%q: IsGitRepository = %v, IsOCIRepository = %v", tc.doc, IsGitRepository(u), IsOCIRepository(u))
+		}
+	}
+	if IsGitRepository(nil) || IsOCIRepository(nil) {
+		t.Error("nil is a source")
+	}
+	k, err := ParseKustomization(obj(t, ks("v1", "  sourceRef: {kind: Bucket, name: b}\n")), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(k.Unsupported(), "Bucket sources are not supported") {
+		t.Errorf("Unsupported() = %q", k.Unsupported())
+	}
+}
