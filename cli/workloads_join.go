@@ -106,6 +106,17 @@ func (r *repoFiles) visit(dir string, t nameTransform, depth int, top bool) erro
 				if p != start && render.PlainSkipsDir(d.Name()) {
 					return filepath.SkipDir
 				}
+				if _, ok := render.KustomizationFile(p); ok && p != start {
+					// render builds it as one kustomization, in place.
+					rel, err := filepath.Rel(r.root, p)
+					if err != nil {
+						return err
+					}
+					if err := r.visit(filepath.ToSlash(rel), t, depth+1, false); err != nil {
+						return err
+					}
+					return filepath.SkipDir
+				}
 				return nil
 			}
 			if render.PlainManifest(d.Name()) {

@@ -613,3 +613,26 @@ func TestReachedFiles(t *testing.T) {
 		t.Errorf("plain object lands as %s", got)
 	}
 }
+
+// TestReachedFilesPlainUnits: a plain directory's sub-directory that
+// holds a kustomization is followed as render builds it, one
+// kustomization in place, not file by file.
+func TestReachedFilesPlainUnits(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"clusters/prod/apps.yaml":                      "kind: Deployment\n",
+		"clusters/prod/flux-system/kustomization.yaml": "namespace: flux-system\nresources: [sync.yaml]\n",
+		"clusters/prod/flux-system/sync.yaml":          "kind: Deployment\n",
+		"clusters/prod/flux-system/not-listed.yaml":    "kind: Deployment\n",
+	})
+	r, err := reachedFiles(dir, []string{"clusters/prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"clusters/prod/apps.yaml", "clusters/prod/flux-system/kustomization.yaml", "clusters/prod/flux-system/sync.yaml"}
+	if diff := cmp.Diff(want, r.sorted()); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	if got := r.files["clusters/prod/flux-system/sync.yaml"][0].apply("Deployment", "", "sync"); got != "flux-system:deployment/sync" {
+		t.Errorf("the unit's object lands as %s", got)
+	}
+}

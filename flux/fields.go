@@ -19,7 +19,13 @@ const maxProblems = 10
 // problems of an object at once.
 type fields struct {
 	prefix   string
-	problems *[]problem
+	problems *problems
+}
+
+type problems struct {
+	list  []problem
+	seen  map[string]bool
+	count int
 }
 
 type problem struct {
@@ -27,7 +33,10 @@ type problem struct {
 	err   error
 }
 
-func newFields() fields { return fields{problems: &[]problem{}} }
+func newFields() fields { return fields{problems: &problems{seen: map[string]bool{}}} }
+
+// ok says whether no problem has been found so far.
+func (f fields) ok() bool { return f.problems.count == 0 }
 
 func (f fields) name(path ...string) string {
 	n := f.prefix
@@ -43,21 +52,29 @@ func (f fields) name(path ...string) string {
 // at is a reader of the mapping at the given field, for list items.
 func (f fields) at(field string) fields { return fields{prefix: field, problems: f.problems} }
 
+// fail records a problem with field; the first problem of a field is its
+// problem (a string of the wrong type is not also reported missing).
+// Problems past maxProblems are only counted.
 func (f fields) fail(field string, format string, args ...any) {
-	*f.problems = append(*f.problems, problem{field: field, err: fmt.Errorf(format, args...)})
+	if f.problems.seen[field] {
+		return
+	}
+	f.problems.seen[field] = true
+	f.problems.count++
+	if len(f.problems.list) < maxProblems {
+		f.problems.list = append(f.problems.list, problem{field: field, err: fmt.Errorf(format, args...)})
+	}
 }
 
 // errs turns the problems into Errors about obj, at most maxProblems of
 // them and one that counts the rest.
 func (f fields) errs(obj Ref, file string) error {
-	ps := *f.problems
 	var out []error
-	for i, p := range ps {
-		if i == maxProblems {
-			out = append(out, &Error{Object: obj, File: file, Err: fmt.Errorf("and %d more problems", len(ps)-maxProblems)})
-			break
-		}
+	for _, p := range f.problems.list {
 		out = append(out, &Error{Object: obj, File: file, Field: p.field, Err: p.err})
+	}
+	if more := f.problems.count - len(f.problems.list); more > 0 {
+		out = append(out, &Error{Object: obj, File: file, Err: fmt.Errorf("and %d more problems", more)})
 	}
 	return errors.Join(out...)
 }
@@ -94,7 +111,11 @@ func (f fields) str(m map[string]any, path ...string) string {
 		return ""
 	}
 	s, ok := v.(string)
-	if !ok {
+	switch {
+	case ok:
+	case typeName(v) == "a boolean" || typeName(v) == "a number":
+		f.fail(f.name(path...), "is %s, want a string: quote it (YAML reads yes, no, on, off, 1.0 unquoted as booleans and numbers)", typeName(v))
+	default:
 		f.fail(f.name(path...), "is %s, want a string", typeName(v))
 	}
 	return s

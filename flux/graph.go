@@ -38,10 +38,23 @@ func Order(units []*Kustomization) ([][]*Kustomization, error) {
 	}
 	sortUnits(sorted)
 
+	// deps are each unit's dependencies by identity, once each: a caller
+	// may build units by hand, with duplicates or API versions.
+	deps := make(map[Ref][]Ref, len(sorted))
+	for _, u := range sorted {
+		seen := map[Ref]bool{}
+		for _, d := range u.DependsOn {
+			if d = d.key(); !seen[d] {
+				seen[d] = true
+				deps[u.Ref()] = append(deps[u.Ref()], d)
+			}
+		}
+	}
+
 	missing := 0
 	for _, u := range sorted {
-		for _, d := range u.DependsOn {
-			if _, ok := byRef[d.key()]; ok {
+		for _, d := range deps[u.Ref()] {
+			if _, ok := byRef[d]; ok {
 				continue
 			}
 			missing++
@@ -61,9 +74,9 @@ func Order(units []*Kustomization) ([][]*Kustomization, error) {
 	waiting := make(map[Ref]int, len(sorted))
 	dependents := make(map[Ref][]*Kustomization, len(sorted))
 	for _, u := range sorted {
-		waiting[u.Ref()] = len(u.DependsOn)
-		for _, d := range u.DependsOn {
-			dependents[d.key()] = append(dependents[d.key()], u)
+		waiting[u.Ref()] = len(deps[u.Ref()])
+		for _, d := range deps[u.Ref()] {
+			dependents[d] = append(dependents[d], u)
 		}
 	}
 	var levels [][]*Kustomization
@@ -92,14 +105,14 @@ func Order(units []*Kustomization) ([][]*Kustomization, error) {
 	if placed == len(sorted) {
 		return levels, nil
 	}
-	return nil, cycles(sorted, byRef, waiting)
+	return nil, cycles(sorted, byRef, deps, waiting)
 }
 
 // cycles explains the units Kahn's algorithm could not place: each is on
 // a cycle or depends on one. Walking from each unplaced unit along its
 // first unplaced dependency must come back to a unit already on the walk;
 // the part of the walk from there is a cycle.
-func cycles(sorted []*Kustomization, byRef map[Ref]*Kustomization, waiting map[Ref]int) error {
+func cycles(sorted []*Kustomization, byRef map[Ref]*Kustomization, deps map[Ref][]Ref, waiting map[Ref]int) error {
 	done := map[Ref]bool{}
 	var errs []error
 	for _, start := range sorted {
@@ -121,9 +134,9 @@ func cycles(sorted []*Kustomization, byRef map[Ref]*Kustomization, waiting map[R
 			pos[r] = len(walk)
 			walk = append(walk, u)
 			var next *Kustomization
-			for _, d := range u.DependsOn {
-				if waiting[d.key()] > 0 {
-					next = byRef[d.key()]
+			for _, d := range deps[r] {
+				if waiting[d] > 0 {
+					next = byRef[d]
 					break
 				}
 			}
@@ -149,7 +162,7 @@ func cycleError(cycle []*Kustomization) error {
 		names = append(names, u.String())
 	}
 	names = append(names, cycle[0].String())
-	return fmt.Errorf("dependency cycle: %s: no unit of it can run first; remove one of these spec.dependsOn entries", strings.Join(names, " -> "))
+	return fmt.Errorf("%s (%s): dependency cycle %s (each waits for the next): no unit of it can run first; remove one of these spec.dependsOn entries", cycle[0], fileOr(cycle[0].File), strings.Join(names, " -> "))
 }
 
 // Dependents returns every unit of levels that depends on u, directly or

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -50,7 +51,8 @@ type Kustomization struct {
 	TargetNamespace    string
 	ServiceAccountName string
 	// HealthChecks are the objects spec.healthChecks asks to be ready,
-	// with their APIVersion; their namespace is as written.
+	// with their APIVersion (apps/v1 when not given, as Flux does); their
+	// namespace is as written ("" for a cluster-scoped object).
 	HealthChecks []Ref
 	// KubeConfig is spec.kubeConfig.secretRef: the unit applies to the
 	// cluster of that kubeconfig.
@@ -95,6 +97,10 @@ type SubstituteRef struct {
 func (k *Kustomization) Ref() Ref {
 	return Ref{Kind: KustomizationKind, Namespace: k.Namespace, Name: k.Name}
 }
+
+// Unsupported says why tidegate refuses the unit's source kind; "" when
+// it is supported (see the function Unsupported).
+func (k *Kustomization) Unsupported() string { return Unsupported(k.SourceRef.Kind) }
 
 // String is Ref().String().
 func (k *Kustomization) String() string { return k.Ref().String() }
@@ -173,15 +179,14 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 	k.Force = s.boolean(spec, "force")
 	k.Wait = s.boolean(spec, "wait")
 
-	interval, hasInterval := s.duration(spec, "interval")
-	if _, present := spec["interval"]; !present || spec["interval"] == nil {
+	interval, _ := s.duration(spec, "interval")
+	if spec["interval"] == nil {
 		s.fail("spec.interval", "is missing: Flux requires it (the API server refuses the object without it); add interval: 10m")
 	}
 	timeout, hasTimeout := s.duration(spec, "timeout")
 	s.duration(spec, "retryInterval")
 	k.Interval = interval
 	k.Timeout = fluxTimeout(interval, timeout, hasTimeout)
-	_ = hasInterval
 
 	if ns := s.str(spec, "targetNamespace"); ns != "" {
 		for _, msg := range validation.IsDNS1123Label(ns) {
@@ -203,6 +208,14 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 		}
 		if ref.Name == "" {
 			h.fail(h.name("name"), "is missing: name the object to check")
+			return
+		}
+		if ref.APIVersion == "" {
+			// kustomize-controller's default, kept from v1beta1.
+			ref.APIVersion = "apps/v1"
+		}
+		if _, err := schema.ParseGroupVersion(ref.APIVersion); err != nil {
+			h.fail(h.name("apiVersion"), "%s is not an API version: write group/version, such as apps/v1 (v1 for the core group)", quotePath(ref.APIVersion))
 			return
 		}
 		k.HealthChecks = append(k.HealthChecks, ref)
@@ -275,10 +288,25 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 	// refuses a wrong type before anything is built.
 	s.str(spec, "namePrefix")
 	s.str(spec, "nameSuffix")
-	s.list(spec, "patches")
-	s.list(spec, "patchesStrategicMerge")
-	s.list(spec, "patchesJson6902")
-	s.list(spec, "images")
+	s.items(spec, func(p fields, item map[string]any) {
+		p.str(item, "patch")
+		selector(p, item)
+	}, "patches")
+	// A strategic merge patch is a partial object of any shape.
+	s.items(spec, func(fields, map[string]any) {}, "patchesStrategicMerge")
+	s.items(spec, func(p fields, item map[string]any) {
+		selector(p, item)
+		p.items(item, func(op fields, o map[string]any) {
+			op.str(o, "op")
+			op.str(o, "path")
+			op.str(o, "from")
+		}, "patch")
+	}, "patchesJson6902")
+	s.items(spec, func(i fields, item map[string]any) {
+		for _, k := range []string{"name", "newName", "newTag", "digest"} {
+			i.str(item, k)
+		}
+	}, "images")
 	s.strings(spec, "components")
 	s.boolean(spec, "ignoreMissingComponents")
 	if cm, ok := s.mapping(spec, "commonMetadata"); ok {
@@ -287,10 +315,19 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 		c.stringMap(cm, "annotations")
 	}
 
-	if len(*f.problems) > 0 {
+	if !f.ok() {
 		return nil, f.errs(self, file)
 	}
 	return k, nil
+}
+
+// selector checks the target of a patch.
+func selector(f fields, item map[string]any) {
+	if _, ok := f.mapping(item, "target"); ok {
+		for _, k := range []string{"group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"} {
+			f.str(item, "target", k)
+		}
+	}
 }
 
 // fluxTimeout is kustomize-controller's GetTimeout.
@@ -309,7 +346,7 @@ func fluxTimeout(interval, timeout time.Duration, hasTimeout bool) time.Duration
 func sourceRef(s fields, spec map[string]any, namespace string) Ref {
 	sr, ok := s.mapping(spec, "sourceRef")
 	if !ok {
-		if _, present := spec["sourceRef"]; !present || spec["sourceRef"] == nil {
+		if spec["sourceRef"] == nil {
 			s.fail("spec.sourceRef", "is missing: name the GitRepository or OCIRepository to build from (flux bootstrap's is GitRepository flux-system)")
 		}
 		return Ref{}
@@ -358,17 +395,15 @@ func checkVersion(f fields, u *unstructured.Unstructured, versions []string) {
 // Flux objects are namespaced and have no namespace to fall back on in a
 // repository, so a missing namespace is refused rather than guessed.
 func checkMeta(f fields, obj map[string]any) (namespace, name string) {
-	name = f.str(obj, "metadata", "name")
-	namespace = f.str(obj, "metadata", "namespace")
-	if name == "" {
-		f.fail("metadata.name", "is missing: every Flux object needs a name")
-	} else {
+	if name = f.str(obj, "metadata", "name"); name != "" {
 		validName(f, "metadata.name", name)
-	}
-	if namespace == "" {
-		f.fail("metadata.namespace", "is missing: Flux objects are namespaced; set metadata.namespace (flux bootstrap uses flux-system)")
 	} else {
+		f.fail("metadata.name", "is missing: every Flux object needs a name")
+	}
+	if namespace = f.str(obj, "metadata", "namespace"); namespace != "" {
 		validNamespace(f, "metadata.namespace", namespace)
+	} else {
+		f.fail("metadata.namespace", "is missing: Flux objects are namespaced; set metadata.namespace (flux bootstrap uses flux-system)")
 	}
 	return namespace, name
 }

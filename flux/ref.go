@@ -83,6 +83,10 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // quotePath is quote for file paths, whose slashes are plain.
 func quotePath(p string) string {
+	const max = 1024
+	if len(p) > max {
+		return strconv.Quote(p[:max]) + "…"
+	}
 	for _, r := range p {
 		if r == '"' || r == '\\' || unicode.IsSpace(r) && r != ' ' || !unicode.IsPrint(r) {
 			return strconv.Quote(p)

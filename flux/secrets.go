@@ -54,6 +54,10 @@ func DecryptionKeys(data map[string][]byte) (age []string, pgp [][]byte, err err
 // identity (X25519 AGE-SECRET-KEY-1…, or the post-quantum
 // AGE-SECRET-KEY-PQ-1…), at least one.
 func ageIdentities(b []byte) ([]string, error) {
+	const maxFile = 1 << 24 // age's own limit for an identities file
+	if len(b) > maxFile {
+		return nil, errors.New("is larger than 16 MiB, age's limit for an identities file")
+	}
 	var ids []string
 	for i, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSuffix(line, "\r")

@@ -79,6 +79,22 @@ type OCIRepository struct {
 // then SemVer, then Tag. SemverFilter narrows the SemVer candidates.
 type OCIRef struct{ Tag, SemVer, Digest, SemverFilter string }
 
+// IsGitRepository reports whether u is a Flux GitRepository, of any
+// version (ParseGitRepository refuses the ones tidegate does not read).
+func IsGitRepository(u *unstructured.Unstructured) bool { return isSource(u, "GitRepository") }
+
+// IsOCIRepository reports whether u is a Flux OCIRepository, of any
+// version.
+func IsOCIRepository(u *unstructured.Unstructured) bool { return isSource(u, "OCIRepository") }
+
+func isSource(u *unstructured.Unstructured, kind string) bool {
+	if u == nil {
+		return false
+	}
+	gvk := u.GroupVersionKind()
+	return gvk.Group == SourceGroup && gvk.Kind == kind
+}
+
 // ParseGitRepository reads a Flux GitRepository (source.toolkit.fluxcd.io
 // v1, v1beta2 or v1beta1) from file.
 func ParseGitRepository(u *unstructured.Unstructured, file string) (*GitRepository, error) {
@@ -125,7 +141,7 @@ func ParseGitRepository(u *unstructured.Unstructured, file string) (*GitReposito
 	_, g.Verify = s.mapping(spec, "verify")
 	s.strings(spec, "sparseCheckout")
 	g.Timeout = sourceTimeout(s, spec)
-	if len(*f.problems) > 0 {
+	if !f.ok() {
 		return nil, f.errs(self, file)
 	}
 	return g, nil
@@ -177,7 +193,7 @@ func ParseOCIRepository(u *unstructured.Unstructured, file string) (*OCIReposito
 	secretName(s, spec, "certSecretRef")
 	_, o.Verify = s.mapping(spec, "verify")
 	o.Timeout = sourceTimeout(s, spec)
-	if len(*f.problems) > 0 {
+	if !f.ok() {
 		return nil, f.errs(self, file)
 	}
 	return o, nil

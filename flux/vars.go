@@ -2,6 +2,7 @@ package flux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -29,6 +30,12 @@ var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 // spec.postBuild.substitute is not merged in: render does that, over these.
 func Vars(ctx context.Context, k *Kustomization, lookup Lookup) (vars map[string]string, secret map[string]bool, err error) {
 	vars, secret = map[string]string{}, map[string]bool{}
+	if k == nil {
+		return vars, secret, nil
+	}
+	if lookup == nil && len(k.SubstituteFrom) > 0 {
+		return nil, nil, &Error{Object: k.Ref(), File: k.File, Field: "spec.postBuild.substituteFrom", Err: errors.New("no source of ConfigMaps and Secrets was given to read it from")}
+	}
 	for i, ref := range k.SubstituteFrom {
 		field := fmt.Sprintf("spec.postBuild.substituteFrom[%d]", i)
 		obj := Ref{Kind: ref.Kind, Namespace: k.Namespace, Name: ref.Name}

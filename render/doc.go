@@ -8,7 +8,28 @@
 //     with plugins and exec functions off;
 //   - a plain directory: every .yaml, .yml and .json file below it, in
 //     lexical path order, each possibly holding several documents, as if a
-//     kustomization listed them all.
+//     kustomization listed them all, which is what Flux generates for a
+//     directory without one (fluxcd/pkg/kustomize's generator): a
+//     sub-directory that holds a kustomization file is one entry of that
+//     list, built with kustomize in its place and not descended into.
+//
+// What a Flux source leaves out is left out here too (ignore.go): Flux's
+// default ignore rules, every .sourceignore (each scoped to its own
+// directory), and Options.Ignore. An ignored file is neither a manifest
+// of a plain directory nor readable by kustomize.
+//
+// Options.Flux builds each path as kustomize-controller builds a Flux
+// Kustomization's spec.path (fluxbuild.go): the directory's
+// kustomization, or the generated one, with the object's build fields
+// merged over it and served to krusty from memory, so that the checkout
+// is never written to; then spec.postBuild substitution with Flux's own
+// engine, and spec.commonMetadata (postbuild.go). Values that come from a
+// Secret are handled as decrypted ones (below).
+//
+// Each object says where it came from (Origin): the --path, and the
+// repository file, which for kustomize output is read from kustomize's
+// origin annotations (turned on for the build, then removed again unless
+// the kustomization asked for them).
 //
 // Nothing is read outside the repository root: a kustomization that
 // reaches for ../../elsewhere, or a symlink that leaves the root, is an

@@ -10,8 +10,10 @@ import (
 // see the package doc) with the object's build fields merged over it
 // (targetNamespace, namePrefix, nameSuffix, patches, patchesStrategicMerge,
 // patchesJson6902, images, components, ignoreMissingComponents), then
-// spec.commonMetadata set on every object and spec.postBuild variables
-// substituted, in that order.
+// spec.postBuild variables substituted, then spec.commonMetadata set on
+// every object: kustomize-controller substitutes while it builds and sets
+// commonMetadata when it applies, so a ${var} in commonMetadata stays as
+// written and commonMetadata cannot opt an object out of substitution.
 //
 // The caller resolves spec.postBuild.substituteFrom (ConfigMaps and
 // Secrets, from Git or the cluster); render reads only the repository.

@@ -18,53 +18,77 @@ import (
 )
 
 // plainDir reads every manifest below dir, in lexical path order, and
-// returns the objects with the repository-relative file of each.
-func (r *renderer) plainDir(dir string) ([]*unstructured.Unstructured, []string, error) {
+// returns the objects with where each came from. A sub-directory that
+// holds a kustomization is one unit, as in the kustomization Flux
+// generates for a directory without one: built with kustomize, its
+// objects in the place of the directory, and not descended into.
+func (r *renderer) plainDir(dir, rel string) ([]rendered, error) {
 	var files []plainFile
-	if err := r.walkPlain(dir, dir, map[string]bool{dir: true}, &files); err != nil {
-		return nil, nil, err
+	if err := r.walkPlain(dir, dir, map[string]bool{dir: true}, false, &files); err != nil {
+		return nil, err
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
-	var objs []*unstructured.Unstructured
-	var names []string
+	var out []rendered
 	for _, f := range files {
-		rel := r.rel(f.path)
-		data, err := readFile(f.real, rel, r.lim)
+		if f.unit {
+			objs, err := r.kustomize(f.real, r.rel(f.path))
+			if err != nil {
+				return nil, err
+			}
+			for i := range objs {
+				objs[i].origin.Path = rel
+			}
+			out = append(out, objs...)
+			continue
+		}
+		name := r.rel(f.path)
+		data, err := readFile(f.real, name, r.lim)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if isEncrypted(data) {
 			// sops parses the file before decrypting it.
-			if err := checkYAML(rel, data, r.lim, false); err != nil {
-				return nil, nil, err
+			if err := checkYAML(name, data, r.lim, false); err != nil {
+				return nil, err
 			}
-			if data, err = r.dec.decrypt(r.ctx, rel, data); err != nil {
-				return nil, nil, err
+			if data, err = r.dec.decrypt(r.ctx, name, data); err != nil {
+				return nil, err
 			}
 		}
-		docs, err := decode(rel, data, r.lim)
+		docs, err := decode(name, data, r.lim)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
+		_, decrypted := r.dec.paths[name]
 		for _, o := range docs {
-			objs = append(objs, o)
-			names = append(names, rel)
+			out = append(out, rendered{obj: o, origin: Origin{Path: rel, File: name, Decrypted: decrypted}})
 		}
 	}
-	return objs, names, nil
+	return out, nil
 }
 
 // plainFile is a manifest of a plain directory: path as walked (through
 // links, so that order and errors follow the tree the user sees), real
-// the file it is.
-type plainFile struct{ path, real string }
+// the file it is. unit marks a sub-directory holding a kustomization.
+type plainFile struct {
+	path, real string
+	unit       bool
+}
 
 // walkPlain collects the manifests below real, a directory reached as
-// walked. Links are followed, to files and to directories, as long as
-// they stay inside the repository; open holds the real directories
-// being walked, so a link back to one of them is a loop, not an endless
-// walk. Hidden directories (.git, .github) are skipped.
-func (r *renderer) walkPlain(walked, real string, open map[string]bool, out *[]plainFile) error {
+// walked, in walk order (names sorted in each directory, as
+// filepath.Walk). Links are followed, to files and to directories, as
+// long as they stay inside the repository; open holds the real
+// directories being walked, so a link back to one of them is a loop,
+// not an endless walk. Files the ignore rules match are left out. A
+// sub-directory with a kustomization (one not ignored) is collected as
+// a unit and not descended into.
+//
+// flux walks as Flux's generator does: .yaml and .yml files only, and
+// hidden directories too (the ignore rules leave out .git, .github and
+// the like); otherwise .json files are manifests as well and hidden
+// directories are skipped (PlainManifest, PlainSkipsDir).
+func (r *renderer) walkPlain(walked, real string, open map[string]bool, flux bool, out *[]plainFile) error {
 	entries, err := os.ReadDir(real)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", r.rel(walked), err)
@@ -75,7 +99,7 @@ func (r *renderer) walkPlain(walked, real string, open map[string]bool, out *[]p
 		if e.Type()&fs.ModeSymlink != 0 {
 			dest, err := filepath.EvalSymlinks(target)
 			if err != nil {
-				if isManifestName(e.Name()) {
+				if isManifestName(e.Name()) && !r.ignored(path) {
 					return fmt.Errorf("%s is a link that leads nowhere (%w); fix or remove it", r.rel(path), err)
 				}
 				continue // not a manifest either way
@@ -86,7 +110,7 @@ func (r *renderer) walkPlain(walked, real string, open map[string]bool, out *[]p
 			}
 			isDir = fi.IsDir()
 			if !within(r.root, dest) {
-				if isDir || isManifestName(e.Name()) {
+				if (isDir || isManifestName(e.Name())) && !r.ignored(path) {
 					return fmt.Errorf("%s is a link to outside the repository root; tidegate reads only files of the repository (copy what it needs into the repository)", r.rel(path))
 				}
 				continue
@@ -94,8 +118,10 @@ func (r *renderer) walkPlain(walked, real string, open map[string]bool, out *[]p
 			target = dest
 		}
 		switch {
-		case isDir && PlainSkipsDir(e.Name()):
-			continue // .git, .github and friends
+		case isDir && e.Name() == ".git":
+			continue
+		case isDir && !flux && PlainSkipsDir(e.Name()):
+			continue // .github and friends
 		case isDir:
 			if open[target] {
 				if e.Type()&fs.ModeSymlink != 0 {
@@ -103,17 +129,29 @@ func (r *renderer) walkPlain(walked, real string, open map[string]bool, out *[]p
 				}
 				return fmt.Errorf("%s is %s again, reached through a link: the directory would never end (remove the link)", r.rel(path), r.rel(target))
 			}
+			if kfile, ok := KustomizationFile(target); ok && !r.ignored(filepath.Join(path, filepath.Base(kfile))) {
+				*out = append(*out, plainFile{path: path, real: target, unit: true})
+				continue
+			}
 			open[target] = true
-			err := r.walkPlain(path, target, open, out)
+			err := r.walkPlain(path, target, open, flux, out)
 			delete(open, target)
 			if err != nil {
 				return err
 			}
-		case PlainManifest(e.Name()):
+		case r.ignored(path):
+			continue
+		case flux && fluxManifest(e.Name()), !flux && PlainManifest(e.Name()):
 			*out = append(*out, plainFile{path: path, real: target})
 		}
 	}
 	return nil
+}
+
+// fluxManifest is Flux's generator's rule: the extension, as written.
+func fluxManifest(name string) bool {
+	ext := filepath.Ext(name)
+	return ext == ".yaml" || ext == ".yml"
 }
 
 func isManifestName(name string) bool {

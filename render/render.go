@@ -12,6 +12,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -45,26 +47,43 @@ type Options struct {
 	// Flux, when set, builds every path as a Flux Kustomization object
 	// says (see Flux).
 	Flux *Flux
+	// Ignore are gitignore patterns, relative to the repository root,
+	// that leave files out of the source, as a GitRepository's
+	// spec.ignore does. They add to Flux's default rules and the
+	// repository's .sourceignore files; they replace nothing.
+	Ignore []string
 }
 
 // Origin says where an object came from.
 type Origin struct {
 	// Path is the --path that rendered it.
 	Path string `json:"path"`
-	// File is the repository-relative file, when known (plain
-	// directories; kustomize does not say).
+	// File is the repository-relative file the object was read from
+	// (for kustomize output, as kustomize's origin annotations say; for
+	// a generated object, the kustomization that generates it).
 	File string `json:"file,omitempty"`
 	// Decrypted is true when the object came, wholly or partly, from a
 	// SOPS-encrypted file: it is masked as a Secret is, whatever its
 	// kind (see Result.Mask).
 	Decrypted bool `json:"decrypted,omitempty"`
+
+	// kustomized is true when a kustomization file built the object:
+	// messages then name the --path's build, which is where a reader
+	// finds the transformations, rather than the file.
+	kustomized bool
 }
 
 func (o Origin) String() string {
-	if o.File != "" {
+	if o.File != "" && !o.kustomized {
 		return o.File
 	}
 	return o.Path + " (kustomization)"
+}
+
+// rendered is one object of a path, with where it came from.
+type rendered struct {
+	obj    *unstructured.Unstructured
+	origin Origin
 }
 
 // Result is a render's output.
@@ -112,6 +131,9 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 	lim := opts.limits()
 	lim.budget = &aliasBudget{byFile: map[string]int64{}}
 	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim}
+	if err := r.loadIgnores(opts.Ignore); err != nil {
+		return nil, err
+	}
 
 	res := &Result{Origins: map[object.ID]Origin{}, Plaintext: dec.plain, paths: dec.paths}
 	var errs []error
@@ -122,30 +144,22 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 			errs = append(errs, err)
 			continue
 		}
-		var objs []*unstructured.Unstructured
-		var files []string
-		decryptedBefore := dec.count
-		kustomized := isKustomization(dir)
-		if kustomized {
+		var objs []rendered
+		switch {
+		case opts.Flux != nil:
+			objs, err = r.fluxBuild(dir, rel, opts.Flux)
+		case r.isKustomization(dir):
 			objs, err = r.kustomize(dir, rel)
-			files = make([]string, len(objs))
-		} else {
-			objs, files, err = r.plainDir(dir)
+		default:
+			objs, err = r.plainDir(dir, rel)
 		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		for i, o := range objs {
+		for _, ro := range objs {
+			o, origin := ro.obj, ro.origin
 			id := object.FromUnstructured(o)
-			origin := Origin{Path: rel, File: files[i]}
-			if kustomized {
-				// kustomize does not say which file an object came
-				// from: an object holding a decrypted value did.
-				origin.Decrypted = dec.count > decryptedBefore && holdsPlaintext(o.Object, dec.plain)
-			} else {
-				_, origin.Decrypted = dec.paths[origin.File]
-			}
 			if prev, dup := res.Origins[id]; dup {
 				errs = append(errs, fmt.Errorf("%s is rendered twice: from %s and from %s; keep one of them", id, prev, origin))
 				continue
@@ -190,6 +204,12 @@ type renderer struct {
 	dec  *decryptor
 	lim  limits
 	scan *scanner
+	// ignore holds the source's ignore rules (ignore.go).
+	ignore *ignoreRules
+	// virtual are kustomization files served from memory instead of
+	// the disk, by absolute path: the kustomization Flux generates or
+	// merges for a directory, never written to the checkout.
+	virtual map[string][]byte
 }
 
 // rel names a path inside the root in errors: repository-relative.
@@ -234,33 +254,56 @@ func within(root, p string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
-func isKustomization(dir string) bool {
-	_, ok := KustomizationFile(dir)
-	return ok
+// isKustomization reports whether dir holds a kustomization file that
+// the ignore rules leave in the source.
+func (r *renderer) isKustomization(dir string) bool {
+	f, ok := KustomizationFile(dir)
+	return ok && !r.ignored(f)
 }
 
 // kustomize builds a kustomization with krusty on a filesystem that stays
 // inside the repository and decrypts SOPS files as they are read, once
 // every kustomization it reaches was checked for entries that would
 // leave the repository.
-func (r *renderer) kustomize(dir, rel string) ([]*unstructured.Unstructured, error) {
+func (r *renderer) kustomize(dir, rel string) ([]rendered, error) {
 	if err := r.scanner().kustomization(dir); err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
 	}
-	objs, err := r.build(dir)
+	spec, err := r.originSpec(dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
+	}
+	objs, err := r.buildUnit(dir, rel, spec)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
 	}
 	return objs, nil
 }
 
-// build runs krusty on dir.
-func (r *renderer) build(dir string) (objs []*unstructured.Unstructured, err error) {
+// build runs krusty on dir, the kustomization as it is.
+func (r *renderer) build(dir string) ([]*unstructured.Unstructured, error) {
+	resMap, err := r.run(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, res := range resMap.Resources() {
+		o, err := toUnstructured(res)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// run runs krusty on dir.
+func (r *renderer) run(dir string) (m resmap.ResMap, err error) {
 	defer func() {
 		// krusty panics on some malformed input; that is this
 		// kustomization's error, not a crash of the run.
 		if p := recover(); p != nil {
-			objs, err = nil, fmt.Errorf("kustomize failed on this kustomization (%v); check its files", p)
+			m, err = nil, fmt.Errorf("kustomize failed on this kustomization (%v); check its files", p)
 		}
 	}()
 	opts := krusty.MakeDefaultOptions()
@@ -277,19 +320,19 @@ func (r *renderer) build(dir string) (objs []*unstructured.Unstructured, err err
 	if err != nil {
 		return nil, r.clean(err)
 	}
-	var out []*unstructured.Unstructured
-	for _, res := range resMap.Resources() {
-		j, err := res.MarshalJSON()
-		if err != nil {
-			return nil, err
-		}
-		m, err := jsonObject(j)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, &unstructured.Unstructured{Object: m})
+	return resMap, nil
+}
+
+func toUnstructured(res *resource.Resource) (*unstructured.Unstructured, error) {
+	j, err := res.MarshalJSON()
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	m, err := jsonObject(j)
+	if err != nil {
+		return nil, err
+	}
+	return &unstructured.Unstructured{Object: m}, nil
 }
 
 // clean makes kustomize's errors about the repository, not the machine.
@@ -335,12 +378,18 @@ func (r *renderer) check(path string) error {
 // kustomization or builtin plugin config is checked again for entries
 // that leave the repository, in case the scan did not reach it.
 func (f *repoFS) ReadFile(path string) ([]byte, error) {
-	if err := f.check(path); err != nil {
-		return nil, err
-	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
+	}
+	if v, ok := f.r.virtual[abs]; ok {
+		return v, nil // made from files checked already
+	}
+	if err := f.check(path); err != nil {
+		return nil, err
+	}
+	if f.r.ignored(abs) {
+		return nil, ignoredError(f.r.rel(abs))
 	}
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {

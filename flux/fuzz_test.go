@@ -1,0 +1,75 @@
+package flux
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// FuzzParseKustomization feeds arbitrary YAML to every reader of the
+// package: none may panic, a unit they accept keeps its promises (a path
+// inside the source, namespaces filled in), and every refusal starts with
+// the object.
+func FuzzParseKustomization(f *testing.F) {
+	f.Add([]byte(full))
+	f.Add([]byte(ks("v1beta1", "  path: ../x\n  dependsOn: [{name: apps}]\n")))
+	f.Add([]byte(gitRepo("v1", "  ref: {tag: v1}\n")))
+	f.Add([]byte(ociRepo("v1", "  layerSelector: {operation: copy}\n")))
+	f.Add([]byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: \"\\x1b\", namespace: [1]}\nspec: {interval: 1.5h, path: /, sourceRef: {kind: Bucket, name: b}}\n"))
+	files, _ := filepath.Glob("testdata/fleet/clusters/production/*.yaml")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			for _, doc := range strings.Split(string(b), "\n---\n") {
+				f.Add([]byte(doc))
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := map[string]any{}
+		if err := yaml.Unmarshal(data, &m); err != nil {
+			return
+		}
+		u := &unstructured.Unstructured{Object: m}
+		IsConfig(u)
+		IsKustomization(u)
+		if _, err := ParseGitRepository(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "GitRepository/") {
+			t.Errorf("GitRepository error does not start with the object: %v", err)
+		}
+		if _, err := ParseOCIRepository(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "OCIRepository/") {
+			t.Errorf("OCIRepository error does not start with the object: %v", err)
+		}
+		k, err := ParseKustomization(u, "f.yaml")
+		if err != nil {
+			if k != nil {
+				t.Errorf("a unit and an error")
+			}
+			if !strings.HasPrefix(err.Error(), "Kustomization/") {
+				t.Errorf("error does not start with the object: %v", err)
+			}
+			return
+		}
+		if k.Path == "" || k.Path == ".." || strings.HasPrefix(k.Path, "../") || strings.HasPrefix(k.Path, "/") {
+			t.Errorf("accepted path %q", k.Path)
+		}
+		if k.Namespace == "" || k.SourceRef.Namespace == "" || k.SourceRef.Name == "" {
+			t.Errorf("accepted a unit with empty names: %+v", k)
+		}
+		for _, d := range k.DependsOn {
+			if d.Namespace == "" || d.Name == "" || d.Kind != KustomizationKind {
+				t.Errorf("accepted dependency %+v", d)
+			}
+		}
+		Unsupported(k.SourceRef.Kind)
+		if !SelfRef(k, k.SourceRef, k.Path) {
+			t.Errorf("SelfRef is false for the unit's own source and path: %+v", k)
+		}
+		levels, err := Order([]*Kustomization{k})
+		if err == nil {
+			Dependents(levels, k.Ref())
+		}
+	})
+}
