@@ -376,3 +376,23 @@ func selfSignedCA(t *testing.T) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
+
+func TestSupportedKind(t *testing.T) {
+	for kind, want := range map[string]string{
+		"GitRepository":     "",
+		"OCIRepository":     "",
+		"Bucket":            "Bucket is not supported yet",
+		"ArtifactGenerator": "ArtifactGenerator is not supported yet",
+		"ExternalArtifact":  "ExternalArtifact is not supported yet",
+		"":                  "has no kind",
+		"HelmRepository":    `"HelmRepository" is not a Flux source tidegate knows`,
+	} {
+		err := source.SupportedKind(kind)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", kind, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: err = %v, want %q", kind, err, want)
+		}
+	}
+}
