@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/tidegate/tidegate/internal/httpclient"
 	"github.com/tidegate/tidegate/source"
 	"github.com/tidegate/tidegate/source/sourcetest"
 )
@@ -330,9 +335,9 @@ func TestHostileGitSecrets(t *testing.T) {
 		want   string
 		secret string
 	}{
-		{"wrong password", basic.URL + "/repo.git", map[string][]byte{"username": []byte("flux"), "password": []byte("wrong-secret-789")}, source.GitRef{}, "--git-token", "wrong-secret-789"},
-		{"wrong password while listing tags for semver", basic.URL + "/repo.git", map[string][]byte{"username": []byte("flux"), "password": []byte("wrong-secret-790")}, source.GitRef{SemVer: "^1"}, "--git-token", "wrong-secret-790"},
-		{"password in the URL", strings.Replace(basic.URL, "http://", "http://flux:url-secret-111@", 1) + "/repo.git", nil, source.GitRef{}, "--git-token", "url-secret-111"},
+		{"wrong password", basic.URL + "/repo.git", map[string][]byte{"username": []byte("flux"), "password": []byte("wrong-secret-789")}, source.GitRef{}, "check the GitRepository's spec.secretRef", "wrong-secret-789"},
+		{"wrong password while listing tags for semver", basic.URL + "/repo.git", map[string][]byte{"username": []byte("flux"), "password": []byte("wrong-secret-790")}, source.GitRef{SemVer: "^1"}, "check the GitRepository's spec.secretRef", "wrong-secret-790"},
+		{"password in the URL", strings.Replace(basic.URL, "http://", "http://flux:url-secret-111@", 1) + "/repo.git", nil, source.GitRef{}, "spec.secretRef", "url-secret-111"},
 		{"CA of another server", tlsSrv.URL + "/repo.git", map[string][]byte{"ca.crt": otherCA}, source.GitRef{}, "certificate", ""},
 		{"CA that is no PEM", tlsSrv.URL + "/repo.git", map[string][]byte{"ca.crt": []byte("not-pem-secret-222")}, source.GitRef{}, "holds no PEM certificate", "not-pem-secret-222"},
 	} {
@@ -394,5 +399,104 @@ func TestSupportedKind(t *testing.T) {
 		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
 			t.Errorf("%s: err = %v, want %q", kind, err, want)
 		}
+	}
+}
+
+// TestAuthFromSecretOverSSH clones with a secret as flux create secret
+// git makes it for SSH: identity and known_hosts.
+func TestAuthFromSecretOverSSH(t *testing.T) {
+	f := newFluxFixture(t, "master")
+	url, key, known := sshServer(t, f.bare)
+	auth, err := source.AuthFromSecret(map[string][]byte{"identity": key, "known_hosts": known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	co, err := source.Open(context.Background(), url, source.WithGitRef(source.GitRef{SemVer: "~1.0"}), source.WithAuth(auth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close()
+	if co.Tag != "v1.0.0" || co.Revision != f.rev["1.0.0"] {
+		t.Errorf("tag %s revision %s, want v1.0.0 %s", co.Tag, co.Revision, f.rev["1.0.0"])
+	}
+
+	tmp := isolatedTemp(t)
+	_, otherKey := newKey(t)
+	auth, err = source.AuthFromSecret(map[string][]byte{"identity": otherKey, "known_hosts": known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = source.Open(context.Background(), url, source.WithGitRef(source.GitRef{Tag: "v1.0.0"}), source.WithAuth(auth))
+	if err == nil || !strings.Contains(err.Error(), "the secret's identity") {
+		t.Errorf("a key the server does not know: err = %v", err)
+	}
+	assertEmptyDir(t, tmp)
+}
+
+// TestHostileGitRefStall: a Git server that stops in the middle of the
+// pack holds a GitRepository clone no longer than its deadline, and the
+// half clone goes.
+func TestHostileGitRefStall(t *testing.T) {
+	f := newFluxFixture(t, "master")
+	srv := httptest.NewServer(sourcetest.StallingBackend(t, f.root, 64))
+	t.Cleanup(srv.Close)
+	for _, ref := range []source.GitRef{{Tag: "v1.0.0"}, {SemVer: "~1.0"}, {Commit: f.rev["1.0.0"]}, {Name: "refs/pull/1/head"}} {
+		t.Run(ref.String(), func(t *testing.T) {
+			tmp := isolatedTemp(t)
+			start := time.Now()
+			_, err := source.Open(context.Background(), srv.URL+"/repo.git", source.WithGitRef(ref),
+				source.WithHTTPClient(httpclient.New(httpclient.WithStallTimeout(0), httpclient.WithRequestTimeout(0))), source.WithTimeout(500*time.Millisecond))
+			var de *source.DeadlineError
+			if !errors.As(err, &de) || !strings.Contains(err.Error(), "did not finish within 500ms") || !strings.Contains(err.Error(), srv.URL) {
+				t.Fatalf("err = %v, want the deadline naming the URL", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %s past a 500ms deadline", d)
+			}
+			assertEmptyDir(t, tmp)
+		})
+	}
+}
+
+// TestConcurrentSources fetches Git and OCI sources at once, as the
+// orchestrator does for independent units (run with -race).
+func TestConcurrentSources(t *testing.T) {
+	f := newFluxFixture(t, "master")
+	srv := serveGit(t, f.root, nil, false)
+	reg := newOCIRegistry(t, "", "")
+	for _, v := range []string{"1", "2"} {
+		push(t, reg.host(), authn.Anonymous, "acme/app", fluxArtifact(t, tarGz(t, file("v.txt", v)), "r"+v), "v"+v)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	check := func(co *source.Checkout, err error, file, want string) {
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer co.Close()
+		if got := strings.TrimSpace(read(t, filepath.Join(co.Dir, file))); got != want {
+			errs <- fmt.Errorf("%s %s: %s = %q, want %q", co.URL, co.Ref, file, got, want)
+		}
+	}
+	for i := range 2 {
+		wg.Go(func() {
+			co, err := source.Open(context.Background(), srv.URL+"/repo.git", source.WithGitRef(source.GitRef{Tag: "v1.2.0"}))
+			check(co, err, "version.txt", "1.2.0")
+		})
+		wg.Go(func() {
+			co, err := source.Open(context.Background(), srv.URL+"/repo.git", source.WithGitRef(source.GitRef{Branch: "dev"}))
+			check(co, err, "version.txt", "dev")
+		})
+		wg.Go(func() {
+			v := fmt.Sprint(i + 1)
+			co, err := source.PullArtifact(context.Background(), "oci://"+reg.host()+"/acme/app", source.OCIRef{Tag: "v" + v}, source.WithInsecure(true))
+			check(co, err, "v.txt", v)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
