@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path"
 
 	"github.com/tidegate/tidegate/flux"
@@ -63,7 +64,7 @@ func (e *expander) build(ctx context.Context, k *flux.Kustomization, src *fetche
 	if err != nil {
 		return nil, err
 	}
-	look := &lookup{pool: e.pool, cluster: unitCl, unit: k.Namespace + "/" + k.Name}
+	look := &lookup{pool: e.pool, cluster: unitCl, unit: k.Namespace + "/" + k.Name, log: e.f.log}
 	vars, secret, err := flux.Vars(ctx, k, look)
 	if err != nil {
 		return nil, err
@@ -75,6 +76,9 @@ func (e *expander) build(ctx context.Context, k *flux.Kustomization, src *fetche
 	}
 	opts.Keys = keys
 	opts.Flux = &render.Flux{Kustomization: k.Object, Vars: vars, SecretVars: secret}
+	if src.ignore != "" {
+		opts.Ignore = append(append([]string(nil), opts.Ignore...), src.ignore)
+	}
 	res, err := render.Render(ctx, src.root, paths, opts)
 	if err != nil {
 		return nil, fmt.Errorf("Kustomization %s/%s: render %s: %w", k.Namespace, k.Name, paths[0], err)
@@ -109,11 +113,18 @@ type lookup struct {
 	pool    *pool
 	cluster *clusterClient
 	unit    string
+	log     *slog.Logger
 }
 
 func (l *lookup) Get(ctx context.Context, kind, ns, name string) (map[string]string, bool, error) {
 	if d, ok := l.pool.get(kind, ns, name); ok {
 		return d, true, nil
+	}
+	if l.cluster.dyn == nil {
+		// Without a cluster an object Git does not hold is missing: an
+		// optional reference is skipped, a required one fails.
+		l.log.Warn("substituteFrom object is not in Git and this command does not read the cluster; taken as missing", "unit", l.unit, "object", kind+"/"+ns+"/"+name)
+		return nil, false, nil
 	}
 	return l.cluster.data(ctx, kind, ns, name)
 }

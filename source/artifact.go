@@ -309,6 +309,9 @@ func parseOCIURL(url string, insecure bool) (name.Repository, error) {
 	if host, _, _ := strings.Cut(rest, "/"); strings.Contains(host, "@") {
 		return name.Repository{}, errors.New("the URL holds credentials: put them in the OCIRepository's spec.secretRef (a docker-registry Secret), never in spec.url")
 	}
+	if !strings.Contains(strings.Trim(rest, "/"), "/") {
+		return name.Repository{}, errors.New("no repository after the host (oci://host/org/repo)")
+	}
 	last := rest[strings.LastIndex(rest, "/")+1:]
 	if strings.ContainsAny(last, ":@") {
 		return name.Repository{}, errors.New("the URL holds a tag or digest: give the repository only and put the tag, semver or digest in spec.ref")
@@ -320,9 +323,6 @@ func parseOCIURL(url string, insecure bool) (name.Repository, error) {
 	repo, err := name.NewRepository(rest, nopts...)
 	if err != nil {
 		return name.Repository{}, fmt.Errorf("not a repository (oci://host/org/repo): %w", err)
-	}
-	if !strings.Contains(rest, "/") {
-		return name.Repository{}, errors.New("no repository after the host (oci://host/org/repo)")
 	}
 	return repo, nil
 }

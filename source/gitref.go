@@ -119,7 +119,7 @@ func cloneGitRef(ctx context.Context, rawURL string, o options) (*Checkout, erro
 		if errors.As(err, &nf) {
 			return nil, fmt.Errorf("%s: %s", safe, nf.msg)
 		}
-		return nil, explainRemote(interrupted(ctx, err), safe, rawURL, o.auth)
+		return nil, explainGitRef(interrupted(ctx, err), safe, rawURL, o.auth)
 	}
 	head, err := repo.Head()
 	if err != nil {
@@ -304,4 +304,21 @@ func absPath(p string) string {
 		return abs
 	}
 	return p
+}
+
+// explainGitRef is explainRemote for a GitRepository, whose credentials
+// come from its spec.secretRef (or the flags that stand in for it).
+func explainGitRef(err error, safe, raw string, a Auth) error {
+	msg := redactText(err.Error(), raw, a)
+	switch {
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed):
+		return fmt.Errorf("%s: %s (check the GitRepository's spec.secretRef: username and password, or bearerToken; or --git-token/--git-username/--git-password)", safe, msg)
+	case strings.Contains(msg, "knownhosts: key is unknown"):
+		return fmt.Errorf("%s: the SSH host key is not in known_hosts (the secret's known_hosts or --known-hosts); add it: ssh-keyscan prints it", safe)
+	case strings.Contains(msg, "knownhosts: key mismatch"):
+		return fmt.Errorf("%s: the SSH host key does NOT match known_hosts: the server changed its key or someone is in between; check with the server's owner", safe)
+	case strings.Contains(msg, "unable to authenticate"):
+		return fmt.Errorf("%s: the SSH server refused the key (the secret's identity): add its public half to the repository as a deploy key", safe)
+	}
+	return explainRemote(err, safe, raw, a)
 }
