@@ -53,6 +53,29 @@ func TestTakeOverFromAnotherManager(t *testing.T) {
 	}
 
 	m := apply.New(dyn, mapper, apply.Options{TakeOverManagers: []string{"kustomize-controller"}, KeepLabels: []string{name, nsLabel}})
+	// The diff shows what the write will do, though a dry-run cannot
+	// move the ownership first: the key only Flux set goes, its labels
+	// stay. A plain diff would not show the key going.
+	before, _ := cms.Get(ctx, "f", metav1.GetOptions{})
+	for _, tc := range []struct {
+		m        *apply.Manager
+		dropShow bool
+	}{{m, true}, {plain, false}} {
+		changes, err := tc.m.Diff(ctx, []*unstructured.Unstructured{desired})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := changes[0].Diff
+		if got := strings.Contains(d, "-  drop: flux"); got != tc.dropShow {
+			t.Errorf("take-over %v: diff shows drop removed: %v, want %v:\n%s", tc.dropShow, got, tc.dropShow, d)
+		}
+		if !strings.Contains(d, "+  keep: git") || strings.Contains(d, "-    "+name) {
+			t.Errorf("diff:\n%s", d)
+		}
+	}
+	if live, _ := cms.Get(ctx, "f", metav1.GetOptions{}); live.GetResourceVersion() != before.GetResourceVersion() {
+		t.Error("the diff wrote")
+	}
 	cs, err := m.Apply(ctx, []*unstructured.Unstructured{desired}, apply.ApplyOptions{})
 	if err != nil {
 		t.Fatalf("with TakeOverManagers: %v", err)

@@ -83,7 +83,21 @@ func TestFluxHandover(t *testing.T) {
 	r.write("web.yaml", deployment(ns, "web", "A", "B"))
 	o := options(t, r, ns, unitOptions("flux-system", "apps"))
 
-	rep, err := run(t, o)
+	// Look first: the diff shows them adopted, with what the run will
+	// change, the keys only Flux applied going included, and writes
+	// nothing.
+	rep, err, writes := recorded(t, o, true)
+	if err != nil || len(writes) > 0 {
+		t.Fatalf("diff: %v, writes %v", err, writes)
+	}
+	if e := entryOf(rep, "ConfigMap/"+ns+"/settings"); e.Action != reconcile.Adopted || !strings.Contains(e.Diff, "-  legacy: flux") || !strings.Contains(e.Diff, "+  value: git") || strings.Contains(e.Diff, "-    "+handover.NameLabel) {
+		t.Errorf("diff of settings: %+v", e)
+	}
+	if e := entryOf(rep, "Deployment/"+ns+"/web"); e.Action != reconcile.Adopted || !strings.Contains(e.Diff, "+        image: nginx:1.27") {
+		t.Errorf("diff of web: %+v", e)
+	}
+
+	rep, err = run(t, o)
 	if err != nil {
 		t.Fatalf("handover run: %v", err)
 	}
