@@ -26,7 +26,11 @@
 // Objects once managed with kubectl's client-side apply are taken over:
 // the last-applied-configuration annotation is dropped and kubectl's
 // field ownership is migrated to tidegate, so that a field later removed
-// from Git is removed from the cluster too.
+// from Git is removed from the cluster too. Objects another controller
+// applied with server-side apply are taken over the same way when its
+// field manager is one of Options.TakeOverManagers (Flux's
+// kustomize-controller, for a Flux unit): its Apply entries in
+// managedFields become tidegate's, except the labels in KeepLabels.
 //
 // Conflicts with other field managers and changes to immutable fields
 // fail with an error that names the object and the field; Force (or the

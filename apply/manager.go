@@ -282,11 +282,15 @@ func (m *Manager) applyOne(ctx context.Context, p Planned, o ApplyOptions) (Chan
 
 // patch sends one server-side apply.
 func (m *Manager) patch(ctx context.Context, p Planned, dryRun, force bool) (*unstructured.Unstructured, error) {
-	body, err := json.Marshal(p.Desired.Object)
+	send, manager := p.Desired, m.opts.FieldManager
+	if dryRun {
+		send, manager = m.asTakenOver(p)
+	}
+	body, err := json.Marshal(send.Object)
 	if err != nil {
 		return nil, err
 	}
-	opts := metav1.PatchOptions{FieldManager: m.opts.FieldManager, Force: &force}
+	opts := metav1.PatchOptions{FieldManager: manager, Force: &force}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}

@@ -136,3 +136,47 @@ func fieldSet(e metav1.ManagedFieldsEntry) (*fieldpath.Set, error) {
 	}
 	return s, nil
 }
+
+// asTakenOver returns what a dry-run sends for p, and as which field
+// manager, so that it shows what the real write will do after moving
+// another manager's ownership: a dry-run may not rewrite managedFields
+// first. Applied under that manager's own name, Git's object replaces
+// its applied configuration, so the fields only it set and Git no longer
+// has are removed in the result, as they will be once they are
+// tidegate's. Its kept labels are sent along, as they stay. Objects
+// where tidegate already has an entry of its own are sent as they are:
+// the simulation would leave tidegate's old fields out of account.
+func (m *Manager) asTakenOver(p Planned) (*unstructured.Unstructured, string) {
+	if len(m.opts.TakeOverManagers) == 0 || p.Live == nil {
+		return p.Desired, m.opts.FieldManager
+	}
+	from := ""
+	for _, e := range p.Live.GetManagedFields() {
+		if e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" {
+			continue
+		}
+		if e.Manager == m.opts.FieldManager {
+			return p.Desired, m.opts.FieldManager
+		}
+		if from == "" && slices.Contains(m.opts.TakeOverManagers, e.Manager) {
+			from = e.Manager
+		}
+	}
+	if from == "" {
+		return p.Desired, m.opts.FieldManager
+	}
+	send := p.Desired.DeepCopy()
+	labels := send.GetLabels()
+	for _, k := range m.opts.KeepLabels {
+		if v, ok := p.Live.GetLabels()[k]; ok {
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			if _, set := labels[k]; !set {
+				labels[k] = v
+			}
+		}
+	}
+	send.SetLabels(labels)
+	return send, from
+}

@@ -5,8 +5,10 @@
 // Writing is decided here (policy.go): an object that exists in the
 // cluster is written only if it is a member (this inventory's part-of
 // label, or listed in the previous inventory); an unowned object only
-// when adopted (--adopt or tidegate.dev/adopt: enabled), and a member of
-// another inventory only with force. The caller refuses the whole run
+// when adopted (--adopt, tidegate.dev/adopt: enabled, or the labels a
+// Flux unit adopts by: those kustomize-controller put on what its
+// Kustomization applied), and a member of another inventory only with
+// force. The caller refuses the whole run
 // before any write otherwise.
 //
 // Deleting is where GitOps tools lose users' trust, so a prune deletes an

@@ -33,6 +33,8 @@ func TestDecide(t *testing.T) {
 	annotated := cm(nil, map[string]string{prune.AdoptAnnotation: "enabled"})
 	forced := cm(nil, map[string]string{"tidegate.dev/force": "enabled"})
 	listed := inventory.NewSet(object.FromUnstructured(git))
+	const fluxName, fluxNS = "kustomize.toolkit.fluxcd.io/name", "kustomize.toolkit.fluxcd.io/namespace"
+	fluxApps := map[string]string{fluxName: "apps", fluxNS: "flux-system"}
 	forceAnn := func(u *unstructured.Unstructured) bool { return u.GetAnnotations()["tidegate.dev/force"] == "enabled" }
 	for _, tc := range []struct {
 		name          string
@@ -56,6 +58,12 @@ func TestDecide(t *testing.T) {
 		{"another inventory, --adopt", annotated, cm(map[string]string{inventory.PartOfLabel: theirs}, nil), inventory.Set{}, prune.ClaimOptions{Adopt: true}, prune.Foreign, false, []string{"not even with --adopt"}},
 		{"another inventory, --force", git, cm(map[string]string{inventory.PartOfLabel: theirs}, nil), inventory.Set{}, prune.ClaimOptions{Force: true}, prune.Foreign, true, nil},
 		{"another inventory, force annotation", forced, cm(map[string]string{inventory.PartOfLabel: theirs}, nil), inventory.Set{}, prune.ClaimOptions{ForceObject: forceAnn}, prune.Foreign, true, nil},
+		{"Flux's, labelled for this unit", git, cm(fluxApps, nil, "kustomize-controller"), inventory.Set{}, prune.ClaimOptions{AdoptLabels: fluxApps}, prune.Unowned, true, nil},
+		{"Flux's, labelled for another unit", git, cm(map[string]string{fluxName: "infra", fluxNS: "flux-system"}, nil, "kustomize-controller"), inventory.Set{}, prune.ClaimOptions{AdoptLabels: fluxApps}, prune.Unowned, false, []string{"Flux Kustomization flux-system/infra", "this run adopts only objects labelled " + fluxName + "=apps," + fluxNS + "=flux-system", "flux suspend kustomization infra -n flux-system"}},
+		{"Flux's, one label of this unit only", git, cm(map[string]string{fluxName: "apps", fluxNS: "tenants"}, nil, "kustomize-controller"), inventory.Set{}, prune.ClaimOptions{AdoptLabels: fluxApps}, prune.Unowned, false, []string{"flux suspend kustomization apps -n tenants"}},
+		{"unlabelled, adopting by labels", git, cm(nil, nil, "kubectl-edit"), inventory.Set{}, prune.ClaimOptions{AdoptLabels: fluxApps}, prune.Unowned, false, []string{"kubectl-edit", "this run adopts only objects labelled"}},
+		{"empty adopt labels adopt nothing", git, cm(map[string]string{}, nil, "kubectl-edit"), inventory.Set{}, prune.ClaimOptions{AdoptLabels: map[string]string{}}, prune.Unowned, false, []string{"--adopt"}},
+		{"adopt labels never take another inventory's", git, cm(map[string]string{inventory.PartOfLabel: theirs, fluxName: "apps", fluxNS: "flux-system"}, nil), inventory.Set{}, prune.ClaimOptions{AdoptLabels: fluxApps}, prune.Foreign, false, []string{theirs, "--force"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := prune.Decide(tc.desired, tc.live, ours, tc.previous, tc.opts)
