@@ -189,10 +189,9 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 	k.Timeout = fluxTimeout(interval, timeout, hasTimeout)
 
 	if ns := s.str(spec, "targetNamespace"); ns != "" {
-		for _, msg := range validation.IsDNS1123Label(ns) {
-			s.fail("spec.targetNamespace", "%s is not a namespace name: %s", quote(ns), msg)
+		if validNamespace(s, "spec.targetNamespace", ns) {
+			k.TargetNamespace = ns
 		}
-		k.TargetNamespace = ns
 	}
 	if sa := s.str(spec, "serviceAccountName"); sa != "" {
 		if validName(s, "spec.serviceAccountName", sa) {
@@ -408,19 +407,19 @@ func checkMeta(f fields, obj map[string]any) (namespace, name string) {
 	return namespace, name
 }
 
+// validName checks an object name as the API server would, so that a
+// name no cluster could hold is refused where it is written.
 func validName(f fields, field, name string) bool {
-	msgs := validation.IsDNS1123Subdomain(name)
-	if len(msgs) > 0 {
-		f.fail(field, "%s is not a valid object name: %s", quote(name), msgs[0])
+	if len(validation.IsDNS1123Subdomain(name)) > 0 {
+		f.fail(field, "%s is not a valid object name: use at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit", quote(name))
 		return false
 	}
 	return true
 }
 
 func validNamespace(f fields, field, ns string) bool {
-	msgs := validation.IsDNS1123Label(ns)
-	if len(msgs) > 0 {
-		f.fail(field, "%s is not a valid namespace name: %s", quote(ns), msgs[0])
+	if len(validation.IsDNS1123Label(ns)) > 0 {
+		f.fail(field, "%s is not a valid namespace name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", quote(ns))
 		return false
 	}
 	return true

@@ -155,7 +155,7 @@ func TestParseKustomizationErrors(t *testing.T) {
 		{"negative duration", ks("v1", "  retryInterval: -1m\n"), []string{`spec.retryInterval: -1m is not a duration`}},
 		{"dependsOn without name", ks("v1", "  dependsOn: [{namespace: x}]\n"), []string{"spec.dependsOn[0].name: is missing"}},
 		{"dependsOn bad namespace", ks("v1", "  dependsOn: [{name: a, namespace: Upper}]\n"), []string{"spec.dependsOn[0].namespace: Upper is not a valid namespace name"}},
-		{"targetNamespace", ks("v1", "  targetNamespace: my_ns\n"), []string{"spec.targetNamespace: my_ns is not a namespace name"}},
+		{"targetNamespace", ks("v1", "  targetNamespace: my_ns\n"), []string{"spec.targetNamespace: my_ns is not a valid namespace name"}},
 		{"healthCheck without kind", ks("v1", "  healthChecks: [{name: a}]\n"), []string{"spec.healthChecks[0].kind: is missing"}},
 		{"healthCheck apiVersion", ks("v1", "  healthChecks: [{apiVersion: a/b/c, kind: X, name: a}]\n"), []string{"spec.healthChecks[0].apiVersion: a/b/c is not an API version"}},
 		{"kubeConfig without secretRef", ks("v1", "  kubeConfig: {}\n"), []string{"spec.kubeConfig.secretRef: is missing", "remove spec.kubeConfig"}},
