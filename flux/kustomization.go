@@ -138,9 +138,7 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 	k := &Kustomization{Namespace: self.Namespace, Name: self.Name, File: file, Object: u}
 	spec, ok := f.mapping(obj, "spec")
 	if !ok {
-		if _, present := obj["spec"]; !present {
-			f.fail("spec", "is missing: a Flux Kustomization needs at least spec.interval and spec.sourceRef")
-		}
+		f.fail("spec", "is missing: a Flux Kustomization needs at least spec.interval and spec.sourceRef")
 		return nil, f.errs(self, file)
 	}
 	s := f.at("spec")

@@ -143,6 +143,7 @@ func TestParseKustomizationErrors(t *testing.T) {
 		want []string
 	}{
 		{"no spec", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a, namespace: ns}\n", []string{"Kustomization/ns/a (f.yaml): spec: is missing"}},
+		{"null spec", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a, namespace: ns}\nspec:\n", []string{"Kustomization/ns/a (f.yaml): spec: is missing"}},
 		{"no namespace", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a}\nspec: {interval: 1m, sourceRef: {kind: GitRepository, name: x}}\n", []string{"Kustomization/a (f.yaml): metadata.namespace: is missing", "flux-system"}},
 		{"no name", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {namespace: n}\nspec: {interval: 1m, sourceRef: {kind: GitRepository, name: x}}\n", []string{`metadata.name: is missing`}},
 		{"no interval", strings.Replace(ks("v1", ""), "  interval: 10m\n", "", 1), []string{"spec.interval: is missing", "interval: 10m"}},
