@@ -47,6 +47,7 @@ spec:
   images: [{name: x, newTag: "1"}]
   components: [../c]
   ignoreMissingComponents: false
+  deletionPolicy: Delete
   commonMetadata: {labels: {team: a}, annotations: {owner: b}}
 `
 

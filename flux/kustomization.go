@@ -63,8 +63,16 @@ type Kustomization struct {
 	SubstituteFrom []SubstituteRef
 	// Substitute is spec.postBuild.substitute.
 	Substitute map[string]string
+	// SubstituteStrategy is spec.postBuild.substituteStrategy:
+	// WithVariables (the default: substitute only when some variable is
+	// defined) or Always.
+	SubstituteStrategy string
 	// HasPostBuild says whether spec.postBuild is present at all.
 	HasPostBuild bool
+	// DeletionPolicy is spec.deletionPolicy: what becomes of the unit's
+	// objects when the Kustomization itself is deleted (MirrorPrune, the
+	// default, follows Prune; Delete, WaitForTermination, Orphan).
+	DeletionPolicy string
 	// Object is the whole object, for render.Options.Flux.
 	Object *unstructured.Unstructured
 }
@@ -257,6 +265,7 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 		k.Substitute = pf.stringMap(pb, "substitute")
 		switch st := pf.str(pb, "substituteStrategy"); st {
 		case "", "WithVariables", "Always":
+			k.SubstituteStrategy = st
 		default:
 			pf.fail("spec.postBuild.substituteStrategy", "is %s: Flux knows WithVariables (the default) and Always", quote(st))
 		}
@@ -279,6 +288,18 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 				k.SubstituteFrom = append(k.SubstituteFrom, ref)
 			}
 		}, "substituteFrom")
+	}
+
+	if k.SubstituteStrategy == "" {
+		k.SubstituteStrategy = "WithVariables"
+	}
+	switch dp := s.str(spec, "deletionPolicy"); dp {
+	case "":
+		k.DeletionPolicy = "MirrorPrune"
+	case "MirrorPrune", "Delete", "WaitForTermination", "Orphan":
+		k.DeletionPolicy = dp
+	default:
+		s.fail("spec.deletionPolicy", "is %s: Flux knows MirrorPrune (the default), Delete, WaitForTermination and Orphan", quote(dp))
 	}
 
 	// The build fields are render's to apply; reading their shapes here

@@ -35,6 +35,9 @@ func TestParseKustomizationFields(t *testing.T) {
 		Prune:     true,
 		Interval:  10 * time.Minute,
 		Timeout:   10*time.Minute - 30*time.Second,
+
+		SubstituteStrategy: "WithVariables",
+		DeletionPolicy:     "MirrorPrune",
 	}
 	for _, tc := range []struct {
 		name string
@@ -73,6 +76,9 @@ func TestParseKustomizationFields(t *testing.T) {
 			k.HasPostBuild = true
 			k.Substitute = map[string]string{"a": "1", "b": "x"}
 			k.SubstituteFrom = []SubstituteRef{{Kind: "ConfigMap", Name: "vars"}, {Kind: "Secret", Name: "secret-vars", Optional: true}}
+		}},
+		{"substituteStrategy and deletionPolicy", "  postBuild: {substituteStrategy: Always}\n  deletionPolicy: Orphan\n", func(k *Kustomization) {
+			k.HasPostBuild, k.SubstituteStrategy, k.DeletionPolicy = true, "Always", "Orphan"
 		}},
 		{"empty postBuild", "  postBuild: {}\n", func(k *Kustomization) { k.HasPostBuild = true; k.Substitute = nil }},
 		{"build fields", "  namePrefix: p-\n  nameSuffix: -s\n  components: [../c]\n  images: [{name: x, newTag: '2'}]\n  patches: [{patch: 'x'}]\n  commonMetadata: {labels: {a: b}}\n", func(*Kustomization) {}},
@@ -167,6 +173,7 @@ func TestParseKustomizationErrors(t *testing.T) {
 		{"substituteFrom kind", ks("v1", "  postBuild: {substituteFrom: [{kind: Opaque, name: x}]}\n"), []string{"spec.postBuild.substituteFrom[0].kind: is Opaque", "ConfigMap or a Secret"}},
 		{"substituteFrom no name", ks("v1", "  postBuild: {substituteFrom: [{kind: Secret}]}\n"), []string{"spec.postBuild.substituteFrom[0].name: is missing: name the Secret"}},
 		{"substituteStrategy", ks("v1", "  postBuild: {substituteStrategy: Never}\n"), []string{"spec.postBuild.substituteStrategy: is Never"}},
+		{"deletionPolicy", ks("v1", "  deletionPolicy: Keep\n"), []string{"spec.deletionPolicy: is Keep"}},
 		{"two problems at once", ks("v1", "  wait: yes-please\n  timeout: soon\n"), []string{"spec.wait: is a string, want true or false", `spec.timeout: soon is not a duration`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
