@@ -84,6 +84,7 @@ type Checkout struct {
 	Annotations map[string]string
 
 	remote  string // where to fetch and push; "" when there is none
+	pointer string // the branch, tag or ref name of a GitRef, for FluxRevision
 	auth    Auth
 	net     network
 	log     *slog.Logger
