@@ -19,7 +19,8 @@
 // concurrently; Dependents says which units to skip when one fails.
 //
 // Some inputs live outside the repository: spec.postBuild.substituteFrom
-// ConfigMaps and Secrets (Vars, through a Lookup the caller implements),
+// ConfigMaps and Secrets (Vars, through a Lookup: Objects reads the run's
+// own objects, the caller adds the cluster's, Lookups asks them in turn),
 // the keys of spec.decryption.secretRef (DecryptionKeys) and the kubeconfig
 // of spec.kubeConfig.secretRef (KubeConfig). This package only reads what
 // it is handed: it has no client, fetches nothing, and imports only

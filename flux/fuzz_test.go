@@ -20,6 +20,7 @@ func FuzzParseKustomization(f *testing.F) {
 	f.Add([]byte(gitRepo("v1", "  ref: {tag: v1}\n")))
 	f.Add([]byte(ociRepo("v1", "  layerSelector: {operation: copy}\n")))
 	f.Add([]byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: \"\\x1b\", namespace: [1]}\nspec: {interval: 1.5h, path: /, sourceRef: {kind: Bucket, name: b}}\n"))
+	f.Add([]byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a, namespace: b}\nspec:\n"))
 	files, _ := filepath.Glob("testdata/fleet/clusters/production/*.yaml")
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
@@ -36,13 +37,16 @@ func FuzzParseKustomization(f *testing.F) {
 		u := &unstructured.Unstructured{Object: m}
 		IsConfig(u)
 		IsKustomization(u)
-		if _, err := ParseGitRepository(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "GitRepository/") {
-			t.Errorf("GitRepository error does not start with the object: %v", err)
+		if g, err := ParseGitRepository(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "GitRepository/") || err == nil && g == nil {
+			t.Errorf("GitRepository: %v, %v", g, err)
 		}
-		if _, err := ParseOCIRepository(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "OCIRepository/") {
-			t.Errorf("OCIRepository error does not start with the object: %v", err)
+		if o, err := ParseOCIRepository(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "OCIRepository/") || err == nil && o == nil {
+			t.Errorf("OCIRepository: %v, %v", o, err)
 		}
 		k, err := ParseKustomization(u, "f.yaml")
+		if err == nil && k == nil {
+			t.Fatal("no unit and no error")
+		}
 		if err != nil {
 			if k != nil {
 				t.Errorf("a unit and an error")

@@ -38,23 +38,21 @@ func Order(units []*Kustomization) ([][]*Kustomization, error) {
 	}
 	sortUnits(sorted)
 
-	// deps are each unit's dependencies by identity, once each: a caller
-	// may build units by hand, with duplicates or API versions.
+	// deps are each unit's dependencies by identity, once each (a caller
+	// may build units by hand, with duplicates or API versions), and only
+	// those among units: a missing one is reported, and the cycles among
+	// the others are found all the same, so one run reports both.
 	deps := make(map[Ref][]Ref, len(sorted))
+	missing := 0
 	for _, u := range sorted {
 		seen := map[Ref]bool{}
 		for _, d := range u.DependsOn {
-			if d = d.key(); !seen[d] {
-				seen[d] = true
-				deps[u.Ref()] = append(deps[u.Ref()], d)
+			if d = d.key(); seen[d] {
+				continue
 			}
-		}
-	}
-
-	missing := 0
-	for _, u := range sorted {
-		for _, d := range deps[u.Ref()] {
+			seen[d] = true
 			if _, ok := byRef[d]; ok {
+				deps[u.Ref()] = append(deps[u.Ref()], d)
 				continue
 			}
 			missing++
@@ -65,9 +63,6 @@ func Order(units []*Kustomization) ([][]*Kustomization, error) {
 	}
 	if missing > maxNamed {
 		errs = append(errs, fmt.Errorf("and %d more missing dependencies", missing-maxNamed))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 
 	// Kahn's algorithm, one level at a time.
@@ -102,10 +97,13 @@ func Order(units []*Kustomization) ([][]*Kustomization, error) {
 		sortUnits(next)
 		level = next
 	}
-	if placed == len(sorted) {
-		return levels, nil
+	if placed < len(sorted) {
+		errs = append(errs, cycles(sorted, byRef, deps, waiting))
 	}
-	return nil, cycles(sorted, byRef, deps, waiting)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return levels, nil
 }
 
 // cycles explains the units Kahn's algorithm could not place: each is on

@@ -80,6 +80,8 @@ func TestOrderErrors(t *testing.T) {
 			[]string{"Kustomization/f/a -> Kustomization/f/b -> Kustomization/f/a", "Kustomization/f/c -> Kustomization/f/d -> Kustomization/f/c"}, nil},
 		{"missing", []*Kustomization{unit("f", "apps", "infra")}, []string{"Kustomization/f/apps (apps.yaml) depends on Kustomization/f/infra, which is not in this run", "remove it from spec.dependsOn"}, nil},
 		{"missing in another namespace", []*Kustomization{unit("team", "app", "infra"), unit("flux-system", "infra")}, []string{"depends on Kustomization/team/infra"}, nil},
+		{"missing and a cycle at once", []*Kustomization{unit("f", "a", "b"), unit("f", "b", "a"), unit("f", "c", "gone")},
+			[]string{"Kustomization/f/c (c.yaml) depends on Kustomization/f/gone", "dependency cycle Kustomization/f/a -> Kustomization/f/b -> Kustomization/f/a"}, nil},
 		{"defined twice", []*Kustomization{unit("f", "a"), {Namespace: "f", Name: "a", File: "other.yaml"}}, []string{"Kustomization/f/a is defined twice (a.yaml and other.yaml)"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -47,6 +47,7 @@ spec:
   images: [{name: x, newTag: "1"}]
   components: [../c]
   ignoreMissingComponents: false
+  deletionPolicy: Delete
   commonMetadata: {labels: {team: a}, annotations: {owner: b}}
 `
 
@@ -66,6 +67,16 @@ func TestHostileWrongTypes(t *testing.T) {
 			continue // TestHostileNotFlux; a strategic merge patch is any partial object
 		}
 		orig := lookupPath(base.Object, p)
+		t.Run(field+"=null", func(t *testing.T) {
+			// null reads as absent: a required field is missing, an
+			// optional one is not set; either way a unit or an error.
+			u := &unstructured.Unstructured{Object: deepCopy(base.Object)}
+			setPath(u.Object, p, nil)
+			k, err := ParseKustomization(u, "f.yaml")
+			if (k == nil) == (err == nil) {
+				t.Errorf("unit %v and error %v", k, err)
+			}
+		})
 		for _, w := range wrong {
 			if typeName(w) == typeName(orig) {
 				continue

@@ -63,8 +63,16 @@ type Kustomization struct {
 	SubstituteFrom []SubstituteRef
 	// Substitute is spec.postBuild.substitute.
 	Substitute map[string]string
+	// SubstituteStrategy is spec.postBuild.substituteStrategy:
+	// WithVariables (the default: substitute only when some variable is
+	// defined) or Always.
+	SubstituteStrategy string
 	// HasPostBuild says whether spec.postBuild is present at all.
 	HasPostBuild bool
+	// DeletionPolicy is spec.deletionPolicy: what becomes of the unit's
+	// objects when the Kustomization itself is deleted (MirrorPrune, the
+	// default, follows Prune; Delete, WaitForTermination, Orphan).
+	DeletionPolicy string
 	// Object is the whole object, for render.Options.Flux.
 	Object *unstructured.Unstructured
 }
@@ -138,9 +146,7 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 	k := &Kustomization{Namespace: self.Namespace, Name: self.Name, File: file, Object: u}
 	spec, ok := f.mapping(obj, "spec")
 	if !ok {
-		if _, present := obj["spec"]; !present {
-			f.fail("spec", "is missing: a Flux Kustomization needs at least spec.interval and spec.sourceRef")
-		}
+		f.fail("spec", "is missing: a Flux Kustomization needs at least spec.interval and spec.sourceRef")
 		return nil, f.errs(self, file)
 	}
 	s := f.at("spec")
@@ -189,10 +195,9 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 	k.Timeout = fluxTimeout(interval, timeout, hasTimeout)
 
 	if ns := s.str(spec, "targetNamespace"); ns != "" {
-		for _, msg := range validation.IsDNS1123Label(ns) {
-			s.fail("spec.targetNamespace", "%s is not a namespace name: %s", quote(ns), msg)
+		if validNamespace(s, "spec.targetNamespace", ns) {
+			k.TargetNamespace = ns
 		}
-		k.TargetNamespace = ns
 	}
 	if sa := s.str(spec, "serviceAccountName"); sa != "" {
 		if validName(s, "spec.serviceAccountName", sa) {
@@ -260,6 +265,7 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 		k.Substitute = pf.stringMap(pb, "substitute")
 		switch st := pf.str(pb, "substituteStrategy"); st {
 		case "", "WithVariables", "Always":
+			k.SubstituteStrategy = st
 		default:
 			pf.fail("spec.postBuild.substituteStrategy", "is %s: Flux knows WithVariables (the default) and Always", quote(st))
 		}
@@ -282,6 +288,18 @@ func ParseKustomization(u *unstructured.Unstructured, file string) (*Kustomizati
 				k.SubstituteFrom = append(k.SubstituteFrom, ref)
 			}
 		}, "substituteFrom")
+	}
+
+	if k.SubstituteStrategy == "" {
+		k.SubstituteStrategy = "WithVariables"
+	}
+	switch dp := s.str(spec, "deletionPolicy"); dp {
+	case "":
+		k.DeletionPolicy = "MirrorPrune"
+	case "MirrorPrune", "Delete", "WaitForTermination", "Orphan":
+		k.DeletionPolicy = dp
+	default:
+		s.fail("spec.deletionPolicy", "is %s: Flux knows MirrorPrune (the default), Delete, WaitForTermination and Orphan", quote(dp))
 	}
 
 	// The build fields are render's to apply; reading their shapes here
@@ -408,19 +426,19 @@ func checkMeta(f fields, obj map[string]any) (namespace, name string) {
 	return namespace, name
 }
 
+// validName checks an object name as the API server would, so that a
+// name no cluster could hold is refused where it is written.
 func validName(f fields, field, name string) bool {
-	msgs := validation.IsDNS1123Subdomain(name)
-	if len(msgs) > 0 {
-		f.fail(field, "%s is not a valid object name: %s", quote(name), msgs[0])
+	if len(validation.IsDNS1123Subdomain(name)) > 0 {
+		f.fail(field, "%s is not a valid object name: use at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit", quote(name))
 		return false
 	}
 	return true
 }
 
 func validNamespace(f fields, field, ns string) bool {
-	msgs := validation.IsDNS1123Label(ns)
-	if len(msgs) > 0 {
-		f.fail(field, "%s is not a valid namespace name: %s", quote(ns), msgs[0])
+	if len(validation.IsDNS1123Label(ns)) > 0 {
+		f.fail(field, "%s is not a valid namespace name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", quote(ns))
 		return false
 	}
 	return true

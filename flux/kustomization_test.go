@@ -35,6 +35,9 @@ func TestParseKustomizationFields(t *testing.T) {
 		Prune:     true,
 		Interval:  10 * time.Minute,
 		Timeout:   10*time.Minute - 30*time.Second,
+
+		SubstituteStrategy: "WithVariables",
+		DeletionPolicy:     "MirrorPrune",
 	}
 	for _, tc := range []struct {
 		name string
@@ -73,6 +76,9 @@ func TestParseKustomizationFields(t *testing.T) {
 			k.HasPostBuild = true
 			k.Substitute = map[string]string{"a": "1", "b": "x"}
 			k.SubstituteFrom = []SubstituteRef{{Kind: "ConfigMap", Name: "vars"}, {Kind: "Secret", Name: "secret-vars", Optional: true}}
+		}},
+		{"substituteStrategy and deletionPolicy", "  postBuild: {substituteStrategy: Always}\n  deletionPolicy: Orphan\n", func(k *Kustomization) {
+			k.HasPostBuild, k.SubstituteStrategy, k.DeletionPolicy = true, "Always", "Orphan"
 		}},
 		{"empty postBuild", "  postBuild: {}\n", func(k *Kustomization) { k.HasPostBuild = true; k.Substitute = nil }},
 		{"build fields", "  namePrefix: p-\n  nameSuffix: -s\n  components: [../c]\n  images: [{name: x, newTag: '2'}]\n  patches: [{patch: 'x'}]\n  commonMetadata: {labels: {a: b}}\n", func(*Kustomization) {}},
@@ -143,6 +149,7 @@ func TestParseKustomizationErrors(t *testing.T) {
 		want []string
 	}{
 		{"no spec", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a, namespace: ns}\n", []string{"Kustomization/ns/a (f.yaml): spec: is missing"}},
+		{"null spec", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a, namespace: ns}\nspec:\n", []string{"Kustomization/ns/a (f.yaml): spec: is missing"}},
 		{"no namespace", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a}\nspec: {interval: 1m, sourceRef: {kind: GitRepository, name: x}}\n", []string{"Kustomization/a (f.yaml): metadata.namespace: is missing", "flux-system"}},
 		{"no name", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {namespace: n}\nspec: {interval: 1m, sourceRef: {kind: GitRepository, name: x}}\n", []string{`metadata.name: is missing`}},
 		{"no interval", strings.Replace(ks("v1", ""), "  interval: 10m\n", "", 1), []string{"spec.interval: is missing", "interval: 10m"}},
@@ -155,7 +162,7 @@ func TestParseKustomizationErrors(t *testing.T) {
 		{"negative duration", ks("v1", "  retryInterval: -1m\n"), []string{`spec.retryInterval: -1m is not a duration`}},
 		{"dependsOn without name", ks("v1", "  dependsOn: [{namespace: x}]\n"), []string{"spec.dependsOn[0].name: is missing"}},
 		{"dependsOn bad namespace", ks("v1", "  dependsOn: [{name: a, namespace: Upper}]\n"), []string{"spec.dependsOn[0].namespace: Upper is not a valid namespace name"}},
-		{"targetNamespace", ks("v1", "  targetNamespace: my_ns\n"), []string{"spec.targetNamespace: my_ns is not a namespace name"}},
+		{"targetNamespace", ks("v1", "  targetNamespace: my_ns\n"), []string{"spec.targetNamespace: my_ns is not a valid namespace name"}},
 		{"healthCheck without kind", ks("v1", "  healthChecks: [{name: a}]\n"), []string{"spec.healthChecks[0].kind: is missing"}},
 		{"healthCheck apiVersion", ks("v1", "  healthChecks: [{apiVersion: a/b/c, kind: X, name: a}]\n"), []string{"spec.healthChecks[0].apiVersion: a/b/c is not an API version"}},
 		{"kubeConfig without secretRef", ks("v1", "  kubeConfig: {}\n"), []string{"spec.kubeConfig.secretRef: is missing", "remove spec.kubeConfig"}},
@@ -166,6 +173,7 @@ func TestParseKustomizationErrors(t *testing.T) {
 		{"substituteFrom kind", ks("v1", "  postBuild: {substituteFrom: [{kind: Opaque, name: x}]}\n"), []string{"spec.postBuild.substituteFrom[0].kind: is Opaque", "ConfigMap or a Secret"}},
 		{"substituteFrom no name", ks("v1", "  postBuild: {substituteFrom: [{kind: Secret}]}\n"), []string{"spec.postBuild.substituteFrom[0].name: is missing: name the Secret"}},
 		{"substituteStrategy", ks("v1", "  postBuild: {substituteStrategy: Never}\n"), []string{"spec.postBuild.substituteStrategy: is Never"}},
+		{"deletionPolicy", ks("v1", "  deletionPolicy: Keep\n"), []string{"spec.deletionPolicy: is Keep"}},
 		{"two problems at once", ks("v1", "  wait: yes-please\n  timeout: soon\n"), []string{"spec.wait: is a string, want true or false", `spec.timeout: soon is not a duration`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -216,9 +216,7 @@ func sourceSpec(u *unstructured.Unstructured, file, kind string, versions []stri
 	self.Namespace, self.Name = checkMeta(f, u.Object)
 	spec, ok := f.mapping(u.Object, "spec")
 	if !ok {
-		if _, present := u.Object["spec"]; !present {
-			f.fail("spec", "is missing: a Flux %s needs at least spec.url and spec.interval", kind)
-		}
+		f.fail("spec", "is missing: a Flux %s needs at least spec.url and spec.interval", kind)
 		return nil, f, self, f.errs(self, file)
 	}
 	s := f.at("spec")

@@ -147,6 +147,7 @@ func TestParseOCIRepository(t *testing.T) {
 		{"operation", ociRepo("v1", "  layerSelector: {operation: unpack}\n"), []string{"spec.layerSelector.operation: is unpack"}},
 		{"insecure type", ociRepo("v1", "  insecure: 'true'\n"), []string{"spec.insecure: is a string, want true or false"}},
 		{"a GitRepository", gitRepo("v1", ""), []string{"is not a Flux OCIRepository"}},
+		{"null spec", "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {name: a, namespace: ns}\nspec: null\n", []string{"OCIRepository/ns/a (f.yaml): spec: is missing"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseOCIRepository(obj(t, tc.doc), "f.yaml")

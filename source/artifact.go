@@ -332,11 +332,12 @@ func parseOCIURL(url string, insecure bool) (name.Repository, error) {
 func resolveOCIRef(repo name.Repository, ref OCIRef, ropts []remote.Option) (name.Reference, string, error) {
 	switch {
 	case ref.Digest != "":
-		d, err := name.NewDigest(repo.String()+"@"+ref.Digest, name.WeakValidation)
-		if err != nil || !strings.HasPrefix(ref.Digest, "sha256:") {
+		// Parsed only to validate: repo.Digest keeps the registry's
+		// insecure flag, a fresh parse would not.
+		if _, err := name.NewDigest(repo.String()+"@"+ref.Digest, name.WeakValidation); err != nil || !strings.HasPrefix(ref.Digest, "sha256:") {
 			return nil, "", &refError{fmt.Sprintf("spec.ref.digest %q is not sha256:<64 hex digits>", ref.Digest)}
 		}
-		return d, "", nil
+		return repo.Digest(ref.Digest), "", nil
 	case ref.SemVer != "":
 		c, err := semver.NewConstraint(ref.SemVer)
 		if err != nil {
@@ -371,11 +372,10 @@ func resolveOCIRef(repo name.Repository, ref OCIRef, ropts []remote.Option) (nam
 	if tag == "" {
 		tag = "latest"
 	}
-	t, err := name.NewTag(repo.String()+":"+tag, name.WeakValidation)
-	if err != nil {
+	if _, err := name.NewTag(repo.String()+":"+tag, name.WeakValidation); err != nil {
 		return nil, "", &refError{fmt.Sprintf("spec.ref.tag %q is not a valid tag", tag)}
 	}
-	return t, tag, nil
+	return repo.Tag(tag), tag, nil
 }
 
 func selectLayer(m *v1.Manifest, mediaType string) (v1.Descriptor, error) {

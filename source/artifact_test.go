@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -235,7 +236,7 @@ func TestPullArtifact(t *testing.T) {
 			if got := read(t, filepath.Join(co.Dir, "apps/deploy.yaml")); got != "version: "+tc.want+"\n" {
 				t.Errorf("deploy.yaml = %q, want version %s", got, tc.want)
 			}
-			if co.Revision != tc.wantRev {
+			if co.Revision != tc.wantRev || co.FluxRevision() != tc.wantRev {
 				t.Errorf("revision = %s, want %s", co.Revision, tc.wantRev)
 			}
 			if got := co.Annotations["org.opencontainers.image.revision"]; got != "main@sha1:"+tc.want {
@@ -603,4 +604,31 @@ func assertNoCanary(t *testing.T, root string) {
 		}
 		return nil
 	})
+}
+
+// TestPullArtifactInsecureByName: spec.insecure reaches every request of
+// a registry that go-containerregistry would otherwise speak HTTPS to
+// (any name but localhost and loopback addresses).
+func TestPullArtifactInsecureByName(t *testing.T) {
+	reg := newOCIRegistry(t, "", "")
+	layer := tarGz(t, file("a.yaml", "a: named\n"))
+	digest := push(t, reg.host(), authn.Anonymous, "acme/app", fluxArtifact(t, layer, "r1"), "v1.0.0")
+	// registry.test resolves nowhere: every connection goes to reg.
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, reg.host())
+	}}
+	url := "oci://registry.test:5000/acme/app"
+	for _, ref := range []source.OCIRef{{Tag: "v1.0.0"}, {SemVer: "1.x"}, {Digest: digest}} {
+		co, err := source.PullArtifact(context.Background(), url, ref, source.WithInsecure(true), source.WithArtifactTransport(tr))
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		if read(t, filepath.Join(co.Dir, "a.yaml")) != "a: named\n" {
+			t.Errorf("%s: wrong content", ref)
+		}
+		co.Close()
+	}
+	if _, err := source.PullArtifact(context.Background(), url, source.OCIRef{Tag: "v1.0.0"}, source.WithArtifactTransport(tr)); err == nil {
+		t.Error("without spec.insecure the pull spoke plain HTTP")
+	}
 }

@@ -115,11 +115,13 @@ func cloneGitRef(ctx context.Context, rawURL string, o options) (*Checkout, erro
 	})
 	if err != nil {
 		c.Close()
+		// Errors name the URL and the ref, like PullArtifact's.
+		label := safe + " (" + ref.String() + ")"
 		var nf *refError
 		if errors.As(err, &nf) {
-			return nil, fmt.Errorf("%s: %s", safe, nf.msg)
+			return nil, fmt.Errorf("%s: %s", label, nf.msg)
 		}
-		return nil, explainGitRef(interrupted(ctx, err), safe, rawURL, o.auth)
+		return nil, explainGitRef(interrupted(ctx, err), label, rawURL, o.auth)
 	}
 	head, err := repo.Head()
 	if err != nil {
@@ -132,6 +134,22 @@ func cloneGitRef(ctx context.Context, rawURL string, o options) (*Checkout, erro
 	}
 	o.log.Info("cloned", "source", safe, "ref", ref.String(), "revision", c.Revision, "duration", time.Since(start).Round(time.Millisecond))
 	return c, nil
+}
+
+// FluxRevision is the revision as Flux writes it in an artifact's
+// status.artifact.revision: "<branch, tag or ref name>@sha1:<commit>"
+// ("sha1:<commit>" for a bare commit pin) for a GitRepository,
+// "<tag>@sha256:<digest>" for an OCI artifact. Empty for a working tree.
+func (c *Checkout) FluxRevision() string {
+	switch {
+	case c == nil || c.Revision == "":
+		return ""
+	case c.Annotations != nil || strings.Contains(c.Revision, "sha256:"):
+		return c.Revision
+	case c.pointer != "":
+		return c.pointer + "@sha1:" + c.Revision
+	}
+	return "sha1:" + c.Revision
 }
 
 // refError is a ref the remote does not have; its message is safe to
@@ -153,6 +171,7 @@ func fetchGitRef(ctx context.Context, dir, endpoint string, auth transport.AuthM
 		var name plumbing.ReferenceName
 		if ref.Branch != "" {
 			name = plumbing.NewBranchReferenceName(ref.Branch)
+			c.pointer = ref.Branch
 		}
 		repo, err := clone(name, 0)
 		if isRefNotFound(err) {
@@ -179,6 +198,7 @@ func fetchGitRef(ctx context.Context, dir, endpoint string, auth transport.AuthM
 		if !strings.HasPrefix(ref.Name, "refs/") {
 			return nil, &refError{fmt.Sprintf("spec.ref.name %q is not a full reference name (refs/heads/…, refs/tags/…, refs/pull/…)", ref.Name)}
 		}
+		c.pointer = ref.Name
 		if name.IsBranch() || name.IsTag() {
 			repo, err := clone(name, 1)
 			if isRefNotFound(err) {
@@ -199,20 +219,21 @@ func fetchGitRef(ctx context.Context, dir, endpoint string, auth transport.AuthM
 		if err != nil {
 			return nil, err
 		}
-		c.Tag = tag
+		c.Tag, c.pointer = tag, tag
 		return clone(plumbing.NewTagReferenceName(tag), 1)
 	case ref.Tag != "":
 		repo, err := clone(plumbing.NewTagReferenceName(ref.Tag), 1)
 		if isRefNotFound(err) {
 			return nil, &refError{fmt.Sprintf("tag %q not found (check spec.ref.tag)", ref.Tag)}
 		}
-		c.Tag = ref.Tag
+		c.Tag, c.pointer = ref.Tag, ref.Tag
 		return repo, err
 	}
 	branch := ref.Branch
 	if branch == "" {
 		branch = FluxDefaultBranch
 	}
+	c.pointer = branch
 	repo, err := clone(plumbing.NewBranchReferenceName(branch), 1)
 	if isRefNotFound(err) {
 		if ref.Branch == "" {

@@ -176,6 +176,19 @@ func TestGitRefs(t *testing.T) {
 			if co.Ignore != "/docs\n*.md\n" {
 				t.Errorf("Ignore = %q, want the spec.ignore given", co.Ignore)
 			}
+			pointer := map[string]string{
+				"no ref is master, as in Flux": "master", "branch": "dev", "tag": "v1.2.0", "semver >=1.1 <2": "v1.2.0",
+				"name of a pull request head": "refs/pull/1/head", "commit pin": "", "commit pin on a branch": "master",
+			}
+			if p, ok := pointer[tc.name]; ok {
+				want := "sha1:" + co.Revision
+				if p != "" {
+					want = p + "@" + want
+				}
+				if got := co.FluxRevision(); got != want {
+					t.Errorf("FluxRevision = %q, want %q", got, want)
+				}
+			}
 			if co.Ref != tc.ref.String() || co.Ref == "" {
 				t.Errorf("Ref = %q, want %q", co.Ref, tc.ref.String())
 			}

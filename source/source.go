@@ -8,6 +8,14 @@
 // known_hosts), or a git:// URL. Remotes are cloned into a temporary
 // directory that Close removes, shallowly when the ref allows it.
 //
+// The sources a Flux Kustomization names come the same way: a
+// GitRepository is Open with WithGitRef (its spec.ref, with Flux's
+// precedence and its "master" default) and the credentials AuthFromSecret
+// reads from its secretRef; an OCIRepository is an artifact that
+// PullArtifact pulls from a registry, as `flux push artifact` made it,
+// into a temporary directory. An artifact is untrusted input: its layer's
+// digest is checked and its extraction is confined and capped.
+//
 // Credentials never appear in what tidegate prints: URLs are redacted
 // with Redact, and errors from the Git libraries are redacted before they
 // are returned.
@@ -84,6 +92,7 @@ type Checkout struct {
 	Annotations map[string]string
 
 	remote  string // where to fetch and push; "" when there is none
+	pointer string // the branch, tag or ref name of a GitRef, for FluxRevision
 	auth    Auth
 	net     network
 	log     *slog.Logger
