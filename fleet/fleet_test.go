@@ -436,16 +436,18 @@ func TestFleetDiff(t *testing.T) {
 }
 
 // TestFleetModeOff applies Kustomization objects as plain objects, as
-// before tidegate knew Flux: here the cluster does not know the kind.
+// before tidegate knew Flux: no units, and the Kustomization is not set
+// aside (created where the cluster has Flux's CRDs, failed where not).
 func TestFleetModeOff(t *testing.T) {
 	ns := env.Namespace(t)
 	r := newRepo(t)
 	r.write("clusters/test/units.yaml", kustomization(ns, "a", "./a", ""))
-	rep, err := run(t, options(r, ns, func(o *fleet.Options) { o.Mode = fleet.Off }))
-	if err == nil {
-		t.Fatal("--flux=off applied a Kustomization on a cluster without Flux's CRDs")
-	}
+	rep, _ := run(t, options(r, ns, func(o *fleet.Options) { o.Mode = fleet.Off }))
 	if len(rep.Units) != 0 {
 		t.Errorf("--flux=off reported units: %v", rep.Units)
+	}
+	got := actions(rep)[" Kustomization.kustomize.toolkit.fluxcd.io/"+ns+"/a"]
+	if got == reconcile.Skipped || got == "" {
+		t.Errorf("--flux=off: the Kustomization was %q, want it applied as an object", got)
 	}
 }
