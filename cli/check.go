@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/tidegate/tidegate/check"
+	"github.com/tidegate/tidegate/fleet"
 	"github.com/tidegate/tidegate/images"
 	"github.com/tidegate/tidegate/images/scan"
 	"github.com/tidegate/tidegate/internal/markdown"
@@ -32,6 +33,7 @@ type CheckCmd struct {
 	KeyFlags
 	InventoryFlags
 	PlanFlags
+	FluxFlags
 
 	Lease bool `help:"Hold a coordination.k8s.io Lease named tidegate-<inventory-name> in the inventory namespace while reconciling, so two runs (CronJob and CI) never overlap (--no-lease skips it)." default:"true" negatable:"" env:"TIDEGATE_LEASE"`
 	// The registry flags of the images commands, without RegistryFlags'
@@ -82,6 +84,16 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
 		res, rs = check.Render(ctx, co.Dir, c.Path, render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext()})
 		add(rs...)
 	}
+	var f *fleet.Fleet
+	var plan *fleet.Plan
+	if res != nil {
+		f, plan, err = c.plan(ctx, g, co, keys, cl != nil)
+		if err != nil {
+			add(check.Result{Name: "units", Detail: err.Error(), Hint: "fix the Kustomizations the error names"})
+		} else {
+			defer plan.Close()
+		}
+	}
 
 	if cl != nil {
 		prev, r := check.Inventory(ctx, cl.dyn, cl.core.Namespaces(), c.parent(), "tidegate/"+version.Version())
@@ -95,6 +107,11 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
 		} else {
 			prev = nil
 		}
+		if plan != nil && plan.Flux {
+			// Flux's objects are read, not applied: the run needs no
+			// access to them.
+			objs = appliedObjects(plan.Units[0], plan)
+		}
 		needs, rs := check.Needs(objs, cl.mapper, check.Reconcile{
 			Inventory:          c.parent(),
 			Prune:              c.Prune,
@@ -105,6 +122,9 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
 		add(rs...)
 		add(check.Namespaces(ctx, cl.core.Namespaces(), objs, needs)...)
 		add(check.Access(ctx, cl.authz.SelfSubjectAccessReviews(), needs, who)...)
+	}
+	if plan != nil && plan.Flux {
+		add(c.unitChecks(ctx, g, f, plan, cl, who)...)
 	}
 
 	if co != nil && !c.SkipImages {

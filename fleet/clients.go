@@ -235,3 +235,14 @@ func (c *clusterClient) source(ctx context.Context, ref flux.Ref) (*unstructured
 	}
 	return nil, fmt.Errorf("read %s: %w", ref, last)
 }
+
+// UnitConfig is the cluster access unit u runs with: the run's own, or
+// impersonating its ServiceAccount, or its kubeconfig's (what tidegate
+// check asks the API server about, as the unit).
+func (f *Fleet) UnitConfig(ctx context.Context, u *Unit) (*rest.Config, error) {
+	cl, err := f.clients.forUnit(ctx, u.Kustomization)
+	if err != nil {
+		return nil, err
+	}
+	return cl.cfg, nil
+}

@@ -195,7 +195,7 @@ func skipFlux(u *unstructured.Unstructured) (string, bool) {
 		return "", false
 	}
 	if why, ok := flux.IsConfig(u); ok {
-		return "Flux configuration, read by tidegate: " + why, true
+		return why, true
 	}
 	return "", false
 }
