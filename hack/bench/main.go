@@ -12,6 +12,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -33,8 +34,9 @@ import (
 func main() {
 	n := flag.Int("n", 1000, "number of ConfigMaps")
 	workers := flag.Int("workers", 16, "goroutines of the raw client-go floor")
+	units := flag.Int("units", 20, "Flux Kustomizations the same objects are split into for the flux rows (0: no flux rows)")
 	flag.Parse()
-	if err := run(*n, *workers); err != nil {
+	if err := run(*n, *workers, *units); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -45,7 +47,7 @@ type result struct {
 	rssMB   float64
 }
 
-func run(n, workers int) error {
+func run(n, workers, units int) error {
 	ctx := context.Background()
 	work, err := os.MkdirTemp("", "tidegate-bench-")
 	if err != nil {
@@ -69,7 +71,7 @@ func run(n, workers int) error {
 		return err
 	}
 	client := env.Client()
-	for _, ns := range []string{"bench-floor", "bench-tidegate", "bench-kubectl"} {
+	for _, ns := range []string{"bench-floor", "bench-tidegate", "bench-kubectl", "bench-flux"} {
 		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			return err
 		}
@@ -106,6 +108,21 @@ func run(n, workers int) error {
 	}
 	tide["prune"] = process(bin, args...)
 
+	// The same objects as a Flux repository of independent units, run
+	// as `--path clusters/bench`.
+	if units > 0 {
+		frepo := filepath.Join(work, "frepo")
+		if err := writeFluxRepo(frepo, "bench-flux", n, units); err != nil {
+			return err
+		}
+		fargs := []string{"--kubeconfig", kubeconfig, "--log-level", "warn", "reconcile", "--source", frepo, "--path", "clusters/bench",
+			"--inventory-namespace", "bench-flux", "--inventory-name", "bench", "--no-wait", "--allow-mass-prune"}
+		tide["flux-create"] = process(bin, fargs...)
+		tide["flux-no-op"] = process(bin, fargs...)
+		floor["flux-create"], floor["flux-no-op"] = floor["create"], floor["no-op"]
+		scenarios = append(scenarios, "flux-create", "flux-no-op")
+	}
+
 	kubectl, _ := exec.LookPath("kubectl")
 	if kubectl != "" {
 		krepo := filepath.Join(work, "krepo")
@@ -125,6 +142,9 @@ func run(n, workers int) error {
 		fmt.Printf("%-8s %9.2fs %22s %22s %11.0f MB\n", s, f.seconds, cell(tide[s], f), cell(kube[s], f), tide[s].rssMB)
 	}
 	fmt.Println("\nratio = seconds / floor seconds; lower is better. targets: create <= 1.5x, no-op <= 0.6x, prune <= 2x")
+	if units > 0 {
+		fmt.Printf("flux rows: the same %d objects as %d independent Flux Kustomizations (%d objects each), against the floor of the same objects; targets: flux-create <= 1.5x, flux-no-op <= 0.5x\n", n, units, n/units)
+	}
 	return nil
 }
 
@@ -243,4 +263,32 @@ func floorDelete(ctx context.Context, c kubernetes.Interface, ns string, items [
 	return parallel(items, workers, func(i int) error {
 		return c.CoreV1().ConfigMaps(ns).Delete(ctx, configMapName(i), metav1.DeleteOptions{})
 	})
+}
+
+// writeFluxRepo writes the ConfigMaps as a Flux repository: a cluster
+// directory of units Kustomizations that do not depend on each other,
+// each pointing at a directory of its share of the objects.
+func writeFluxRepo(dir, ns string, n, units int) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	var ks bytes.Buffer
+	for u := 0; u < units; u++ {
+		fmt.Fprintf(&ks, "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: unit-%02d\n  namespace: %s\nspec:\n  interval: 10m\n  path: ./units/%02d\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n", u, ns, u)
+		udir := filepath.Join(dir, "units", fmt.Sprintf("%02d", u))
+		if err := os.MkdirAll(udir, 0o755); err != nil {
+			return err
+		}
+		var b bytes.Buffer
+		for i := u * n / units; i < (u+1)*n/units; i++ {
+			fmt.Fprintf(&b, "---\n%s\n", configMapJSON(ns, i, "v1"))
+		}
+		if err := os.WriteFile(filepath.Join(udir, "configmaps.yaml"), b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "clusters", "bench"), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "clusters", "bench", "units.yaml"), ks.Bytes(), 0o644)
 }
