@@ -395,3 +395,31 @@ func TestFluxDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderConcurrent: renders running at once, as independent Flux
+// units do, each get their own objects (kustomize's process-wide state
+// would otherwise crash the process or mix their schemas).
+func TestRenderConcurrent(t *testing.T) {
+	files := map[string]string{}
+	for i := 0; i < 8; i++ {
+		files[fmt.Sprintf("app%d/kustomization.yaml", i)] = fmt.Sprintf("namespace: ns%d\nlabels:\n- pairs: {app: a%d}\nresources: [cm.yaml]\n", i, i)
+		files[fmt.Sprintf("app%d/cm.yaml", i)] = cm(fmt.Sprintf("cm%d", i), "x")
+	}
+	root := tree(t, files)
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		fx := &render.Flux{Kustomization: ks(t, "  namePrefix: p-\n")}
+		go func() {
+			res, err := render.Render(context.Background(), root, []string{fmt.Sprintf("app%d", i)}, render.Options{Flux: fx})
+			if err == nil && (len(res.Objects) != 1 || res.Objects[0].GetName() != fmt.Sprintf("p-cm%d", i) || res.Objects[0].GetNamespace() != fmt.Sprintf("ns%d", i)) {
+				err = fmt.Errorf("app%d rendered %v", i, names(res))
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -270,3 +270,52 @@ func TestHostileSourceIgnoreBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileFluxBoundsAndSyntax: a directory Flux generates a
+// kustomization for is held to the plain directory's rules: bounded
+// files, alias expansion counted, duplicate keys refused, errors naming
+// the file and line; and so are the inline patches of the Flux object.
+func TestHostileFluxBoundsAndSyntax(t *testing.T) {
+	renamed := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: harmless\n  namespace: x\n  name: kube-proxy\n"
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		spec  string
+		opts  render.Options
+		want  []string
+	}{
+		{"duplicate key", map[string]string{"app/a.yaml": cm("ok", "x") + "---\n" + renamed}, "", render.Options{},
+			[]string{`app/a.yaml:14: the key "name" is given twice`}},
+		{"duplicate key in a unit", map[string]string{"app/u/kustomization.yaml": "resources: [a.yaml]\n", "app/u/a.yaml": renamed}, "", render.Options{},
+			[]string{`app/u/a.yaml:6: the key "name" is given twice`}},
+		{"not an object", map[string]string{"app/values.yaml": "replicas: 3\n"}, "", render.Options{},
+			[]string{"app/values.yaml:1", "no apiVersion or kind"}},
+		{"invalid YAML", map[string]string{"app/a.yaml": cm("a", "x") + "  bad: [\n"}, "", render.Options{},
+			[]string{"app/a.yaml:", "invalid YAML"}},
+		{"billion laughs", map[string]string{"app/lol.yaml": billionLaughs()}, "", render.Options{},
+			[]string{"app/lol.yaml:", "more than 100000 nodes"}},
+		{"too big", map[string]string{"app/big.yaml": cm("big", "x") + "# " + strings.Repeat("x", 2048) + "\n"}, "", render.Options{MaxFileBytes: 1024},
+			[]string{"app/big.yaml is", "limit of 1024"}},
+		{"billion laughs in an inline patch", map[string]string{"app/a.yaml": cm("a", "x")},
+			"  patches:\n  - patch: |\n" + indent(billionLaughs(), "      ") + "    target: {kind: ConfigMap}\n", render.Options{},
+			[]string{"patches[0].patch", "more than 100000 nodes"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := tree(t, tc.files)
+			opts := tc.opts
+			opts.Flux = &render.Flux{Kustomization: ks(t, tc.spec)}
+			res, err := render.Render(context.Background(), root, []string{"app"}, opts)
+			if err == nil {
+				t.Fatalf("rendered %v", names(res))
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), root) {
+				t.Errorf("error shows the machine's path: %v", err)
+			}
+		})
+	}
+}

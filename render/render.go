@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -297,8 +298,18 @@ func (r *renderer) build(dir string) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
+// krustyMu serialises krusty builds in the process. kustomize keeps
+// process-wide state (the OpenAPI schema a kustomization's openapi field
+// replaces, maps its builtins fill lazily; kubernetes-sigs/kustomize
+// #3659), so two builds at once, as the units of a Flux repository run,
+// can crash the process with a concurrent map write that no recover
+// catches. kustomize-controller holds the same kind of lock.
+var krustyMu sync.Mutex
+
 // run runs krusty on dir.
 func (r *renderer) run(dir string) (m resmap.ResMap, err error) {
+	krustyMu.Lock()
+	defer krustyMu.Unlock()
 	defer func() {
 		// krusty panics on some malformed input; that is this
 		// kustomization's error, not a crash of the run.
