@@ -11,14 +11,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tidegate/tidegate/flux"
+	"github.com/tidegate/tidegate/reconcile"
 )
 
 // errNoCluster is what a unit gets that needs the cluster in a run
@@ -129,39 +127,32 @@ func restConfigFrom(raw []byte) (*rest.Config, error) {
 	return clientcmd.NewDefaultClientConfig(*kc, &clientcmd.ConfigOverrides{}).ClientConfig()
 }
 
-// clusterClient reads what a unit needs from one cluster, as one access.
+// clusterClient reads what a unit needs from one cluster, as one access,
+// and holds the clients the units with that access reconcile with.
 type clusterClient struct {
-	cfg *rest.Config
-	dyn dynamic.Interface
-
-	mapperOnce sync.Once
-	mapper     meta.RESTMapper
-	mapperErr  error
+	cfg    *rest.Config
+	dyn    dynamic.Interface
+	mapper meta.ResettableRESTMapper
 }
 
-// restMapper is the cluster's kinds, discovered once and only when a
-// unit needs them.
+// restMapper is the cluster's kinds, discovered lazily and once for all
+// the units with this access.
 func (c *clusterClient) restMapper() (meta.RESTMapper, error) {
-	c.mapperOnce.Do(func() {
-		dc, err := discovery.NewDiscoveryClientForConfig(c.cfg)
-		if err != nil {
-			c.mapperErr = fmt.Errorf("connect to the cluster: %w", err)
-			return
-		}
-		c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	})
-	return c.mapper, c.mapperErr
+	if c.mapper == nil {
+		return nil, fmt.Errorf("no cluster: %w", errNoCluster)
+	}
+	return c.mapper, nil
 }
 
 func newClusterClient(cfg *rest.Config) (*clusterClient, error) {
 	if cfg == nil {
 		return &clusterClient{}, nil
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, mapper, err := reconcile.Clients(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to the cluster: %w", err)
+		return nil, err
 	}
-	return &clusterClient{cfg: cfg, dyn: dyn}, nil
+	return &clusterClient{cfg: cfg, dyn: dyn, mapper: mapper}, nil
 }
 
 var (

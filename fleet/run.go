@@ -39,10 +39,10 @@ func (f *Fleet) do(ctx context.Context, diff bool) (*reconcile.Report, error) {
 		// One plain unit: exactly what the Reconciler does alone.
 		opts := run
 		opts.Rendered = plan.Units[0].Rendered
-		rec, err := reconcile.New(f.cfg, opts)
-		if err != nil {
-			return rep, err
+		if f.clients.run.dyn == nil {
+			return rep, fmt.Errorf("no cluster: %w", errNoCluster)
 		}
+		rec := reconcile.NewWithClients(f.clients.run.dyn, f.clients.run.mapper, opts)
 		if diff {
 			return rec.Diff(ctx)
 		}
@@ -216,10 +216,10 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 			return nil, err
 		}
 	}
-	rec, err := reconcile.New(cl.cfg, opts)
-	if err != nil {
-		return nil, err
+	if cl.dyn == nil {
+		return nil, fmt.Errorf("no cluster: %w", errNoCluster)
 	}
+	rec := reconcile.NewWithClients(cl.dyn, cl.mapper, opts)
 	if diff {
 		return rec.Diff(ctx)
 	}

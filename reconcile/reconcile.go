@@ -140,16 +140,32 @@ type Reconciler struct {
 // New connects to the cluster described by cfg. It does not contact the
 // API server until a run starts.
 func New(cfg *rest.Config, opts Options) (*Reconciler, error) {
-	opts.defaults()
+	dyn, mapper, err := Clients(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithClients(dyn, mapper, opts), nil
+}
+
+// Clients are the clients a Reconciler of cfg's cluster uses: runs that
+// share them (the units of a Flux run with the same access) discover the
+// cluster's kinds once, not once each.
+func Clients(cfg *rest.Config) (dynamic.Interface, meta.ResettableRESTMapper, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to the cluster: %w", err)
+		return nil, nil, fmt.Errorf("connect to the cluster: %w", err)
 	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to the cluster: %w", err)
+		return nil, nil, fmt.Errorf("connect to the cluster: %w", err)
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	return dyn, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), nil
+}
+
+// NewWithClients is New with clients made by Clients, shared with other
+// runs against the same cluster as the same user.
+func NewWithClients(dyn dynamic.Interface, mapper meta.ResettableRESTMapper, opts Options) *Reconciler {
+	opts.defaults()
 	r := &Reconciler{dyn: dyn, mapper: mapper, opts: opts}
 	r.apply = apply.New(dyn, mapper, apply.Options{
 		Concurrency: opts.Concurrency,
@@ -162,7 +178,7 @@ func New(cfg *rest.Config, opts Options) (*Reconciler, error) {
 		TakeOverManagers: opts.TakeOverManagers,
 		KeepLabels:       slices.Sorted(maps.Keys(opts.AdoptLabels)),
 	})
-	return r, nil
+	return r
 }
 
 func (r *Reconciler) newReport() *Report {
