@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/tidegate/tidegate/internal/resource"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -40,9 +41,10 @@ type Planned struct {
 type Plan struct {
 	Items []Planned
 
-	// listed are the plan's LIST results by kind and namespace, Git's
-	// objects and others, so that a prune of the same run can check the
-	// objects it deletes without reading each again.
+	// listed are the plan's LIST results by kind and namespace (the
+	// objects of this run's inventory, and the ones it read besides), so
+	// that a prune of the same run can check the objects it deletes
+	// without reading each again.
 	listed map[listedKey]map[string]*unstructured.Unstructured
 }
 
@@ -130,28 +132,46 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (
 }
 
 // readLive returns the live objects by name: one LIST for many objects
-// (listed is then true and the map holds all of the type and namespace),
-// a GET each for a few.
+// (listed is then true), a GET each for a few. The LIST asks only for the
+// objects of this run's inventory (its part-of label, which the desired
+// objects carry): a namespace shared with other inventories (a Flux
+// run's units, other teams) is not read in full for each of them. The
+// objects it does not return (new ones, or ones made by others, which
+// the ownership rules must see) are read with a GET each.
 func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx []int) (live map[string]*unstructured.Unstructured, listed bool, err error) {
 	out := map[string]*unstructured.Unstructured{}
+	rest := idx
 	if len(idx) >= bulkThreshold {
 		var ri dynamic.ResourceInterface = m.dyn.Resource(k.gvr)
 		if k.ns != "" {
 			ri = m.dyn.Resource(k.gvr).Namespace(k.ns)
 		}
-		list, err := ri.List(ctx, metav1.ListOptions{})
-		if err == nil {
+		var opts metav1.ListOptions
+		if id := items[idx[0]].Desired.GetLabels()[inventory.PartOfLabel]; id != "" {
+			opts.LabelSelector = inventory.PartOfLabel + "=" + id
+		}
+		list, err := ri.List(ctx, opts)
+		switch {
+		case err == nil:
 			for i := range list.Items {
 				out[list.Items[i].GetName()] = &list.Items[i]
 			}
-			return out, true, nil
-		}
-		if !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) {
+			if opts.LabelSelector == "" {
+				return out, true, nil
+			}
+			rest = nil
+			for _, i := range idx {
+				if out[items[i].ID.Name] == nil {
+					rest = append(rest, i)
+				}
+			}
+			listed = true
+		case !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err):
 			return nil, false, fmt.Errorf("list %s in %q: %w", k.gvr.Resource, k.ns, err)
 		}
 		// RBAC may allow get but not list (namespaced tenants): fall back.
 	}
-	for _, i := range idx {
+	for _, i := range rest {
 		it := items[i]
 		live, err := it.client.Get(ctx, it.ID.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -162,7 +182,7 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 		}
 		out[it.ID.Name] = live
 	}
-	return out, false, nil
+	return out, listed, nil
 }
 
 // classify compares desired with live. A patch is always safe, so when in
