@@ -166,6 +166,19 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 				}
 			}
 			listed = true
+			if len(rest) < bulkThreshold {
+				break
+			}
+			// Many are not ours yet (a first run): one LIST of the
+			// whole namespace reads them cheaper than a GET each.
+			all, err := ri.List(ctx, metav1.ListOptions{})
+			if err != nil {
+				break // GET each below, as without LIST rights
+			}
+			for i := range all.Items {
+				out[all.Items[i].GetName()] = &all.Items[i]
+			}
+			return out, true, nil
 		case !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err):
 			return nil, false, fmt.Errorf("list %s in %q: %w", k.gvr.Resource, k.ns, err)
 		}

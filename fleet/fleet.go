@@ -57,7 +57,7 @@ type Options struct {
 	// before tidegate takes it over; without it a live, unsuspended
 	// Kustomization refuses its unit.
 	SuspendFlux bool
-	// Concurrency bounds the units reconciled at once (default 4).
+	// Concurrency bounds the units reconciled at once (default 8).
 	Concurrency int
 	// MaxUnits bounds the units one run follows (default 500), and
 	// MaxDepth how deep units may render units (default 16): a
@@ -70,7 +70,8 @@ func (o *Options) defaults() {
 		o.Mode = Auto
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 4
+		// Units wait on the API server more than on the CPU.
+		o.Concurrency = 8
 	}
 	if o.MaxUnits <= 0 {
 		o.MaxUnits = 500

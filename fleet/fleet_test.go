@@ -41,6 +41,17 @@ func (r *repo) write(name, content string) {
 	}
 }
 
+func (r *repo) writeB(tb testing.TB, name, content string) {
+	tb.Helper()
+	p := filepath.Join(r.dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func (r *repo) remove(name string) {
 	r.t.Helper()
 	if err := os.RemoveAll(filepath.Join(r.dir, name)); err != nil {

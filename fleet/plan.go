@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -29,6 +30,7 @@ import (
 // error here: it is a unit with Err set, which fails on its own.
 func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 	run := f.opts.Run
+	start := time.Now()
 	res, err := render.Render(ctx, run.Root, run.Paths, run.Render)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w (nothing was applied or pruned)", err)
@@ -55,6 +57,7 @@ func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 		_ = p.Close()
 		return nil, err
 	}
+	f.log.Info("rendered units", "units", len(p.Units), "duration", time.Since(start).Round(time.Millisecond))
 	return p, nil
 }
 

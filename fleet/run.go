@@ -147,7 +147,12 @@ func (f *Fleet) unitRun(ctx context.Context, plan *Plan, u *Unit, diff bool, wai
 		return &result{unit: ru}
 	}
 	defer func() { <-sem }()
+	start := time.Now()
 	rep, err := f.reconcileUnit(ctx, u, diff)
+	defer func() {
+		// Progress: a run of many units says each one as it ends.
+		f.log.Info("unit done", "unit", u.Name, "status", string(ru.Status), "duration", time.Since(start).Round(time.Millisecond))
+	}()
 	switch {
 	case err == nil && diff:
 		ru.Status = reconcile.UnitDiffed
