@@ -462,3 +462,23 @@ func TestFleetModeOff(t *testing.T) {
 		t.Errorf("--flux=off: the Kustomization was %q, want it applied as an object", got)
 	}
 }
+
+// TestHostileObjectInTwoUnits: an object two units apply is refused
+// before any write: whichever pruned it would delete the other's.
+func TestHostileObjectInTwoUnits(t *testing.T) {
+	ns := env.Namespace(t)
+	r := newRepo(t)
+	r.write("clusters/test/units.yaml", kustomization(ns, "first", "./first", "")+"---\n"+kustomization(ns, "second", "./second", ""))
+	r.write("first/cm.yaml", configMap(ns, "shared", "1"))
+	r.write("second/cm.yaml", configMap(ns, "shared", "2"))
+	r.write("second/own.yaml", configMap(ns, "own", "1"))
+	_, err := run(t, options(r, ns))
+	if err == nil || !strings.Contains(err.Error(), "ConfigMap/"+ns+"/shared is applied by two units, "+ns+"/first and "+ns+"/second") {
+		t.Fatalf("an object in two units: %v", err)
+	}
+	for _, cm := range []string{"shared", "own", "tidegate", "tidegate.first", "tidegate.second"} {
+		if exists(t, ns, cm) {
+			t.Errorf("%s was written", cm)
+		}
+	}
+}

@@ -57,6 +57,10 @@ func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 		_ = p.Close()
 		return nil, err
 	}
+	if err := p.disjoint(); err != nil {
+		_ = p.Close()
+		return nil, err
+	}
 	f.log.Info("rendered units", "units", len(p.Units), "duration", time.Since(start).Round(time.Millisecond))
 	return p, nil
 }
@@ -360,4 +364,30 @@ func objectData(o *unstructured.Unstructured) map[string]string {
 	str, _, _ := unstructured.NestedStringMap(o.Object, "stringData")
 	maps.Copy(out, str)
 	return out
+}
+
+// disjoint refuses an object that two units apply: each would take it
+// into its own inventory, and the one that prunes it would delete what
+// the other still applies (in Flux, two Kustomizations would fight over
+// it the same way).
+func (p *Plan) disjoint() error {
+	owner := map[object.ID]string{}
+	var errs []error
+	for _, u := range p.Units {
+		if u.Rendered == nil {
+			continue
+		}
+		for _, o := range u.Rendered.Objects {
+			if IsFluxConfig(o) {
+				continue
+			}
+			id := object.FromUnstructured(o)
+			if prev, ok := owner[id]; ok && prev != u.Name {
+				errs = append(errs, fmt.Errorf("%s is applied by two units, %s and %s; keep it in one of them (nothing was applied or pruned)", id, prev, u.Name))
+				continue
+			}
+			owner[id] = u.Name
+		}
+	}
+	return errors.Join(errs...)
 }
