@@ -482,3 +482,67 @@ func TestHostileObjectInTwoUnits(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetRemovedUnit: a Kustomization removed from Git leaves an
+// inventory no unit claims. The run reports the unit as orphaned and
+// keeps its objects unless --allow-mass-prune; with it, the objects are
+// pruned and the inventory deleted, as Flux garbage-collects a deleted
+// Kustomization with spec.prune; a diff shows it first and writes nothing.
+func TestFleetRemovedUnit(t *testing.T) {
+	ns := env.Namespace(t)
+	r := newRepo(t)
+	r.write("clusters/test/a.yaml", kustomization(ns, "a", "./a", ""))
+	r.write("clusters/test/b.yaml", kustomization(ns, "gone", "./b", ""))
+	r.write("a/cm.yaml", configMap(ns, "a-cm", "1"))
+	r.write("b/cm.yaml", configMap(ns, "b-cm", "1"))
+	o := options(r, ns)
+	if _, err := run(t, o); err != nil {
+		t.Fatal(err)
+	}
+	r.remove("clusters/test/b.yaml")
+
+	rep, err := run(t, o)
+	if err != nil {
+		t.Fatalf("run after removing a unit: %v", err)
+	}
+	u := unit(rep, ns+"/gone")
+	if u.Status != reconcile.UnitOrphaned || !strings.Contains(u.Reason, "--allow-mass-prune") {
+		t.Fatalf("removed unit: %s (%s), want orphaned pointing at --allow-mass-prune", u.Status, u.Reason)
+	}
+	if !exists(t, ns, "b-cm") {
+		t.Fatal("a removed unit's object was deleted without --allow-mass-prune")
+	}
+
+	allow := func(o *fleet.Options) { o.Run.AllowMassPrune = true }
+	rep, err = diff(t, options(r, ns, allow))
+	if err != nil {
+		t.Fatalf("diff: %v", err)
+	}
+	if got := actions(rep)[ns+"/gone ConfigMap/"+ns+"/b-cm"]; got != reconcile.Deleted {
+		t.Errorf("diff: b-cm %q, want deleted", got)
+	}
+	if !exists(t, ns, "b-cm") || !exists(t, ns, "tidegate.gone") {
+		t.Fatal("diff wrote")
+	}
+
+	rep, err = run(t, options(r, ns, allow))
+	if err != nil {
+		t.Fatalf("run --allow-mass-prune: %v", err)
+	}
+	if got := unit(rep, ns+"/gone").Status; got != reconcile.UnitRemoved {
+		t.Errorf("removed unit: %s, want removed", got)
+	}
+	if exists(t, ns, "b-cm") || exists(t, ns, "tidegate.gone") {
+		t.Error("the removed unit's object or inventory is still there")
+	}
+	if !exists(t, ns, "a-cm") {
+		t.Error("the other unit's object was deleted")
+	}
+	rep, err = run(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := statuses(rep)[ns+"/gone"]; ok {
+		t.Error("the removed unit is reported again")
+	}
+}

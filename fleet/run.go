@@ -49,21 +49,30 @@ func (f *Fleet) do(ctx context.Context, diff bool) (*reconcile.Report, error) {
 		return rec.Run(ctx)
 	}
 	results := f.schedule(ctx, plan, diff)
-	var failed, drifted []string
+	ordered := make([]*result, 0, len(plan.Units))
+	clean := true
 	for _, u := range plan.Units {
 		r := results[u.Name]
+		ordered = append(ordered, r)
+		if s := r.unit.Status; s != reconcile.UnitReconciled && s != reconcile.UnitDiffed && s != reconcile.UnitSuspended {
+			clean = false
+		}
+	}
+	ordered = append(ordered, f.removeOrphans(ctx, plan, diff, clean)...)
+	var failed, drifted []string
+	for _, r := range ordered {
 		rep.AddUnit(r.unit, r.rep)
 		switch r.unit.Status {
 		case reconcile.UnitFailed:
-			failed = append(failed, u.Name)
+			failed = append(failed, r.unit.Name)
 		case reconcile.UnitDrifted:
-			drifted = append(drifted, u.Name)
+			drifted = append(drifted, r.unit.Name)
 		}
 	}
 	rep.Finish()
 	switch {
 	case len(failed) > 0:
-		err = fmt.Errorf("%d of %d units failed: %s (see each unit's reason; the units that depend on them were skipped, the others ran)", len(failed), len(plan.Units), unitNames(failed))
+		err = fmt.Errorf("%d of %d units failed: %s (see each unit's reason; the units that depend on them were skipped, the others ran)", len(failed), len(ordered), unitNames(failed))
 	case len(drifted) > 0:
 		err = fmt.Errorf("units %s drifted: %w (look at the diff; run with --drift=revert to apply Git over them)", unitNames(drifted), reconcile.ErrDrift)
 	}
@@ -211,6 +220,7 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 		default:
 			opts.Wait = false
 		}
+		opts.InventoryLabels = f.unitLabels(opts.Prune)
 		opts.AdoptLabels = map[string]string{fluxNameLabel: k.Name, fluxNamespaceLabel: k.Namespace}
 		opts.TakeOverManagers = []string{"kustomize-controller"}
 		var err error

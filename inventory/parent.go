@@ -80,6 +80,15 @@ type Store struct {
 	dyn     dynamic.Interface
 	parent  Parent
 	tooling string
+	labels  map[string]string
+}
+
+// WithLabels makes Save write labels on the parent besides the ApplySet
+// id: a Flux run marks its units' inventories with the run they belong
+// to, so that it finds the inventory of a unit Git no longer has.
+func (s *Store) WithLabels(labels map[string]string) *Store {
+	s.labels = labels
+	return s
 }
 
 // NewStore returns a Store for parent; tooling ("tidegate/v1.2.3") is
@@ -172,6 +181,15 @@ func membersText(u *unstructured.Unstructured) (string, error) {
 	return string(b), nil
 }
 
+// parentLabels are the parent's labels: the ApplySet id and WithLabels'.
+func (s *Store) parentLabels(id string) map[string]any {
+	out := map[string]any{IDLabel: id}
+	for k, v := range s.labels {
+		out[k] = v
+	}
+	return out
+}
+
 // Save writes the parent with server-side apply. A dry run does not call
 // it: the inventory records what was applied, and nothing was.
 func (s *Store) Save(ctx context.Context, inv *Inventory) error {
@@ -206,7 +224,7 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 		"metadata": map[string]any{
 			"name":      s.parent.Name,
 			"namespace": s.parent.Namespace,
-			"labels":    map[string]any{IDLabel: inv.ID},
+			"labels":    s.parentLabels(inv.ID),
 			"annotations": map[string]any{
 				ToolingAnnotation:    s.tooling,
 				GroupKindsAnnotation: joinSorted(gks),

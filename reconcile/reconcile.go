@@ -51,6 +51,8 @@ type Options struct {
 	Inventory inventory.Parent
 	// Tooling is written to the parent, e.g. "tidegate/v0.3.0".
 	Tooling string
+	// InventoryLabels are written on the parent besides its ApplySet id.
+	InventoryLabels map[string]string
 
 	// DryRun sends every write as a server-side dry-run: nothing changes,
 	// not even the inventory.
@@ -514,7 +516,7 @@ func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	store := inventory.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling)
+	store := inventory.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling).WithLabels(r.opts.InventoryLabels)
 	prev, err := store.Load(ctx)
 	var corrupt *inventory.CorruptError
 	switch {

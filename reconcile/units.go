@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 )
 
 // UnitStatus says how one unit of a Flux run ended.
@@ -28,6 +27,12 @@ const (
 	// UnitDrifted: --drift=report found drift in the unit and wrote
 	// nothing in it.
 	UnitDrifted UnitStatus = "drifted"
+	// UnitOrphaned: Git no longer has the unit's Kustomization; its
+	// objects were kept (the reason says why and what to do).
+	UnitOrphaned UnitStatus = "orphaned"
+	// UnitRemoved: Git no longer has the unit's Kustomization, and its
+	// objects were pruned and its inventory deleted.
+	UnitRemoved UnitStatus = "removed"
 )
 
 // Unit is one Flux Kustomization of a run, as the report gives it.
@@ -107,7 +112,7 @@ func (r *Report) unitTotals() string {
 		counts[u.Status]++
 	}
 	var parts []string
-	for _, s := range []UnitStatus{UnitReconciled, UnitDiffed, UnitDrifted, UnitFailed, UnitSkipped, UnitSuspended} {
+	for _, s := range []UnitStatus{UnitReconciled, UnitDiffed, UnitDrifted, UnitFailed, UnitSkipped, UnitSuspended, UnitOrphaned, UnitRemoved} {
 		if n := counts[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
@@ -125,5 +130,3 @@ func (r *Report) UnitFailed() bool {
 	return false
 }
 
-// durationOf is d for the JSON output.
-func durationOf(d time.Duration) Duration { return Duration(d) }
