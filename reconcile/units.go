@@ -129,4 +129,3 @@ func (r *Report) UnitFailed() bool {
 	}
 	return false
 }
-
