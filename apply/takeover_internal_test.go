@@ -3,9 +3,11 @@ package apply
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 func TestMovedOwnership(t *testing.T) {
@@ -87,6 +89,74 @@ func TestMovedOwnership(t *testing.T) {
 		_, err := movedOwnership([]metav1.ManagedFieldsEntry{entry(flux, apply, "", `{"f:data":`)}, []string{flux}, ours, nil, now)
 		if err == nil || !strings.Contains(err.Error(), flux) {
 			t.Errorf("err = %v, want one naming %s", err, flux)
+		}
+	})
+}
+
+// FuzzMovedOwnership: whatever the field sets, moving ownership loses
+// and invents no field, leaves the moved manager only the kept labels
+// and touches no other manager's entry.
+func FuzzMovedOwnership(f *testing.F) {
+	f.Add(`{"f:data":{"f:a":{}},"f:metadata":{"f:labels":{".":{},"f:k":{}}}}`, `{"f:data":{"f:b":{}}}`, `{"f:spec":{"f:x":{}}}`, "k")
+	f.Add(`{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{".":{},"f:env":{"k:{\"name\":\"A\"}":{".":{},"f:value":{}}}}}}}`, `{}`, `{"f:spec":{"f:containers":{"k:{\"name\":\"web\"}":{"f:image":{}}}}}`, "app")
+	f.Add(`{"f:metadata":{"f:labels":{"f:k":{}}}}`, `{"f:data":{"f:a":{}}}`, `{}`, "k")
+	f.Fuzz(func(t *testing.T, flux, ours, helm, keep string) {
+		// managedFields come as JSON from the API server: valid UTF-8.
+		for _, s := range []string{flux, ours, helm, keep} {
+			if !utf8.ValidString(s) {
+				return
+			}
+		}
+		entry := func(manager, raw string) metav1.ManagedFieldsEntry {
+			return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(raw)}}
+		}
+		in := []metav1.ManagedFieldsEntry{entry("kustomize-controller", flux), entry("tidegate", ours), entry("helm", helm)}
+		sets := make([]*fieldpath.Set, len(in))
+		for i, e := range in {
+			s, err := fieldSet(e)
+			if err != nil {
+				return // the API server never stores unreadable field sets
+			}
+			sets[i] = s
+		}
+		out, err := movedOwnership(in, []string{"kustomize-controller"}, "tidegate", []string{keep}, metav1.Now())
+		if err != nil {
+			t.Fatalf("readable sets, yet: %v", err)
+		}
+		kept := fieldpath.NewSet(fieldpath.MakePathOrDie("metadata", "labels", keep))
+		if out == nil {
+			if !sets[0].Difference(kept).Empty() {
+				t.Fatal("nothing moved, though kustomize-controller owns more than the kept label")
+			}
+			return
+		}
+		before, after := fieldpath.NewSet(), fieldpath.NewSet()
+		for _, s := range sets {
+			before = before.Union(s)
+		}
+		for _, e := range out {
+			s, err := fieldSet(e)
+			if err != nil {
+				t.Fatalf("wrote an unreadable set for %s: %v", e.Manager, err)
+			}
+			after = after.Union(s)
+			switch e.Manager {
+			case "kustomize-controller":
+				if !s.Difference(kept).Empty() {
+					t.Errorf("kustomize-controller keeps %s", s.Difference(kept))
+				}
+			case "tidegate":
+				if want := sets[0].Difference(kept).Union(sets[1]); !want.Difference(s).Empty() {
+					t.Errorf("tidegate lacks %s", want.Difference(s))
+				}
+			case "helm":
+				if !s.Equals(sets[2]) {
+					t.Errorf("helm's entry changed: %s", s)
+				}
+			}
+		}
+		if !before.Equals(after) {
+			t.Errorf("fields lost %s, invented %s", before.Difference(after), after.Difference(before))
 		}
 	})
 }

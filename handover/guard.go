@@ -65,10 +65,12 @@ type State struct {
 	// APIVersion is the version the cluster served it at, e.g.
 	// kustomize.toolkit.fluxcd.io/v1; empty when NotInstalled.
 	APIVersion string
-	Status     Status
+	// Status is what Guard found, or did.
+	Status Status
 }
 
-// String is one line for the report: "Kustomization.kustomize.toolkit.fluxcd.io/flux-system/apps: suspended by tidegate".
+// String is one line for the report, e.g.
+// "Kustomization.kustomize.toolkit.fluxcd.io/flux-system/apps: suspended by tidegate".
 func (s State) String() string { return s.ID.String() + ": " + string(s.Status) }
 
 // Safe reports whether the unit may be reconciled: Flux will not apply
@@ -82,7 +84,7 @@ type LiveError struct {
 }
 
 func (e *LiveError) Error() string {
-	return fmt.Sprintf("%s: is live (spec.suspend is not true), so kustomize-controller keeps applying and pruning its objects: tidegate and Flux would be two reconcilers fighting over them. Suspend it first with flux suspend kustomization %s -n %s, or pass --suspend-flux to let tidegate set spec.suspend: true on it (resume it with flux resume kustomization to hand back to Flux)", e.ID, e.ID.Name, e.ID.Namespace)
+	return fmt.Sprintf("%s: is live (spec.suspend is not true), so kustomize-controller keeps applying and pruning its objects: tidegate and Flux would be two reconcilers fighting over them. Suspend it first with flux suspend kustomization %s -n %s, or pass --suspend-flux to let tidegate set spec.suspend: true on it", e.ID, e.ID.Name, e.ID.Namespace)
 }
 
 // Guard reads the live Flux Kustomization namespace/name, at whatever

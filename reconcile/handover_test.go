@@ -14,8 +14,8 @@ import (
 	"github.com/tidegate/tidegate/reconcile"
 )
 
-// fluxApplied creates obj as kustomize-controller does: a server-side
-// apply under its field manager, with the labels of the Flux
+// fluxApplied applies obj as kustomize-controller does: a server-side
+// apply under its field manager, with force, with the labels of the Flux
 // Kustomization ksNamespace/ksName (none when ksName is empty).
 func fluxApplied(t *testing.T, ns, kind, name, ksNamespace, ksName, body string) types.UID {
 	t.Helper()
@@ -26,17 +26,18 @@ func fluxApplied(t *testing.T, ns, kind, name, ksNamespace, ksName, body string)
 	}
 	var raw []byte
 	var err error
+	force := true
 	switch kind {
 	case "ConfigMap":
 		raw = []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"` + name + `","namespace":"` + ns + `","labels":` + labels + `},` + body + `}`)
-		cm, e := env.Client().CoreV1().ConfigMaps(ns).Patch(context.Background(), name, types.ApplyPatchType, raw, metav1.PatchOptions{FieldManager: handover.FluxManager})
+		cm, e := env.Client().CoreV1().ConfigMaps(ns).Patch(context.Background(), name, types.ApplyPatchType, raw, metav1.PatchOptions{FieldManager: handover.FluxManager, Force: &force})
 		if e == nil {
 			return cm.UID
 		}
 		err = e
 	case "Deployment":
 		raw = []byte(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"` + name + `","namespace":"` + ns + `","labels":` + labels + `},` + body + `}`)
-		d, e := env.Client().AppsV1().Deployments(ns).Patch(context.Background(), name, types.ApplyPatchType, raw, metav1.PatchOptions{FieldManager: handover.FluxManager})
+		d, e := env.Client().AppsV1().Deployments(ns).Patch(context.Background(), name, types.ApplyPatchType, raw, metav1.PatchOptions{FieldManager: handover.FluxManager, Force: &force})
 		if e == nil {
 			return d.UID
 		}
@@ -158,6 +159,15 @@ func TestFluxHandover(t *testing.T) {
 	}
 	if dep.UID != depUID {
 		t.Error("the Deployment was recreated")
+	}
+	// A Flux apply that was under way when Flux was suspended lands after
+	// the handover: the next run finds it as drift and takes it back.
+	fluxApplied(t, ns, "ConfigMap", "settings", "flux-system", "apps", `"data":{"mode":"flux","legacy":"flux","value":"flux"}`)
+	if rep, err = run(t, o); err != nil || entryOf(rep, "ConfigMap/"+ns+"/settings").Reason != "drift reverted" {
+		t.Fatalf("after a late Flux apply: %v %+v", err, rep.Objects)
+	}
+	if cm, _ = getConfigMap(t, ns, "settings"); cm.Data["value"] != "git" || len(cm.Data) != 1 || cm.UID != cmUID {
+		t.Errorf("after a late Flux apply: %v", cm.Data)
 	}
 	// And one removed from Git is pruned as any member.
 	r.remove("settings.yaml")
