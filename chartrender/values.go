@@ -43,12 +43,16 @@ var ErrValuesNotFound = errors.New("not found")
 
 // MergeValues computes a HelmRelease's values the way helm-controller
 // does: each valuesFrom reference in order, a later one overriding an
-// earlier one key by key, and the inline values last, overriding all.
+// earlier one key by key, and the inline values last, overriding them.
+// A targetPath write goes into the inline values' own maps, so it wins
+// even over them where it lands inside an inline map (helm-controller's
+// "target path precedence over all"); the caller's map is not changed.
 // found holds the data of the referenced objects that exist (Secret data
 // decoded from base64, ConfigMap data as bytes); namespace only names
 // them in errors. Errors name the object and key and never quote its
 // data, since a Secret's parse error would otherwise echo it.
 func MergeValues(namespace string, inline map[string]any, refs []ValuesReference, found map[ValuesSource]map[string][]byte) (map[string]any, error) {
+	inline, _ = copyValue(map[string]any(inline)).(map[string]any)
 	result := map[string]any{}
 	for _, ref := range refs {
 		id := fmt.Sprintf("%s/%s/%s", ref.Kind, namespace, ref.Name)
@@ -71,8 +75,8 @@ func MergeValues(namespace string, inline map[string]any, refs []ValuesReference
 		}
 		if ref.TargetPath != "" {
 			// helm-controller merges the inline values before a
-			// targetPath write too; kept so that paths through inline
-			// maps resolve the same way.
+			// targetPath write, sharing their maps: the write lands in
+			// them and survives the final merge.
 			result = mergeMaps(result, inline)
 			if err := setPath(result, ref.TargetPath, string(text), ref.Literal); err != nil {
 				return nil, fmt.Errorf("valuesFrom %s key %q: targetPath %q: %s", id, ref.key(), ref.TargetPath, redacted(ref.Kind, err))
