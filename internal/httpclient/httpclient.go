@@ -27,6 +27,7 @@ package httpclient
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,7 @@ type config struct {
 	dial, tls, header, stall, request, idle time.Duration
 	maxBody                                 int64
 	idlePerHost                             int
+	tlsConfig                               *tls.Config
 }
 
 // Option changes one limit of a Transport. A zero or negative duration or
@@ -93,6 +95,10 @@ func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n }
 // Go's 2), for clients that run many requests to one host at once.
 func WithIdleConnsPerHost(n int) Option { return func(c *config) { c.idlePerHost = n } }
 
+// WithTLSConfig sets the TLS client configuration (a repository's own CA
+// or client certificate); nil keeps Go's defaults.
+func WithTLSConfig(c *tls.Config) Option { return func(cfg *config) { cfg.tlsConfig = c } }
+
 func defaults(opts []Option) config {
 	c := config{
 		dial: DefaultDialTimeout, tls: DefaultTLSHandshakeTimeout,
@@ -119,6 +125,7 @@ func NewTransport(opts ...Option) http.RoundTripper {
 		MaxIdleConnsPerHost:   c.idlePerHost,
 		IdleConnTimeout:       max(c.idle, 0),
 		TLSHandshakeTimeout:   max(c.tls, 0),
+		TLSClientConfig:       c.tlsConfig,
 		ExpectContinueTimeout: time.Second,
 	}
 	return &limits{base: base, cfg: c}
