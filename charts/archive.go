@@ -102,6 +102,11 @@ func unpack(data []byte, limit int64) ([]*archive.BufferedFile, error) {
 	return files, nil
 }
 
+func digestOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 func hasDotDot(name string) bool {
 	for _, p := range strings.Split(name, "/") {
 		if p == ".." {
@@ -138,8 +143,7 @@ func (f *Fetcher) cached(digest string) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	sum := sha256.Sum256(data)
-	if "sha256:"+hex.EncodeToString(sum[:]) != digest {
+	if digestOf(data) != digest {
 		f.opts.Logger.Warn("chart cache entry does not match its digest; fetching again", "file", p)
 		return nil, false
 	}

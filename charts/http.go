@@ -2,8 +2,6 @@ package charts
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -94,8 +92,7 @@ func (f *Fetcher) fromIndex(ctx context.Context, repo Repository, name, versionR
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	sum := sha256.Sum256(archive)
-	got := "sha256:" + hex.EncodeToString(sum[:])
+	got := digestOf(archive)
 	if want != "" && got != want {
 		return nil, fmt.Errorf("%s: %w: index.yaml says %s, the archive at %s is %s: the repository is inconsistent or was tampered with; nothing was rendered", where, ErrDigestMismatch, want, redact(pkg.String()), got)
 	}

@@ -121,13 +121,18 @@ func (f *Fetcher) fromOCI(ctx context.Context, repo Repository, ref OCIReference
 	// is larger than its descriptor says before that.
 	data, err := io.ReadAll(io.LimitReader(rc, f.opts.MaxArchiveBytes+1))
 	if err != nil {
-		if strings.Contains(err.Error(), "digest") {
-			return nil, fmt.Errorf("%s: chart layer: %w: %w", where, ErrDigestMismatch, err)
+		// go-containerregistry's verifying reader has no exported
+		// error type; its message is all there is to tell.
+		if strings.Contains(err.Error(), "error verifying") {
+			return nil, fmt.Errorf("%s: chart layer: %w: the registry served other bytes than the manifest names (%w); nothing was rendered", where, ErrDigestMismatch, err)
 		}
 		return nil, fmt.Errorf("%s: chart layer: %w", where, err)
 	}
 	if int64(len(data)) > f.opts.MaxArchiveBytes {
 		return nil, fmt.Errorf("%s: the chart layer is over the %s limit: raise the limit if the registry is trusted", where, size(f.opts.MaxArchiveBytes))
+	}
+	if got := digestOf(data); got != digest {
+		return nil, fmt.Errorf("%s: chart layer: %w: the manifest names %s, the registry served %s; nothing was rendered", where, ErrDigestMismatch, digest, got)
 	}
 	c, err := f.load(data, digest, where[len("chart "):], chartName, "", false)
 	if err != nil {
