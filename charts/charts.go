@@ -220,6 +220,7 @@ func scrub(err error, r Repository) error {
 			secrets = append(secrets, string(v))
 		}
 	}
+	secrets = append(secrets, dockerPasswords(r.Secret[keyDocker])...)
 	return &secretError{err: err, secrets: secrets}
 }
 

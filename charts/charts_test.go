@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
 
 	"github.com/tidegate/tidegate/charts"
 )
@@ -184,5 +187,56 @@ func TestFromDirectory(t *testing.T) {
 		if _, err := f.FromDirectory("testdata", bad); err == nil {
 			t.Errorf("FromDirectory(%q) loaded", bad)
 		}
+	}
+}
+
+// TestFromDirectoryMatchesSDK: the confined reader loads the same chart
+// as the SDK's LoadDir (which follows every link), sub-charts, CRDs and
+// .helmignore included.
+func TestFromDirectoryMatchesSDK(t *testing.T) {
+	root := filepath.Join("..", "chartrender", "testdata", "charts")
+	got, err := charts.New(charts.Options{}).FromDirectory(root, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := loader.LoadDir(filepath.Join(root, "app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type file struct {
+		Name string
+		Data string
+	}
+	flat := func(ch *chartv2.Chart) map[string][]file {
+		out := map[string][]file{}
+		var walk func(prefix string, c *chartv2.Chart)
+		walk = func(prefix string, c *chartv2.Chart) {
+			for _, f := range c.Templates {
+				out[prefix+"templates"] = append(out[prefix+"templates"], file{f.Name, string(f.Data)})
+			}
+			for _, f := range c.Files {
+				out[prefix+"files"] = append(out[prefix+"files"], file{f.Name, string(f.Data)})
+			}
+			for _, f := range c.Raw {
+				out[prefix+"raw"] = append(out[prefix+"raw"], file{f.Name, string(f.Data)})
+			}
+			for _, d := range c.Dependencies() {
+				walk(prefix+d.Name()+"/", d)
+			}
+		}
+		walk("", ch)
+		for _, fs := range out {
+			sort.Slice(fs, func(i, j int) bool { return fs[i].Name < fs[j].Name })
+		}
+		return out
+	}
+	if diff := cmp.Diff(flat(want), flat(got.Chart)); diff != "" {
+		t.Errorf("FromDirectory differs from loader.LoadDir (-sdk +charts):\n%s", diff)
+	}
+	if diff := cmp.Diff(want.Values, got.Chart.Values); diff != "" {
+		t.Errorf("values differ (-sdk +charts):\n%s", diff)
+	}
+	if len(got.Chart.Dependencies()) != 1 || len(got.Chart.CRDObjects()) != 2 {
+		t.Errorf("%d sub-charts and %d CRDs, want 1 and 2", len(got.Chart.Dependencies()), len(got.Chart.CRDObjects()))
 	}
 }

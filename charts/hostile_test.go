@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -204,12 +205,18 @@ func TestHostileCredentials(t *testing.T) {
 		}), false)
 		u, _ := url.Parse(echo.URL)
 		u.User = url.UserPassword("u", "url-"+pass)
-		for _, r := range []charts.Repository{{URL: echo.URL, Secret: secret}, {URL: u.String()}, {URL: "oci://" + u.Host + "/charts", Secret: secret, Insecure: true}} {
+		docker := []byte(`{"auths":{"` + u.Host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("u:"+pass)) + `"}}}`)
+		for _, r := range []charts.Repository{
+			{URL: echo.URL, Secret: secret},
+			{URL: u.String()},
+			{URL: "oci://" + u.Host + "/charts", Secret: secret, Insecure: true},
+			{URL: "oci://" + u.Host + "/charts", Secret: map[string][]byte{".dockerconfigjson": docker}, Insecure: true},
+		} {
 			_, err := charts.New(charts.Options{}).FromRepository(context.Background(), r, "hello", "0.1.0")
 			if err == nil {
 				t.Fatal("fetched from an erroring server")
 			}
-			if strings.Contains(err.Error(), pass) || strings.Contains(err.Error(), "dTpj") {
+			if strings.Contains(err.Error(), pass) || strings.Contains(err.Error(), "dTpj") || strings.Contains(err.Error(), base64.StdEncoding.EncodeToString([]byte("u:"+pass))) {
 				t.Errorf("a credential is in the error: %v", err)
 			}
 			if !strings.Contains(err.Error(), u.Host) {

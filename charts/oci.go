@@ -192,6 +192,31 @@ func (f *Fetcher) pickTag(repo name.Repository, versionRange string, opts []remo
 	return best, nil
 }
 
+// dockerConfig is the part of a .dockerconfigjson a fetch reads.
+type dockerConfig struct {
+	Auths map[string]struct {
+		Username, Password, Auth string
+	} `json:"auths"`
+}
+
+// dockerPasswords lists a .dockerconfigjson's secrets (passwords and
+// auth strings, encoded and decoded) for scrubbing errors.
+func dockerPasswords(raw []byte) []string {
+	var cfg dockerConfig
+	if len(raw) == 0 || json.Unmarshal(raw, &cfg) != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range cfg.Auths {
+		out = append(out, a.Password, a.Auth)
+		if dec, err := base64.StdEncoding.DecodeString(a.Auth); err == nil {
+			_, p, _ := strings.Cut(string(dec), ":")
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // ociAuth reads basic credentials or a .dockerconfigjson for host.
 func ociAuth(repo Repository, host string) (authn.Authenticator, error) {
 	creds, err := repo.basicAuth()
@@ -205,11 +230,7 @@ func ociAuth(repo Repository, host string) (authn.Authenticator, error) {
 	if !ok {
 		return authn.Anonymous, nil
 	}
-	var cfg struct {
-		Auths map[string]struct {
-			Username, Password, Auth string
-		} `json:"auths"`
-	}
+	var cfg dockerConfig
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return nil, fmt.Errorf("the secret's %s is not JSON: recreate it with kubectl create secret docker-registry", keyDocker)
 	}
