@@ -25,7 +25,7 @@ func clone(ch *chartv2.Chart) *chartv2.Chart {
 		}
 		out.Metadata = &md
 	}
-	out.Values = copyValue(ch.Values).(map[string]any)
+	out.Values, _ = copyValue(ch.Values).(map[string]any)
 	subs := make([]*chartv2.Chart, 0, len(ch.Dependencies()))
 	for _, sub := range ch.Dependencies() {
 		subs = append(subs, clone(sub))

@@ -50,7 +50,7 @@ func unpack(data []byte, limit int64) ([]*archive.BufferedFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a gzip archive (%w): the URL may point at an HTML page or a plain tar", err)
 	}
-	defer gz.Close()
+	defer func() { _ = gz.Close() }()
 	tr := tar.NewReader(gz)
 	var files []*archive.BufferedFile
 	remaining := limit
