@@ -135,6 +135,9 @@ func TestMatchesHelmTemplate(t *testing.T) {
 		extraAPIs           []string
 		upgrade             bool
 		crds                chartrender.CRDPolicy
+		// defaults passes no capabilities, as `helm template` without
+		// --kube-version and --api-versions.
+		defaults bool
 	}{
 		{name: "install with sub-chart and CRDs and a probed API", chart: "app",
 			extraAPIs: []string{"monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"}},
@@ -143,6 +146,7 @@ func TestMatchesHelmTemplate(t *testing.T) {
 		{name: "install with sub-chart values and CRDs skipped", chart: "app", crds: chartrender.CRDsSkip,
 			values: "db:\n  storage: 9Gi\n  password: s3cr3t\nimage:\n  tag: \"5.0\"\n"},
 		{name: "library sub-chart", chart: "web", values: "name: front\nports: [80, 443]\n"},
+		{name: "the SDK's default capabilities", chart: "web", defaults: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -151,9 +155,12 @@ func TestMatchesHelmTemplate(t *testing.T) {
 				t.Fatal(err)
 			}
 			apis := append(append([]string(nil), common.DefaultVersionSet...), c.extraAPIs...)
+			caps := chartrender.Capabilities{KubeVersion: kube, APIVersions: apis}
+			if c.defaults {
+				caps = chartrender.Capabilities{}
+			}
 			res, err := chartrender.Render(context.Background(), load(t, c.chart), vals, chartrender.Options{
-				ReleaseName: "rel", Namespace: "apps", IsUpgrade: c.upgrade, CRDs: c.crds,
-				Capabilities: chartrender.Capabilities{KubeVersion: kube, APIVersions: apis},
+				ReleaseName: "rel", Namespace: "apps", IsUpgrade: c.upgrade, CRDs: c.crds, Capabilities: caps,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -169,7 +176,10 @@ func TestMatchesHelmTemplate(t *testing.T) {
 			if err := os.WriteFile(valuesFile, []byte(c.values), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			args := []string{"template", "rel", filepath.Join("testdata", "charts", c.chart), "--namespace", "apps", "--kube-version", kube, "-f", valuesFile}
+			args := []string{"template", "rel", filepath.Join("testdata", "charts", c.chart), "--namespace", "apps", "-f", valuesFile}
+			if !c.defaults {
+				args = append(args, "--kube-version", kube)
+			}
 			for _, a := range c.extraAPIs {
 				args = append(args, "--api-versions", a)
 			}
@@ -182,7 +192,7 @@ func TestMatchesHelmTemplate(t *testing.T) {
 			out := runHelm(t, bin, args...)
 			want := normalize(t, parseHelm(t, out))
 			got := normalize(t, ours(res, true))
-			if len(want) < 4 {
+			if len(want) < 3 {
 				t.Fatalf("helm template printed %d objects; the comparison would prove little:\n%s", len(want), out)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
@@ -412,5 +422,18 @@ func decodeAll(r io.Reader) (int, error) {
 		if len(m) > 0 {
 			n++
 		}
+	}
+}
+
+func TestRenderValidatesValuesAgainstSchema(t *testing.T) {
+	opts := chartrender.Options{ReleaseName: "r", Namespace: "n"}
+	bad := map[string]any{"ports": []any{"http"}}
+	_, err := chartrender.Render(context.Background(), load(t, "web"), bad, opts)
+	if err == nil || !strings.Contains(err.Error(), "chart web 0.3.0: values") || !strings.Contains(err.Error(), "ports") {
+		t.Fatalf("err = %v", err)
+	}
+	opts.SkipSchemaValidation = true
+	if _, err := chartrender.Render(context.Background(), load(t, "web"), map[string]any{"ports": []any{}, "name": 5}, opts); err != nil {
+		t.Errorf("with the schema skipped: %v", err)
 	}
 }
