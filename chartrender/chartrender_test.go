@@ -16,6 +16,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -138,6 +139,9 @@ func TestMatchesHelmTemplate(t *testing.T) {
 		// defaults passes no capabilities, as `helm template` without
 		// --kube-version and --api-versions.
 		defaults bool
+		// archived packages the sub-chart into charts/db-0.1.0.tgz, as
+		// helm dependency build leaves it.
+		archived bool
 	}{
 		{name: "install with sub-chart and CRDs and a probed API", chart: "app",
 			extraAPIs: []string{"monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor"}},
@@ -147,6 +151,8 @@ func TestMatchesHelmTemplate(t *testing.T) {
 			values: "db:\n  storage: 9Gi\n  password: s3cr3t\nimage:\n  tag: \"5.0\"\n"},
 		{name: "library sub-chart", chart: "web", values: "name: front\nports: [80, 443]\n"},
 		{name: "the SDK's default capabilities", chart: "web", defaults: true},
+		{name: "sub-chart vendored as an archive", chart: "app", archived: true,
+			values: "db:\n  storage: 2Gi\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -159,7 +165,15 @@ func TestMatchesHelmTemplate(t *testing.T) {
 			if c.defaults {
 				caps = chartrender.Capabilities{}
 			}
-			res, err := chartrender.Render(context.Background(), load(t, c.chart), vals, chartrender.Options{
+			chartDir := filepath.Join("testdata", "charts", c.chart)
+			if c.archived {
+				chartDir = withArchivedSubchart(t, chartDir, "db")
+			}
+			ch, err := loader.LoadDir(chartDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := chartrender.Render(context.Background(), ch, vals, chartrender.Options{
 				ReleaseName: "rel", Namespace: "apps", IsUpgrade: c.upgrade, CRDs: c.crds, Capabilities: caps,
 			})
 			if err != nil {
@@ -176,7 +190,7 @@ func TestMatchesHelmTemplate(t *testing.T) {
 			if err := os.WriteFile(valuesFile, []byte(c.values), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			args := []string{"template", "rel", filepath.Join("testdata", "charts", c.chart), "--namespace", "apps", "-f", valuesFile}
+			args := []string{"template", "rel", chartDir, "--namespace", "apps", "-f", valuesFile}
 			if !c.defaults {
 				args = append(args, "--kube-version", kube)
 			}
@@ -436,4 +450,31 @@ func TestRenderValidatesValuesAgainstSchema(t *testing.T) {
 	if _, err := chartrender.Render(context.Background(), load(t, "web"), map[string]any{"ports": []any{}, "name": 5}, opts); err != nil {
 		t.Errorf("with the schema skipped: %v", err)
 	}
+}
+
+// withArchivedSubchart copies the chart at dir and replaces its
+// charts/<sub> directory by the packaged archive.
+func withArchivedSubchart(t *testing.T, dir, sub string) string {
+	t.Helper()
+	out, err := os.MkdirTemp("", "chartrender")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(out) })
+	out = filepath.Join(out, filepath.Base(dir))
+	if err := os.CopyFS(out, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	subDir := filepath.Join(out, "charts", sub)
+	subChart, err := loader.LoadDir(subDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chartutil.Save(subChart, filepath.Join(out, "charts")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(subDir); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
