@@ -232,7 +232,7 @@ func TestHostileCredentials(t *testing.T) {
 func TestHostileOCI(t *testing.T) {
 	reg := registrytest.New(t)
 	big := tgz(t, tarEntry{Name: "hello/Chart.yaml", Body: helloChartYAML}, tarEntry{Name: "hello/pad.txt", Body: incompressible(64 << 10)})
-	_, layer := pushChart(t, reg, "charts/hello", "0.1.0", big)
+	_, layer := pushChart(t, reg.Host(), reg.Auth(), "charts/hello", "0.1.0", big)
 	cache := t.TempDir()
 
 	_, err := charts.New(charts.Options{MaxArchiveBytes: 1 << 10, CacheDir: cache}).FromOCI(context.Background(), charts.Repository{URL: "oci://" + reg.Host() + "/charts/hello"}, charts.OCIReference{Tag: "0.1.0"})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -22,7 +23,7 @@ import (
 // pushChart pushes archive as helm push lays a chart out (OCI manifest,
 // helm config media type, one chart layer) and returns the manifest's
 // and the layer's digests.
-func pushChart(t *testing.T, reg *registrytest.Registry, repo, tag string, archive []byte) (manifest, layer string) {
+func pushChart(t *testing.T, host string, auth authn.Authenticator, repo, tag string, archive []byte) (manifest, layer string) {
 	t.Helper()
 	l := static.NewLayer(archive, charts.ChartLayerMediaType)
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
@@ -31,11 +32,11 @@ func pushChart(t *testing.T, reg *registrytest.Registry, repo, tag string, archi
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := name.NewTag(reg.Host() + "/" + repo + ":" + tag)
+	ref, err := name.NewTag(host + "/" + repo + ":" + tag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img, remote.WithAuth(reg.Auth())); err != nil {
+	if err := remote.Write(ref, img, remote.WithAuth(auth)); err != nil {
 		t.Fatal(err)
 	}
 	d, err := img.Digest()
@@ -55,11 +56,11 @@ func ociRegistry(t *testing.T) (*registrytest.Registry, map[string][2]string, st
 	dir := packaged(t, "", "0.1.0", "0.2.0", "0.10.1")
 	digests := map[string][2]string{}
 	for _, v := range []string{"0.1.0", "0.2.0", "0.10.1"} {
-		m, l := pushChart(t, reg, "charts/hello", v, readFile(t, filepath.Join(dir, "hello-"+v+".tgz")))
+		m, l := pushChart(t, reg.Host(), reg.Auth(), "charts/hello", v, readFile(t, filepath.Join(dir, "hello-"+v+".tgz")))
 		digests[v] = [2]string{m, l}
 	}
 	// A tag that is not a version must not break the selection.
-	pushChart(t, reg, "charts/hello", "latest", readFile(t, filepath.Join(dir, "hello-0.2.0.tgz")))
+	pushChart(t, reg.Host(), reg.Auth(), "charts/hello", "latest", readFile(t, filepath.Join(dir, "hello-0.2.0.tgz")))
 	return reg, digests, dir
 }
 
@@ -159,5 +160,29 @@ func TestOCICache(t *testing.T) {
 	}
 	if n := count() - before; n != 1 {
 		t.Errorf("the chart layer was downloaded %d times, want once", n)
+	}
+}
+
+// TestFromOCIDistribution fetches from Debian's docker-registry (CNCF
+// distribution) with htpasswd auth, the registry most self-hosted chart
+// registries run.
+func TestFromOCIDistribution(t *testing.T) {
+	d := registrytest.StartDistribution(t, "charts", "dist-s3cret")
+	dir := packaged(t, "", "1.0.0", "1.1.0")
+	auth := &authn.Basic{Username: d.User, Password: d.Pass}
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		pushChart(t, d.Host, auth, "team/hello", v, readFile(t, filepath.Join(dir, "hello-"+v+".tgz")))
+	}
+	f := charts.New(charts.Options{})
+	got, err := f.FromRepository(context.Background(), charts.Repository{URL: "oci://" + d.Host + "/team", Secret: map[string][]byte{"username": []byte(d.User), "password": []byte(d.Pass)}}, "hello", "~1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != "1.0.0" || got.Chart.Values["message"] != "hello" {
+		t.Errorf("got %s %s", got.Name, got.Version)
+	}
+	_, err = f.FromRepository(context.Background(), charts.Repository{URL: "oci://" + d.Host + "/team"}, "hello", "")
+	if err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
+		t.Errorf("anonymous fetch: %v", err)
 	}
 }
