@@ -1,7 +1,10 @@
 package chartrender
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +19,7 @@ import (
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
 )
 
 // CRDPolicy says what happens to the files of a chart's crds/
@@ -277,16 +281,36 @@ func missingDependencies(ch *chartv2.Chart) error {
 
 // decode reads the YAML documents of one rendered file; documents that
 // hold nothing (comments only) are dropped, as the SDK drops them.
+// Whole numbers become int64, as in every object tidegate decodes, so
+// that unstructured's accessors work on them. A List stays one object,
+// as helm template prints it.
 func decode(name string, data []byte) ([]Object, error) {
 	var out []Object
-	d := k8syaml.NewYAMLOrJSONDecoder(strings.NewReader(string(data)), 4096)
+	r := k8syaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for i := 1; ; i++ {
-		var m map[string]any
-		if err := d.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%s: document %d: %w", name, i, err)
+		}
+		j, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", name, i, err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(j))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", name, i, err)
+		}
+		if v == nil {
+			continue
+		}
+		m, ok := numbers(v).(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: document %d is not a mapping: fix the template", name, i)
 		}
 		if len(m) == 0 {
 			continue
@@ -297,4 +321,24 @@ func decode(name string, data []byte) ([]Object, error) {
 		}
 		out = append(out, Object{Source: name, Object: obj})
 	}
+}
+
+func numbers(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = numbers(e)
+		}
+	case json.Number:
+		if n, err := t.Int64(); err == nil {
+			return n
+		}
+		f, _ := t.Float64()
+		return f
+	}
+	return v
 }

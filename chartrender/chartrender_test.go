@@ -336,6 +336,9 @@ func TestRenderUpgradeDefaultsAndCapabilities(t *testing.T) {
 	if dep == nil {
 		t.Fatalf("no Deployment in %v", kinds)
 	}
+	if n, found, err := unstructured.NestedInt64(dep.Object, "spec", "replicas"); err != nil || !found || n != 1 {
+		t.Errorf("spec.replicas = %d, %v, %v; want int64 1", n, found, err)
+	}
 	ann, _, _ := unstructuredString(dep.Object, "spec", "template", "metadata", "annotations", "kube-version")
 	if ann != "v1.31.2-gke.100" {
 		t.Errorf("kube version seen by the chart = %q", ann)
