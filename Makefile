@@ -18,6 +18,7 @@ test: testenv gitea lint
 	TIDEGATE_TESTENV_ASSETS="$$(hack/testenv.sh)" TIDEGATE_GITEA="$$(hack/gitea.sh)" \
 	TIDEGATE_ACT="$${tools%% *}" TIDEGATE_GITLAB_CI_LOCAL="$${tools##* }" \
 	TIDEGATE_GORELEASER="$${rel[0]}" TIDEGATE_CYCLONEDX_GOMOD="$${rel[1]}" \
+	TIDEGATE_HELM="$$(hack/helm-tool.sh)" \
 		$(GO) test -count=1 -timeout 45m ./...
 
 testenv:

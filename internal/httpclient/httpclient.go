@@ -54,6 +54,7 @@ type config struct {
 	maxBody                                 int64
 	idlePerHost                             int
 	roots                                   *x509.CertPool
+	tlsConfig                               *tls.Config
 }
 
 // Option changes one limit of a Transport. A zero or negative duration or
@@ -100,6 +101,10 @@ func WithIdleConnsPerHost(n int) Option { return func(c *config) { c.idlePerHost
 // system's, for a server with a private CA (a Flux secret's ca.crt).
 func WithRootCAs(pool *x509.CertPool) Option { return func(c *config) { c.roots = pool } }
 
+// WithTLSConfig sets the TLS client configuration (a repository's own CA
+// or client certificate); nil keeps Go's defaults.
+func WithTLSConfig(c *tls.Config) Option { return func(cfg *config) { cfg.tlsConfig = c } }
+
 func defaults(opts []Option) config {
 	c := config{
 		dial: DefaultDialTimeout, tls: DefaultTLSHandshakeTimeout,
@@ -126,10 +131,16 @@ func NewTransport(opts ...Option) http.RoundTripper {
 		MaxIdleConnsPerHost:   c.idlePerHost,
 		IdleConnTimeout:       max(c.idle, 0),
 		TLSHandshakeTimeout:   max(c.tls, 0),
+		TLSClientConfig:       c.tlsConfig,
 		ExpectContinueTimeout: time.Second,
 	}
 	if c.roots != nil {
-		base.TLSClientConfig = &tls.Config{RootCAs: c.roots, MinVersion: tls.VersionTLS12}
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.tlsConfig != nil {
+			cfg = c.tlsConfig.Clone()
+		}
+		cfg.RootCAs = c.roots
+		base.TLSClientConfig = cfg
 	}
 	return &limits{base: base, cfg: c}
 }
