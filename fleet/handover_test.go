@@ -119,14 +119,17 @@ func TestFleetMovingFromFlux(t *testing.T) {
 		t.Fatalf("unit apps: %s (%s), want failed pointing at --suspend-flux", u.Status, u.Reason)
 	}
 
-	// 2. A diff with --suspend-flux writes nothing, not even the suspend.
+	// 2. A diff, with or without --suspend-flux, shows the take-over and
+	// writes nothing, not even the suspend.
 	suspend := func(o *fleet.Options) { o.SuspendFlux = true }
-	rep, err = diff(t, options(r, ns, suspend))
-	if err != nil {
-		t.Fatalf("diff: %v", err)
-	}
-	if got := actions(rep)[ns+"/apps ConfigMap/"+ns+"/app-cm"]; got != reconcile.Adopted {
-		t.Errorf("diff shows app-cm as %q, want adopted", got)
+	for _, o := range []fleet.Options{options(r, ns), options(r, ns, suspend)} {
+		rep, err = diff(t, o)
+		if err != nil {
+			t.Fatalf("diff (suspend %v): %v", o.SuspendFlux, err)
+		}
+		if got := actions(rep)[ns+"/apps ConfigMap/"+ns+"/app-cm"]; got != reconcile.Adopted {
+			t.Errorf("diff (suspend %v) shows app-cm as %q, want adopted", o.SuspendFlux, got)
+		}
 	}
 	ks, err := admin(t).Resource(ksGVR).Namespace(ns).Get(ctx, "apps", metav1.GetOptions{})
 	if err != nil {

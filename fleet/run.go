@@ -228,7 +228,13 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 			return nil, err
 		}
 		if err := f.guard(ctx, k, diff || opts.DryRun); err != nil {
-			return nil, err
+			var live *handover.LiveError
+			if !diff || !errors.As(err, &live) {
+				return nil, err
+			}
+			// A diff is how a user looks before taking a unit over
+			// from Flux: it goes on, and says what a reconcile needs.
+			f.log.Warn("Flux still reconciles this Kustomization; a reconcile of its unit needs --suspend-flux", "unit", u.Name)
 		}
 	}
 	if cl.dyn == nil {
