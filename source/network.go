@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,25 @@ const (
 	defaultStall = 2 * time.Minute
 )
 
+// A Git server's answers over HTTP are capped by kind (gitBodyCap): the
+// ref advertisement is parsed in memory and gets the cap of every other
+// network read; a pack goes to disk and gets one far above any
+// repository a reconcile reads, so an endless answer fails with an error
+// naming the host instead of filling memory or the disk until the
+// clone's deadline.
+const (
+	maxRefsBytes = httpclient.DefaultMaxBodyBytes
+	maxPackBytes = 4 << 30
+)
+
+// gitBodyCap is the size cap of the answer to req (see maxRefsBytes).
+func gitBodyCap(req *http.Request) int64 {
+	if strings.HasSuffix(req.URL.Path, "/info/refs") {
+		return maxRefsBytes
+	}
+	return maxPackBytes
+}
+
 // network is how a checkout reaches its remote.
 type network struct {
 	client  *http.Client
@@ -40,13 +60,14 @@ type network struct {
 func defaultNetwork() network {
 	return network{
 		// A pack is as large as the repository and goes to disk, not
-		// memory: no size cap and no overall per-request deadline, only
-		// the stall timeout and the operation's deadline.
+		// memory: a size cap by kind (gitBodyCap) and no overall
+		// per-request deadline, only the stall timeout and the
+		// operation's deadline.
 		client: httpclient.New(
 			httpclient.WithResponseHeaderTimeout(time.Minute),
 			httpclient.WithStallTimeout(defaultStall),
 			httpclient.WithRequestTimeout(0),
-			httpclient.WithMaxBodyBytes(0),
+			httpclient.WithMaxBodyBytesFor(gitBodyCap),
 		),
 		sshDial: DefaultSSHDialTimeout,
 		timeout: DefaultTimeout,
