@@ -164,7 +164,8 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 			if err := m.waitForCRDs(ctx, changes); err != nil {
 				errs = append(errs, err)
 			}
-			m.mapper.Reset()
+			// The next stages' lookups discover the new kinds, under ctx.
+			meta.ToResettableRESTMapperWithContext(m.mapper).ResetWithContext(ctx)
 		}
 		m.opts.Logger.Debug("applied stage", "stage", s, "objects", len(stageObjs))
 	}

@@ -76,7 +76,7 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (
 		it.ID = object.FromUnstructured(o)
 		it.Desired = prepare(o)
 		gvk := o.GroupVersionKind()
-		client, mapping, err := resource.Client(m.dyn, m.mapper, gvk.GroupKind(), o.GetNamespace(), gvk.Version)
+		client, mapping, err := resource.Client(ctx, m.dyn, m.mapper, gvk.GroupKind(), o.GetNamespace(), gvk.Version)
 		if err != nil {
 			if meta.IsNoMatchError(err) {
 				it.err = fmt.Errorf("the cluster does not know the kind %s (install its CustomResourceDefinition, or add it to the repository)", gvk)
