@@ -122,7 +122,8 @@ type ChangeSet struct{ Changes []Change }
 
 // Apply applies objs in stages. The change set holds every object that
 // was handled, also when Apply fails; the error joins one error per failed
-// object, each starting with Kind/namespace/name.
+// object, each starting with Kind/namespace/name. Like Plan, it sets the
+// digest annotation on objs in place.
 func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, o ApplyOptions) (*ChangeSet, error) {
 	cs := &ChangeSet{}
 	var errs []error
@@ -319,7 +320,7 @@ func (m *Manager) takeOverFromKubectl(ctx context.Context, p Planned) error {
 			return nil
 		}
 	}
-	patch, err := csaupgrade.UpgradeManagedFieldsPatch(p.Live, sets.New("kubectl-client-side-apply", "kubectl", "before-first-apply"), m.opts.FieldManager)
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(p.Live, sets.New(csaManagers...), m.opts.FieldManager)
 	if err != nil || patch == nil {
 		return err
 	}
@@ -392,10 +393,12 @@ func Digest(u *unstructured.Unstructured) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// prepare returns the object to send: kubectl's last-applied annotation
-// removed (it would keep stale ownership alive) and the digest set.
+// prepare makes u, in place, the object to send: kubectl's last-applied
+// annotation removed (it would keep stale ownership alive) and the digest
+// set. In place, because a copy would hold every rendered object twice
+// while the live ones are read; preparing twice gives the same object.
 func prepare(u *unstructured.Unstructured) *unstructured.Unstructured {
-	c := u.DeepCopy()
+	c := u
 	normalizeSecret(c)
 	ann := c.GetAnnotations()
 	delete(ann, lastApplied)
