@@ -592,3 +592,40 @@ func TestBulkPlanKeepsWhatMigrationNeeds(t *testing.T) {
 		t.Error("a key removed from Git survived: kubectl's ownership was not migrated from the listed object")
 	}
 }
+
+// TestPlanDigestIsDigest: the digest Plan sets is Digest of the object
+// as rendered, also for an object planned a second time and for one
+// whose only annotation kubectl's last-applied was.
+func TestPlanDigestIsDigest(t *testing.T) {
+	ns := env.Namespace(t)
+	m, _, _ := newManager(t)
+	ctx := context.Background()
+	for _, src := range []string{
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n  namespace: " + ns + "\ndata:\n  k: v\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: annotated\n  namespace: " + ns + "\n  annotations:\n    team: a\n    kubectl.kubernetes.io/last-applied-configuration: '{}'\ndata:\n  k: v\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: only-last-applied\n  namespace: " + ns + "\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{}'\n",
+	} {
+		o := obj(t, src)
+		want := o.DeepCopy()
+		ann := want.GetAnnotations()
+		delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+		if len(ann) == 0 {
+			ann = nil
+		}
+		want.SetAnnotations(ann)
+		digest := apply.Digest(want)
+		for round := 1; round <= 2; round++ {
+			p, err := m.Plan(ctx, []*unstructured.Unstructured{o})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := p.Items[0].Desired.GetAnnotations()
+			if got[apply.DigestAnnotation] != digest {
+				t.Errorf("%s, round %d: digest %q, want %q", o.GetName(), round, got[apply.DigestAnnotation], digest)
+			}
+			if _, ok := got["kubectl.kubernetes.io/last-applied-configuration"]; ok {
+				t.Errorf("%s: the last-applied annotation is still there", o.GetName())
+			}
+		}
+	}
+}

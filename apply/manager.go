@@ -397,18 +397,24 @@ func Digest(u *unstructured.Unstructured) string {
 // annotation removed (it would keep stale ownership alive) and the digest
 // set. In place, because a copy would hold every rendered object twice
 // while the live ones are read; preparing twice gives the same object.
+// The digest is Digest's, computed without Digest's copy.
 func prepare(u *unstructured.Unstructured) *unstructured.Unstructured {
-	c := u
-	normalizeSecret(c)
-	ann := c.GetAnnotations()
+	normalizeSecret(u)
+	ann := u.GetAnnotations()
 	delete(ann, lastApplied)
+	delete(ann, DigestAnnotation)
+	if len(ann) == 0 {
+		ann = nil
+	}
+	u.SetAnnotations(ann)
+	b, _ := json.Marshal(u.Object)
+	sum := sha256.Sum256(b)
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	c.SetAnnotations(ann)
-	ann[DigestAnnotation] = Digest(c)
-	c.SetAnnotations(ann)
-	return c
+	ann[DigestAnnotation] = hex.EncodeToString(sum[:16])
+	u.SetAnnotations(ann)
+	return u
 }
 
 // normalizeSecret moves stringData into data, as the API server does on
