@@ -25,7 +25,6 @@ import (
 func TestOutcomeAgrees(t *testing.T) {
 	ns := env.Namespace(t)
 	dir := cliRepo(t, ns, "one")
-	inv := `command="%s",inventory="` + ns + `/cli"`
 	setValue := func(v string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(dir, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: "+ns+"\ndata:\n  value: "+v+"\n"), 0o644); err != nil {
@@ -74,6 +73,24 @@ func TestOutcomeAgrees(t *testing.T) {
 			cmd: func() (any, func(context.Context, *Globals) error) { c := reconcileCmd(missing, ns); return c, c.Run }},
 		{name: "reconcile interrupted", command: "reconcile", code: 128 + int(syscall.SIGTERM), outcome: OutcomeInterrupted, interrupt: true,
 			cmd: func() (any, func(context.Context, *Globals) error) { c := reconcileCmd(dir, ns); return c, c.Run }},
+		// Commands without an inventory: an edit dry-run that would change
+		// a file, and a render.
+		{name: "automate dry-run changes", command: "automate", code: ExitChanges, outcome: OutcomeChanges, changed: true,
+			cmd: func() (any, func(context.Context, *Globals) error) {
+				c := &AutomateCmd{}
+				c.SourceFlags, c.EditFlags = editFlags(editRepo(t), EditFlags{DryRun: true})
+				return c, c.Run
+			}},
+		{name: "render ok", command: "render", code: ExitOK, outcome: OutcomeOK,
+			cmd: func() (any, func(context.Context, *Globals) error) {
+				c := &RenderCmd{SourceFlags: SourceFlags{Source: dir, Path: []string{"."}}}
+				return c, c.Run
+			}},
+		{name: "render failed", command: "render", code: ExitFailure, outcome: OutcomeFailed,
+			cmd: func() (any, func(context.Context, *Globals) error) {
+				c := &RenderCmd{SourceFlags: SourceFlags{Source: missing, Path: []string{"."}}}
+				return c, c.Run
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.before != nil {
@@ -137,17 +154,28 @@ func TestOutcomeAgrees(t *testing.T) {
 			if merr != nil {
 				t.Fatal(merr)
 			}
-			label := strings.Replace(inv, "%s", tc.command, 1)
 			success := "1"
 			if failed {
 				success = "0"
 			}
-			for _, want := range []string{
-				`tidegate_run_success{` + label + `} ` + success,
-				`tidegate_run_outcome{` + label + `,outcome="` + string(tc.outcome) + `"} 1`,
-			} {
-				if !strings.Contains(string(m), want) {
-					t.Errorf("metrics lack %q:\n%s", want, m)
+			// The inventory label is the run's, empty for commands without.
+			metric := func(name, outcome string) string {
+				for _, l := range strings.Split(string(m), "\n") {
+					if strings.HasPrefix(l, name+`{command="`+tc.command+`"`) && strings.Contains(l, outcome) {
+						return l
+					}
+				}
+				return ""
+			}
+			if l := metric("tidegate_run_success", ""); !strings.HasSuffix(l, "} "+success) {
+				t.Errorf("tidegate_run_success = %q, want %s:\n%s", l, success, m)
+			}
+			if l := metric("tidegate_run_outcome", `outcome="`+string(tc.outcome)+`"`); !strings.HasSuffix(l, "} 1") {
+				t.Errorf("tidegate_run_outcome for %s = %q, want 1:\n%s", tc.outcome, l, m)
+			}
+			if tc.command == "reconcile" || tc.command == "diff" {
+				if l := metric("tidegate_run_success", ""); !strings.Contains(l, `inventory="`+ns+`/cli"`) {
+					t.Errorf("metrics of %s lack the inventory: %q", tc.command, l)
 				}
 			}
 		})
