@@ -24,6 +24,7 @@ func TestPathList(t *testing.T) {
 		args    []string
 		objects int
 	}{
+		{nil, 3}, // the default ".": the whole repository
 		{[]string{"--path", "apps"}, 1},
 		{[]string{"--path", "apps", "--path", "more"}, 2},
 		{[]string{"--path", "apps,more"}, 2},
