@@ -33,6 +33,7 @@ func runCLI(root *cli.CLI, args []string) int {
 		kong.Description(cli.Description),
 		kong.UsageOnError(),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, NoExpandSubcommands: false}),
+		pathsOption(),
 	)
 	if err != nil {
 		fail(root, args, fmt.Errorf("internal error: %w", err), "")

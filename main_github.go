@@ -35,8 +35,13 @@ func (g githubSink) Publish(_ context.Context, s cli.Summary) error {
 	}
 
 	title := "tidegate " + s.Command
-	if s.Err != nil {
+	switch {
+	case s.Outcome == cli.OutcomeInterrupted:
+		title += " interrupted"
+	case s.Failed():
 		title += " failed"
+	case s.Outcome == cli.OutcomeChanges:
+		title += " found changes"
 	}
 	summary := fmt.Sprintf("### %s\n\n", title)
 	if s.Source != "" {
@@ -57,7 +62,7 @@ func (g githubSink) Publish(_ context.Context, s cli.Summary) error {
 		summary += fmt.Sprintf("Pull request: %s\n\n", s.PullRequestURL)
 	}
 	summary += s.Markdown
-	if s.Err != nil {
+	if s.Failed() && s.Err != nil {
 		summary += fmt.Sprintf("\n**Error:** %s\n", markdown.Text(s.Err.Error()))
 	}
 	a.AddStepSummary(summary)
@@ -72,7 +77,7 @@ func (g githubSink) Publish(_ context.Context, s cli.Summary) error {
 		}
 		a.WithFieldsMap(fields).Errorf("%s", p.Message)
 	}
-	if s.Err != nil && len(s.Problems) == 0 {
+	if s.Failed() && s.Err != nil && len(s.Problems) == 0 {
 		a.WithFieldsMap(map[string]string{"title": "tidegate " + s.Command}).Errorf("%s", s.Err)
 	}
 	return nil

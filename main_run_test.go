@@ -137,6 +137,13 @@ func TestHostileSettings(t *testing.T) {
 		{"empty entry", nil, []string{"reconcile", "--path", "apps,,more"}, []string{`--path ["apps" "" "more"]`, "empty entry"}},
 		{"blank entry", nil, []string{"render", "--path", "apps, "}, []string{`--path ["apps" " "]`}},
 		{"empty entry env", map[string]string{"TIDEGATE_PATHS": ","}, []string{"render"}, []string{`--path [""]`}},
+		// kong drops an empty value among others and a trailing comma; the
+		// run must not go on with the paths that are left.
+		{"empty path after a path", nil, []string{"reconcile", "--path", "apps", "--path", ""}, []string{`--path ""`, "empty"}},
+		{"empty path before a path", nil, []string{"diff", "--path=", "--path", "apps"}, []string{`--path ""`, "empty"}},
+		{"blank path after a path", nil, []string{"render", "--path", "apps", "--path", " "}, []string{`--path " "`, "empty"}},
+		{"trailing comma", nil, []string{"reconcile", "--path", "apps,"}, []string{`--path ["apps" ""]`, "empty entry"}},
+		{"trailing comma env", map[string]string{"TIDEGATE_PATHS": "apps,more,"}, []string{"check"}, []string{`--path ["apps" "more" ""]`, "empty entry"}},
 		{"prune share above 1", nil, []string{"reconcile", "--path", "apps", "--max-prune-share", "1.5"}, []string{"--max-prune-share 1.5", "between 0 and 1"}},
 		{"prune share below 0", nil, []string{"diff", "--path", "apps", "--max-prune-share=-0.1"}, []string{"--max-prune-share -0.1", "between 0 and 1"}},
 		{"prune share NaN", nil, []string{"check", "--path", "apps", "--max-prune-share", "NaN"}, []string{"--max-prune-share NaN"}},

@@ -28,7 +28,7 @@ func TestFlagReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	var root cli.CLI
-	parser, err := kong.New(&root, kong.Name("tidegate"))
+	parser, err := kong.New(&root, kong.Name("tidegate"), pathsOption())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestExitCodes(t *testing.T) {
 // example never teaches a flag that does not exist or a wrong value.
 func TestHelpExamplesParse(t *testing.T) {
 	var root cli.CLI
-	parser, err := kong.New(&root, kong.Name("tidegate"), kong.Description(cli.Description))
+	parser, err := kong.New(&root, kong.Name("tidegate"), kong.Description(cli.Description), pathsOption())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestHelpExamplesParse(t *testing.T) {
 		for _, line := range exampleLines(text) {
 			examples++
 			var fresh cli.CLI
-			p, err := kong.New(&fresh, kong.Name("tidegate"), kong.Exit(func(int) {}))
+			p, err := kong.New(&fresh, kong.Name("tidegate"), kong.Exit(func(int) {}), pathsOption())
 			if err != nil {
 				t.Fatal(err)
 			}

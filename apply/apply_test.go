@@ -543,3 +543,89 @@ func TestPlanListedHoldsObjectsGitDropped(t *testing.T) {
 		t.Error("a plan that used GETs claims to have listed the namespace")
 	}
 }
+
+// TestBulkPlanKeepsWhatMigrationNeeds: objects read by one LIST (four or
+// more of a type in a namespace) lose the field sets of their
+// managedFields, which nothing reads, but keep the managers' names; an
+// object kubectl applied client-side keeps them whole, and its fields
+// are still migrated from that LIST's copy.
+func TestBulkPlanKeepsWhatMigrationNeeds(t *testing.T) {
+	ns := env.Namespace(t)
+	m, dyn, _ := newManager(t)
+	ctx := context.Background()
+	var objs []*unstructured.Unstructured
+	for _, name := range []string{"a", "b", "c", "d"} {
+		objs = append(objs, obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "+name+"\n  namespace: "+ns+"\ndata:\n  k: \"1\"\n"))
+	}
+	if _, err := m.Apply(ctx, objs, apply.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cm := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: k\n  namespace: "+ns+"\ndata:\n  keep: \"1\"\n  drop: \"1\"\n")
+	if _, err := dyn.Resource(configMaps).Namespace(ns).Create(ctx, cm, metav1.CreateOptions{FieldManager: "kubectl-client-side-apply"}); err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: k\n  namespace: "+ns+"\ndata:\n  keep: \"1\"\n"))
+	plan, err := m.Plan(ctx, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range plan.Items {
+		fields := it.Live.GetManagedFields()
+		if len(fields) == 0 {
+			t.Fatalf("%s: no managedFields left", it.ID)
+		}
+		for _, f := range fields {
+			kubectl := f.Manager == "kubectl-client-side-apply"
+			if (it.ID.Name == "k") != kubectl {
+				t.Errorf("%s: field manager %q", it.ID, f.Manager)
+			}
+			if (f.FieldsV1 != nil) != kubectl {
+				t.Errorf("%s: %s's field set kept = %v, want %v", it.ID, f.Manager, f.FieldsV1 != nil, kubectl)
+			}
+		}
+	}
+	if _, err := m.Apply(ctx, objs, apply.ApplyOptions{Plan: plan}); err != nil {
+		t.Fatal(err)
+	}
+	live, _ := dyn.Resource(configMaps).Namespace(ns).Get(ctx, "k", metav1.GetOptions{})
+	if _, ok := live.Object["data"].(map[string]any)["drop"]; ok {
+		t.Error("a key removed from Git survived: kubectl's ownership was not migrated from the listed object")
+	}
+}
+
+// TestPlanDigestIsDigest: the digest Plan sets is Digest of the object
+// as rendered, also for an object planned a second time and for one
+// whose only annotation kubectl's last-applied was.
+func TestPlanDigestIsDigest(t *testing.T) {
+	ns := env.Namespace(t)
+	m, _, _ := newManager(t)
+	ctx := context.Background()
+	for _, src := range []string{
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n  namespace: " + ns + "\ndata:\n  k: v\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: annotated\n  namespace: " + ns + "\n  annotations:\n    team: a\n    kubectl.kubernetes.io/last-applied-configuration: '{}'\ndata:\n  k: v\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: only-last-applied\n  namespace: " + ns + "\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: '{}'\n",
+	} {
+		o := obj(t, src)
+		want := o.DeepCopy()
+		ann := want.GetAnnotations()
+		delete(ann, "kubectl.kubernetes.io/last-applied-configuration")
+		if len(ann) == 0 {
+			ann = nil
+		}
+		want.SetAnnotations(ann)
+		digest := apply.Digest(want)
+		for round := 1; round <= 2; round++ {
+			p, err := m.Plan(ctx, []*unstructured.Unstructured{o})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := p.Items[0].Desired.GetAnnotations()
+			if got[apply.DigestAnnotation] != digest {
+				t.Errorf("%s, round %d: digest %q, want %q", o.GetName(), round, got[apply.DigestAnnotation], digest)
+			}
+			if _, ok := got["kubectl.kubernetes.io/last-applied-configuration"]; ok {
+				t.Errorf("%s: the last-applied annotation is still there", o.GetName())
+			}
+		}
+	}
+}

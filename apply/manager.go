@@ -132,7 +132,8 @@ type ChangeSet struct{ Changes []Change }
 
 // Apply applies objs in stages. The change set holds every object that
 // was handled, also when Apply fails; the error joins one error per failed
-// object, each starting with Kind/namespace/name.
+// object, each starting with Kind/namespace/name. Like Plan, it sets the
+// digest annotation on objs in place.
 func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, o ApplyOptions) (*ChangeSet, error) {
 	cs := &ChangeSet{}
 	var errs []error
@@ -174,7 +175,8 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 			if err := m.waitForCRDs(ctx, changes); err != nil {
 				errs = append(errs, err)
 			}
-			m.mapper.Reset()
+			// The next stages' lookups discover the new kinds, under ctx.
+			meta.ToResettableRESTMapperWithContext(m.mapper).ResetWithContext(ctx)
 		}
 		m.opts.Logger.Debug("applied stage", "stage", s, "objects", len(stageObjs))
 	}
@@ -338,7 +340,7 @@ func (m *Manager) takeOverFromKubectl(ctx context.Context, p Planned) (*unstruct
 			return p.Live, nil
 		}
 	}
-	patch, err := csaupgrade.UpgradeManagedFieldsPatch(p.Live, sets.New("kubectl-client-side-apply", "kubectl", "before-first-apply"), m.opts.FieldManager)
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(p.Live, sets.New(csaManagers...), m.opts.FieldManager)
 	if err != nil || patch == nil {
 		return p.Live, err
 	}
@@ -410,20 +412,28 @@ func Digest(u *unstructured.Unstructured) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// prepare returns the object to send: kubectl's last-applied annotation
-// removed (it would keep stale ownership alive) and the digest set.
+// prepare makes u, in place, the object to send: kubectl's last-applied
+// annotation removed (it would keep stale ownership alive) and the digest
+// set. In place, because a copy would hold every rendered object twice
+// while the live ones are read; preparing twice gives the same object.
+// The digest is Digest's, computed without Digest's copy.
 func prepare(u *unstructured.Unstructured) *unstructured.Unstructured {
-	c := u.DeepCopy()
-	normalizeSecret(c)
-	ann := c.GetAnnotations()
+	normalizeSecret(u)
+	ann := u.GetAnnotations()
 	delete(ann, lastApplied)
+	delete(ann, DigestAnnotation)
+	if len(ann) == 0 {
+		ann = nil
+	}
+	u.SetAnnotations(ann)
+	b, _ := json.Marshal(u.Object)
+	sum := sha256.Sum256(b)
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	c.SetAnnotations(ann)
-	ann[DigestAnnotation] = Digest(c)
-	c.SetAnnotations(ann)
-	return c
+	ann[DigestAnnotation] = hex.EncodeToString(sum[:16])
+	u.SetAnnotations(ann)
+	return u
 }
 
 // normalizeSecret moves stringData into data, as the API server does on

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,6 +40,8 @@ type Planned struct {
 
 // Plan is the result of Manager.Plan.
 type Plan struct {
+	// Items are the objects planned, in their order: Items[i] is the
+	// plan of the i-th object given to Plan.
 	Items []Planned
 
 	// listed are the plan's LIST results by kind and namespace (the
@@ -66,7 +69,9 @@ type listKey struct {
 	ns  string
 }
 
-// Plan reads live state and classifies each object, writing nothing.
+// Plan reads live state and classifies each object, writing nothing to
+// the cluster. The objects become the plan's Desired: each gets the digest
+// annotation, and loses kubectl's last-applied one, in place.
 // Objects of a kind the cluster does not know yet (its CRD is in the same
 // run) are planned as created; Apply plans each stage again after the
 // CRDs are in.
@@ -78,7 +83,7 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (
 		it.ID = object.FromUnstructured(o)
 		it.Desired = prepare(o)
 		gvk := o.GroupVersionKind()
-		client, mapping, err := resource.Client(m.dyn, m.mapper, gvk.GroupKind(), o.GetNamespace(), gvk.Version)
+		client, mapping, err := resource.Client(ctx, m.dyn, m.mapper, gvk.GroupKind(), o.GetNamespace(), gvk.Version)
 		if err != nil {
 			if meta.IsNoMatchError(err) {
 				it.err = fmt.Errorf("the cluster does not know the kind %s (install its CustomResourceDefinition, or add it to the repository)", gvk)
@@ -154,6 +159,7 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 		switch {
 		case err == nil:
 			for i := range list.Items {
+				compactManagedFields(&list.Items[i])
 				out[list.Items[i].GetName()] = &list.Items[i]
 			}
 			if opts.LabelSelector == "" {
@@ -196,6 +202,35 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 		out[it.ID.Name] = live
 	}
 	return out, listed, nil
+}
+
+// csaManagers are the field managers of kubectl's client-side apply,
+// whose fields takeOverFromKubectl migrates to tidegate.
+var csaManagers = []string{"kubectl-client-side-apply", "kubectl", "before-first-apply"}
+
+// compactManagedFields drops the field sets (fieldsV1) from the
+// managedFields of a listed object: nothing reads them (diffs leave
+// managedFields out, ownership messages name only the managers), and on
+// a LIST of thousands of small objects they are a good part of what the
+// run holds. An object kubectl applied client-side keeps them: its
+// migration (takeOverFromKubectl) rewrites managedFields from them.
+func compactManagedFields(live *unstructured.Unstructured) {
+	if _, ok := live.GetAnnotations()[lastApplied]; ok {
+		return
+	}
+	meta, _ := live.Object["metadata"].(map[string]any)
+	entries, _ := meta["managedFields"].([]any)
+	for _, e := range entries {
+		m, _ := e.(map[string]any)
+		if manager, _ := m["manager"].(string); slices.Contains(csaManagers, manager) {
+			return
+		}
+	}
+	for _, e := range entries {
+		if m, _ := e.(map[string]any); m != nil {
+			delete(m, "fieldsV1")
+		}
+	}
 }
 
 // classify compares desired with live. A patch is always safe, so when in

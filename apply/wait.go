@@ -65,7 +65,7 @@ func (m *Manager) Wait(ctx context.Context, ids []object.ID, timeout time.Durati
 
 func (m *Manager) status(ctx context.Context, id object.ID) (Status, error) {
 	s := Status{ID: id}
-	ri, _, err := resource.Client(m.dyn, m.mapper, id.GroupKind(), id.Namespace)
+	ri, _, err := resource.Client(ctx, m.dyn, m.mapper, id.GroupKind(), id.Namespace)
 	if err != nil {
 		return s, fmt.Errorf("%s: %w", id, err)
 	}

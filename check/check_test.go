@@ -310,6 +310,30 @@ func TestInventory(t *testing.T) {
 	if r.OK || !strings.Contains(r.Detail, "namespace no-such-namespace does not exist") || !strings.Contains(r.Hint, "--inventory-namespace") {
 		t.Errorf("missing namespace: %+v", r)
 	}
+
+	// An inventory edited by hand: the hint is reconcile's repair advice,
+	// with the flags that select this (non-default) inventory.
+	parent := inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "fleet"}
+	if err := inventory.NewStore(admin.dyn, parent, "tidegate/test").Save(ctx, &inventory.Inventory{ID: parent.ID(), Members: []object.ID{{Kind: "ConfigMap", Namespace: ns, Name: "a"}}}); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := admin.cs.CoreV1().ConfigMaps(ns).Get(ctx, "fleet", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["members"] += "\ngarbage-by-hand"
+	if _, err := admin.cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	inv, r = check.Inventory(ctx, admin.dyn, admin.cs.CoreV1().Namespaces(), parent, "tidegate/test")
+	if inv != nil || r.OK || !strings.Contains(r.Detail, "garbage-by-hand") || r.Hint != parent.RepairAdvice() {
+		t.Errorf("corrupt inventory: %+v", r)
+	}
+	for _, want := range []string{"tidegate reconcile --repair-inventory --inventory-kind ConfigMap --inventory-namespace " + ns + " --inventory-name fleet", "kubectl -n " + ns + " edit configmap fleet"} {
+		if !strings.Contains(r.Hint, want) {
+			t.Errorf("corrupt inventory's hint lacks %q: %s", want, r.Hint)
+		}
+	}
 }
 
 func TestAccessAsServiceAccount(t *testing.T) {

@@ -67,7 +67,7 @@ func Inventory(ctx context.Context, dyn dynamic.Interface, ns coreclient.Namespa
 		}
 		var corrupt *inventory.CorruptError
 		if errors.As(err, &corrupt) {
-			hint = "run tidegate reconcile once with --repair-inventory (it drops the unreadable members), or fix the lines: " + parent.EditCommand()
+			hint = corrupt.Parent.RepairAdvice()
 		}
 		return nil, Result{Name: "inventory", Detail: fmt.Sprintf("%s: %v", parent, err), Hint: hint}
 	}

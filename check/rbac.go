@@ -82,65 +82,67 @@ func sortVerbs(vs []string) {
 // know and the objects a reconcile refuses. Like a reconcile, Needs
 // settles the namespaces of objs in place.
 func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcile, prev *inventory.Inventory) ([]Need, []Result) {
-	needs := map[needKey]*Need{}
-	add := func(gr schema.GroupResource, ns, why string, newKind bool, verbs ...string) {
-		k := needKey{gr, ns}
-		n := needs[k]
-		if n == nil {
-			n = &Need{Resource: gr, Namespace: ns}
-			needs[k] = n
-		}
-		for _, v := range verbs {
-			if !slices.Contains(n.Verbs, v) {
-				n.Verbs = append(n.Verbs, v)
-			}
-		}
-		if !slices.Contains(n.For, why) {
-			n.For = append(n.For, why)
-		}
-		n.NewKind = n.NewKind || newKind
-	}
-
-	objectVerbs := []string{"get", "list", "create", "patch"}
-	if r.Prune {
-		objectVerbs = append(objectVerbs, "delete")
-	}
 	// The mapper is check's discovery client, bounded by its timeout.
 	set := desired.Resolve(context.Background(), &render.Result{Objects: objs}, desired.RESTMapperScopes{Mapper: mapper}, desired.Policy{
 		AllowNamespaces:    r.AllowNamespaces,
 		AllowClusterScoped: r.AllowClusterScoped,
 		DefaultNamespace:   r.DefaultNamespace,
 	})
-	crds := object.CRDs(objs)
-	unknown := map[schema.GroupVersionKind][]string{}
-	var unknownOrder []schema.GroupVersionKind
-	refused := map[string][]string{} // by namespace, "" for cluster-scoped
+	needs := needSet{}
+	current, results := needs.addObjects(set, mapper, object.CRDs(objs), r.Prune)
+	needs.addRun(r, mapper, prev, current)
+	return needs.sorted(), append(results, unappliedResults(set, r)...)
+}
+
+// needSet collects the access a run needs, one Need per resource and
+// namespace.
+type needSet map[needKey]*Need
+
+// add records verbs on gr in ns, for why.
+func (s needSet) add(gr schema.GroupResource, ns, why string, newKind bool, verbs ...string) {
+	k := needKey{gr, ns}
+	n := s[k]
+	if n == nil {
+		n = &Need{Resource: gr, Namespace: ns}
+		s[k] = n
+	}
+	for _, v := range verbs {
+		if !slices.Contains(n.Verbs, v) {
+			n.Verbs = append(n.Verbs, v)
+		}
+	}
+	if !slices.Contains(n.For, why) {
+		n.For = append(n.For, why)
+	}
+	n.NewKind = n.NewKind || newKind
+}
+
+// addObjects records the access to the objects a reconcile applies and
+// returns their ids. The Results are the objects whose kind could not be
+// looked up and those the API server would refuse, in render order.
+func (s needSet) addObjects(set *desired.Set, mapper meta.RESTMapper, crds map[schema.GroupKind]object.CRD, prune bool) ([]object.ID, []Result) {
+	verbs := []string{"get", "list", "create", "patch"}
+	if prune {
+		verbs = append(verbs, "delete")
+	}
 	var current []object.ID
 	var results []Result
 	for _, it := range set.Items {
-		gvk := it.Obj.GroupVersionKind()
 		switch {
 		case it.Verdict == desired.Skip:
 			continue
 		case it.Rule == desired.RuleLookup:
-			results = append(results, Result{Name: "kind", Detail: it.Err.Error(),
-				Hint: discoveryHint})
+			results = append(results, Result{Name: "kind", Detail: it.Err.Error(), Hint: discoveryHint})
 			continue
 		case it.Rule == desired.RuleInvalid:
 			results = append(results, Result{Name: "object", Detail: it.Err.Error(),
 				Hint: "fix the object in Git: a reconcile refuses it before any write"})
 			continue
-		case it.Scope == desired.Assumed:
-			// The missing kind says more than where its objects are.
-			if _, seen := unknown[gvk]; !seen {
-				unknownOrder = append(unknownOrder, gvk)
-			}
-			unknown[gvk] = append(unknown[gvk], it.ID.String())
-			continue
-		case it.Verdict == desired.Refuse:
-			refused[it.ID.Namespace] = append(refused[it.ID.Namespace], it.ID.String())
+		case it.Scope == desired.Assumed, it.Verdict == desired.Refuse:
+			// Reported together by unappliedResults.
 			continue
 		}
+		gvk := it.Obj.GroupVersionKind()
 		gr, newKind, err := resourceOf(mapper, gvk, crds)
 		if err != nil {
 			results = append(results, Result{Name: "kind", Detail: fmt.Sprintf("%s: look up the kind %s: %v", it.ID, gvk, err),
@@ -148,9 +150,56 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 			continue
 		}
 		current = append(current, it.ID)
-		add(gr, it.ID.Namespace, "objects", newKind, objectVerbs...)
+		s.add(gr, it.ID.Namespace, "objects", newKind, verbs...)
 	}
+	return current, results
+}
 
+// addRun records the access of the run itself: its inventory, its Lease,
+// and deleting the members of prev that Git (current) no longer has.
+func (s needSet) addRun(r Reconcile, mapper meta.RESTMapper, prev *inventory.Inventory, current []object.ID) {
+	inv := schema.GroupResource{Resource: strings.ToLower(r.Inventory.Kind) + "s"}
+	s.add(inv, r.Inventory.Namespace, "inventory", false, "get", "create", "patch")
+	if r.Lease {
+		s.add(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, r.Inventory.Namespace, "lease", false, "get", "create", "update")
+	}
+	if !r.Prune || prev == nil {
+		return
+	}
+	for _, id := range inventory.Stale(prev, inventory.NewSet(current...)) {
+		// A kind the cluster no longer serves cannot be deleted anyway;
+		// prune reports it on its own.
+		if m, err := mapper.RESTMapping(id.GroupKind()); err == nil {
+			s.add(m.Resource.GroupResource(), id.Namespace, "prune", false, "get", "delete")
+		}
+	}
+}
+
+// unappliedResults are the objects of set a reconcile would not apply,
+// grouped: the kinds the cluster does not know (in render order), then the
+// objects outside --allow-namespace, by namespace. The kind lookups that
+// failed and the invalid objects are addObjects' to report.
+func unappliedResults(set *desired.Set, r Reconcile) []Result {
+	unknown := map[schema.GroupVersionKind][]string{}
+	var unknownOrder []schema.GroupVersionKind
+	refused := map[string][]string{} // by namespace, "" for cluster-scoped
+	for _, it := range set.Items {
+		if it.Verdict == desired.Skip || it.Rule == desired.RuleLookup || it.Rule == desired.RuleInvalid {
+			continue
+		}
+		switch {
+		case it.Scope == desired.Assumed:
+			// The missing kind says more than where its objects are.
+			gvk := it.Obj.GroupVersionKind()
+			if _, seen := unknown[gvk]; !seen {
+				unknownOrder = append(unknownOrder, gvk)
+			}
+			unknown[gvk] = append(unknown[gvk], it.ID.String())
+		case it.Verdict == desired.Refuse:
+			refused[it.ID.Namespace] = append(refused[it.ID.Namespace], it.ID.String())
+		}
+	}
+	var results []Result
 	for _, gvk := range unknownOrder {
 		results = append(results, Result{Name: "kind", Detail: fmt.Sprintf("the cluster does not know %s (%s) of %s", gvk.Kind, gvk.GroupVersion(), list(unknown[gvk])),
 			Hint: "install its CustomResourceDefinition first, or add it to the paths so that this reconcile installs it"})
@@ -164,24 +213,13 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 		results = append(results, Result{Name: "scope", Detail: fmt.Sprintf("%s in namespace %s, which --allow-namespace does not list", list(refused[ns]), ns),
 			Hint: fmt.Sprintf("add --allow-namespace %s, or move them: a reconcile refuses them before any write", ns)})
 	}
+	return results
+}
 
-	inv := schema.GroupResource{Resource: strings.ToLower(r.Inventory.Kind) + "s"}
-	add(inv, r.Inventory.Namespace, "inventory", false, "get", "create", "patch")
-	if r.Lease {
-		add(schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}, r.Inventory.Namespace, "lease", false, "get", "create", "update")
-	}
-	if r.Prune && prev != nil {
-		for _, id := range inventory.Stale(prev, inventory.NewSet(current...)) {
-			// A kind the cluster no longer serves cannot be deleted
-			// anyway; prune reports it on its own.
-			if m, err := mapper.RESTMapping(id.GroupKind()); err == nil {
-				add(m.Resource.GroupResource(), id.Namespace, "prune", false, "get", "delete")
-			}
-		}
-	}
-
-	out := make([]Need, 0, len(needs))
-	for _, n := range needs {
+// sorted returns the needs by namespace, then resource, verbs in order.
+func (s needSet) sorted() []Need {
+	out := make([]Need, 0, len(s))
+	for _, n := range s {
 		sortVerbs(n.Verbs)
 		out = append(out, *n)
 	}
@@ -191,7 +229,7 @@ func Needs(objs []*unstructured.Unstructured, mapper meta.RESTMapper, r Reconcil
 		}
 		return out[i].Resource.String() < out[j].Resource.String()
 	})
-	return out, results
+	return out
 }
 
 const discoveryHint = "the API server's discovery failed; try again, or check its aggregated APIs (kubectl get apiservices)"

@@ -80,7 +80,9 @@ func TestCheckRBACAsAdminAndAsServiceAccount(t *testing.T) {
 		g, out := clusterGlobals(t, "text")
 		var got Summary
 		g.Sinks = []Sink{SinkFunc(func(_ context.Context, s Summary) error { got = s; return nil })}
-		if err := checkCmd(dir, home).Run(ctx, g); err != nil {
+		err := checkCmd(dir, home).Run(ctx, g)
+		g.Finish("check", err) // main's Execute publishes the summary
+		if err != nil {
 			t.Fatalf("check as admin: %v\n%s", err, out)
 		}
 		t.Logf("\n%s", out)
@@ -105,6 +107,7 @@ func TestCheckRBACAsAdminAndAsServiceAccount(t *testing.T) {
 		var got Summary
 		g.Sinks = []Sink{SinkFunc(func(_ context.Context, s Summary) error { got = s; return nil })}
 		err := checkCmd(dir, home).Run(ctx, g)
+		g.Finish("check", err)
 		t.Logf("\n%s", out)
 		if Code(err) != ExitFailure {
 			t.Fatalf("exit %d (%v), want 1", Code(err), err)

@@ -41,7 +41,9 @@ type Globals struct {
 	// Start is when the run began; summaries report the time since.
 	Start time.Time `kong:"-"`
 
-	summarized bool
+	// summarized: the command recorded its summary (last); finished:
+	// Finish published it.
+	summarized, finished bool
 	// runCtx is the run's context (see RunContext), last the summary the
 	// run reported, for the result file.
 	runCtx context.Context

@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"os"
 
 	"github.com/tidegate/tidegate/internal/version"
 	"github.com/tidegate/tidegate/metrics"
 	"github.com/tidegate/tidegate/notify"
-	"github.com/tidegate/tidegate/reconcile"
 )
 
 // ReportFlags send a run's outcome somewhere a person or an alert will see
@@ -130,9 +128,9 @@ func (n *notifySink) wants(s Summary) bool {
 	case "always":
 		return true
 	case "failure":
-		return s.Err != nil
+		return s.Failed()
 	default:
-		return s.Err != nil || s.Changed
+		return s.Failed() || s.Changed || s.Outcome == OutcomeChanges
 	}
 }
 
@@ -166,7 +164,7 @@ func metricsRun(s Summary) metrics.Run {
 	r := metrics.Run{
 		Command:   s.Command,
 		Inventory: s.Inventory.metricsLabel(),
-		Success:   s.Err == nil || isChanges(s.Err),
+		Success:   !s.Failed(),
 		Outcome:   string(s.Outcome),
 		Start:     s.Start,
 		Duration:  s.Duration,
@@ -194,8 +192,4 @@ func startedRun(s Summary) metrics.Run {
 	r := metricsRun(s)
 	r.Success, r.Outcome = false, "running"
 	return r
-}
-
-func isChanges(err error) bool {
-	return errors.Is(err, reconcile.ErrDrift) || Code(err) == ExitChanges
 }

@@ -65,8 +65,8 @@ func TestSinks(t *testing.T) {
 	}
 	s := got[0]
 	want := InventoryRef{Kind: "Secret", Namespace: "team-a", Name: "fleet"}
-	if s.Inventory != want || s.Outcome != OutcomeOK || !s.Changed || s.Start != g.Start || s.Counts["configured"] != 3 {
-		t.Errorf("summary = %+v, want inventory %+v, outcome ok, changed, the run's start", s, want)
+	if s.Inventory != want || s.Outcome != OutcomeChanges || s.Err != nil || !s.Changed || s.Start != g.Start || s.Counts["configured"] != 3 {
+		t.Errorf("summary = %+v, want inventory %+v, outcome changes (as the exit code), no error, changed, the run's start", s, want)
 	}
 	if log := stderr.String(); !strings.Contains(log, "could not publish the run's summary") || !strings.Contains(log, "sink-canary-Zr8 is down") {
 		t.Errorf("the failing sink was not logged:\n%s", log)

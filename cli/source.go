@@ -14,7 +14,7 @@ import (
 type SourceFlags struct {
 	Source string   `help:"Git repository: a local directory, a file:// or bare repo path, https://host/org/repo, or git@host:org/repo.git (SSH)." default:"." env:"TIDEGATE_SOURCE" placeholder:"URL|DIR"`
 	Ref    string   `help:"Branch, tag or commit SHA to read. Empty: the remote's default branch, or the directory as it is." env:"TIDEGATE_REF" placeholder:"REF"`
-	Path   []string `help:"Path inside the repository to render: a kustomize overlay or a plain YAML directory. Repeatable." default:"." env:"TIDEGATE_PATHS" sep:"," placeholder:"DIR"`
+	Path   []string `help:"Path inside the repository to render: a kustomize overlay or a plain YAML directory. Repeatable." default:"." env:"TIDEGATE_PATHS" sep:"," type:"paths" placeholder:"DIR"`
 
 	GitUsername              string `help:"HTTPS user name (default with a token: git)." env:"TIDEGATE_GIT_USERNAME" placeholder:"USER"`
 	GitPassword              string `help:"HTTPS password." env:"TIDEGATE_GIT_PASSWORD" placeholder:"PASSWORD"`

@@ -18,7 +18,8 @@ type Summary struct {
 	Revision string `json:"revision,omitempty"`
 	// Changed is true when the command changed, or would change, anything.
 	Changed bool `json:"changed"`
-	// Outcome is how the run ended; summarize sets it from Err.
+	// Outcome is how the run ended, as the exit code and the result file
+	// tell it; Finish sets it from the command's final error.
 	Outcome Outcome `json:"outcome"`
 	// Counts are object counts by action (created, configured, ...) or,
 	// for images, bumps found.
@@ -38,8 +39,22 @@ type Summary struct {
 	// Problems are errors that can be pinned to a file (and line) of the
 	// repository, for GitHub's error annotations.
 	Problems []Problem `json:"problems,omitempty"`
-	// Err is the command's failure, nil on success.
+	// Err is the command's failure: set when Outcome is failed or
+	// interrupted, nil otherwise (changes found is not a failure).
 	Err error `json:"-"`
+}
+
+// Failed reports whether the run failed or was interrupted: what sinks
+// show as a failure. Changes found (exit 2) is a success. A summary
+// without an Outcome (not from Finish) failed when it has an Err.
+func (s Summary) Failed() bool {
+	switch s.Outcome {
+	case OutcomeFailed, OutcomeInterrupted:
+		return true
+	case "":
+		return s.Err != nil
+	}
+	return false
 }
 
 // Problem is an error located in the repository.
@@ -73,12 +88,37 @@ func (r InventoryRef) metricsLabel() string {
 	return r.Namespace + "/" + r.Name
 }
 
-// summarize masks the run's decrypted values in s and hands it to the
-// sinks.
+// summarize records what the command did. Nothing is published yet: the
+// command may still turn its error into an exit code (drift into 2, a
+// failed print into 1), and the sinks must hear the outcome the exit
+// code and the result file tell (see Finish).
 func (g *Globals) summarize(s Summary) {
 	g.summarized = true
-	s.Err = g.settle(s.Err)
+	g.last = s
+}
+
+// Finish tells the sinks how the run ended, once: the summary the
+// command recorded (or, for a command that failed before it could, such
+// as no cluster, a clone that failed or a held lease, one with only the
+// command's name: those are the runs an alert most needs to hear about)
+// with its Outcome and Err set from err, the command's final error,
+// whose Code is the exit code.
+func (g *Globals) Finish(command string, err error) {
+	if g.finished || command == "version" {
+		return
+	}
+	g.finished = true
+	s := g.last
+	if !g.summarized {
+		s = Summary{Command: command}
+	}
+	s.Err = g.settle(err)
 	s.Outcome = outcome(s.Err)
+	if s.Outcome == OutcomeOK || s.Outcome == OutcomeChanges {
+		// Drift reported, changes found: the exit code says so (2), the
+		// run did not fail, and no sink may show it as a failure.
+		s.Err = nil
+	}
 	if s.Inventory == (InventoryRef{}) {
 		s.Inventory = g.inventory
 	}
@@ -89,14 +129,4 @@ func (g *Globals) summarize(s Summary) {
 	s = g.scrubSummary(s)
 	g.last = s
 	g.publish(s)
-}
-
-// Finish tells the sinks about a command that failed before it could
-// summarize itself (no cluster, a clone that failed, a held lease): those
-// are the runs an alert most needs to hear about.
-func (g *Globals) Finish(command string, err error) {
-	if g.summarized || command == "version" {
-		return
-	}
-	g.summarize(Summary{Command: command, Err: err})
 }

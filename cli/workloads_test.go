@@ -252,7 +252,9 @@ func TestWorkloadsList(t *testing.T) {
 		g, out, _ := testGlobals("text")
 		var sum Summary
 		g.Sinks = []Sink{SinkFunc(func(_ context.Context, s Summary) error { sum = s; return nil })}
-		if err := workloadsCmd(dir).Run(ctx, g); err != nil {
+		err := workloadsCmd(dir).Run(ctx, g)
+		g.Finish("workloads list", err) // main's Execute publishes the summary
+		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("tidegate workloads list:\n%s", out)

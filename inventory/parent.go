@@ -51,10 +51,17 @@ func (p Parent) ID() string {
 func (p Parent) String() string { return p.Kind + " " + p.Namespace + "/" + p.Name }
 
 // EditCommand is the kubectl command that opens the parent for a person
-// to fix its members by hand, as the repair advice of a CorruptError
-// gives it.
+// to fix its members by hand, as RepairAdvice gives it.
 func (p Parent) EditCommand() string {
 	return "kubectl -n " + p.Namespace + " edit " + strings.ToLower(p.Kind) + " " + p.Name
+}
+
+// RepairAdvice is what to do about a CorruptError of p, as reconcile's
+// refusal and check's hint both give it: the one reconcile run that
+// repairs it, with the flags that select this parent (a run with the
+// defaults would repair another inventory, or none), and the manual fix.
+func (p Parent) RepairAdvice() string {
+	return fmt.Sprintf("run once: tidegate reconcile --repair-inventory --inventory-kind %s --inventory-namespace %s --inventory-name %s, with your usual --source and --path (it drops the unreadable members and writes the inventory again; the objects they named are then no longer pruned, delete them by hand if Git no longer has them); or fix the lines by hand: %s", p.Kind, p.Namespace, p.Name, p.EditCommand())
 }
 
 func (p Parent) resource() (schema.GroupVersionResource, error) {

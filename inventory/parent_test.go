@@ -151,3 +151,24 @@ func dynamicClient(t *testing.T, cfg *rest.Config) dynamic.Interface {
 	}
 	return dyn
 }
+
+// TestRepairAdvice: the advice names the parent with every flag that
+// selects it, for both kinds, so that the repair run reads this
+// inventory and not the default one, and the kubectl edit of its kind.
+func TestRepairAdvice(t *testing.T) {
+	for _, p := range []inventory.Parent{
+		{Kind: "ConfigMap", Namespace: "team-a", Name: "fleet"},
+		{Kind: "Secret", Namespace: "ops", Name: "tidegate"},
+	} {
+		got := p.RepairAdvice()
+		for _, want := range []string{
+			"tidegate reconcile --repair-inventory --inventory-kind " + p.Kind + " --inventory-namespace " + p.Namespace + " --inventory-name " + p.Name + ",",
+			"kubectl -n " + p.Namespace + " edit " + strings.ToLower(p.Kind) + " " + p.Name,
+			"--source and --path",
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s: advice lacks %q: %s", p, want, got)
+			}
+		}
+	}
+}

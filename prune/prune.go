@@ -195,7 +195,7 @@ func (p *Pruner) outside(stale []object.ID) (inside []object.ID, kept []Skip) {
 
 // deleteOne deletes id if every rule allows it.
 func (p *Pruner) deleteOne(ctx context.Context, id object.ID) (deleted bool, reason string, err error) {
-	c, _, err := resource.Client(p.dyn, p.mapper, id.GroupKind(), id.Namespace)
+	c, _, err := resource.Client(ctx, p.dyn, p.mapper, id.GroupKind(), id.Namespace)
 	if err != nil {
 		if meta.IsNoMatchError(err) {
 			return false, "", fmt.Errorf("the cluster no longer knows the kind %s (its CRD was removed?); delete the object by hand if it still exists", id.Kind)

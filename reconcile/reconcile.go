@@ -524,8 +524,7 @@ func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.
 		r.opts.Logger.Warn("repairing the inventory: dropping unreadable members; the objects they named are no longer tracked and will not be pruned", "inventory", r.opts.Inventory.String(), "dropped", strings.Join(corrupt.Bad, "; "))
 		prev, r.repair = corrupt.Partial, true
 	case errors.As(err, &corrupt):
-		inv := r.opts.Inventory
-		return nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, run once: tidegate reconcile --repair-inventory --inventory-kind %s --inventory-namespace %s --inventory-name %s, with your usual --source and --path (it drops the unreadable members and writes the inventory again; the objects they named are then no longer pruned, delete them by hand if Git no longer has them); or fix the lines by hand: %s", err, inv.Kind, inv.Namespace, inv.Name, inv.EditCommand())
+		return nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, %s", err, r.opts.Inventory.RepairAdvice())
 	case err != nil:
 		return nil, nil, nil, fmt.Errorf("read inventory %s: %w", r.opts.Inventory.String(), err)
 	}

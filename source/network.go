@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,25 @@ const (
 	defaultStall = 2 * time.Minute
 )
 
+// A Git server's answers over HTTP are capped by kind (gitBodyCap): the
+// ref advertisement is parsed in memory and gets the cap of every other
+// network read; a pack goes to disk and gets one far above any
+// repository a reconcile reads, so an endless answer fails with an error
+// naming the host instead of filling memory or the disk until the
+// clone's deadline.
+const (
+	maxRefsBytes = httpclient.DefaultMaxBodyBytes
+	maxPackBytes = 4 << 30
+)
+
+// gitBodyCap is the size cap of the answer to req (see maxRefsBytes).
+func gitBodyCap(req *http.Request) int64 {
+	if strings.HasSuffix(req.URL.Path, "/info/refs") {
+		return maxRefsBytes
+	}
+	return maxPackBytes
+}
+
 // network is how a checkout reaches its remote.
 type network struct {
 	client  *http.Client
@@ -41,8 +61,9 @@ type network struct {
 func defaultNetwork() network {
 	return network{
 		// A pack is as large as the repository and goes to disk, not
-		// memory: no size cap and no overall per-request deadline, only
-		// the stall timeout and the operation's deadline.
+		// memory: a size cap by kind (gitBodyCap) and no overall
+		// per-request deadline, only the stall timeout and the
+		// operation's deadline.
 		client:  httpclient.New(gitHTTPLimits()...),
 		sshDial: DefaultSSHDialTimeout,
 		timeout: DefaultTimeout,
@@ -55,7 +76,7 @@ func gitHTTPLimits() []httpclient.Option {
 		httpclient.WithResponseHeaderTimeout(time.Minute),
 		httpclient.WithStallTimeout(defaultStall),
 		httpclient.WithRequestTimeout(0),
-		httpclient.WithMaxBodyBytes(0),
+		httpclient.WithMaxBodyBytesFor(gitBodyCap),
 	}
 }
 

@@ -6,9 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,6 +150,48 @@ func TestHostileNetworkGit(t *testing.T) {
 		}
 		// go-git cannot stop an SSH handshake; the clone is abandoned
 		// and its directory removed all the same.
+		noClones(t, dir)
+	})
+
+	t.Run("HTTP server sending an endless ref list fails at the size cap", func(t *testing.T) {
+		dir := tmp(t)
+		var sent atomic.Int64
+		done := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer close(done)
+			if !strings.HasSuffix(r.URL.Path, "/info/refs") {
+				t.Errorf("the client went on to %s %s", r.Method, r.URL)
+				return
+			}
+			w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+			sha := strings.Repeat("a", 40)
+			line := func(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+			n, err := io.WriteString(w, line("# service=git-upload-pack\n")+"0000"+line(sha+" HEAD\x00multi_ack ofs-delta side-band-64k\n"))
+			sent.Add(int64(n))
+			for i := 0; err == nil; i++ {
+				n, err = io.WriteString(w, line(fmt.Sprintf("%s refs/tags/t%09d\n", sha, i)))
+				sent.Add(int64(n))
+			}
+		}))
+		t.Cleanup(srv.Close)
+		ctx := watchdog(t)
+		_, err := source.Open(ctx, srv.URL+"/repo.git")
+		want := "response from " + strings.TrimPrefix(srv.URL, "http://") + " exceeded 32 MiB"
+		var le *httpclient.LimitError
+		if !errors.As(err, &le) || le.Limit != httpclient.LimitSize || !strings.Contains(err.Error(), want) {
+			t.Fatalf("clone from a server with an endless ref list: %v, want %q", err, want)
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			t.Fatal("the server was still sending when the watchdog fired")
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the watchdog, not the size cap, ended the clone")
+		}
+		if n := sent.Load(); n < 32<<20 {
+			t.Fatalf("the server sent only %d bytes: the cap was not what stopped it", n)
+		}
 		noClones(t, dir)
 	})
 }

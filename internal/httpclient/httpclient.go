@@ -52,6 +52,7 @@ const (
 type config struct {
 	dial, tls, header, stall, request, idle time.Duration
 	maxBody                                 int64
+	maxBodyFor                              func(*http.Request) int64
 	idlePerHost                             int
 	roots                                   *x509.CertPool
 	tlsConfig                               *tls.Config
@@ -92,6 +93,14 @@ func WithIdleConnTimeout(d time.Duration) Option { return func(c *config) { c.id
 // it fails with a *LimitError. Registry tag lists, forge API answers and
 // webhook replies are far smaller.
 func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n } }
+
+// WithMaxBodyBytesFor caps each response body by its request, for a
+// client whose answers differ in kind (Git: a ref list read into memory,
+// a pack written to disk). It replaces WithMaxBodyBytes; f returning 0
+// or less leaves that response uncapped.
+func WithMaxBodyBytesFor(f func(*http.Request) int64) Option {
+	return func(c *config) { c.maxBodyFor = f }
+}
 
 // WithIdleConnsPerHost keeps up to n idle connections per host (default
 // Go's 2), for clients that run many requests to one host at once.
@@ -247,7 +256,11 @@ func (l *limits) RoundTrip(req *http.Request) (*http.Response, error) {
 		stop()
 		return nil, cause
 	}
-	b := &body{rc: resp.Body, ctx: ctx, stop: stop, host: host, max: l.cfg.maxBody, left: l.cfg.maxBody}
+	maxBody := l.cfg.maxBody
+	if l.cfg.maxBodyFor != nil {
+		maxBody = l.cfg.maxBodyFor(req)
+	}
+	b := &body{rc: resp.Body, ctx: ctx, stop: stop, host: host, max: maxBody, left: maxBody}
 	if l.cfg.stall > 0 {
 		b.stall = time.AfterFunc(l.cfg.stall, func() {
 			cancel(&LimitError{Host: host, Limit: LimitStall, After: l.cfg.stall})

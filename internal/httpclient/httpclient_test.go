@@ -129,6 +129,23 @@ func TestHostileNetworkLimits(t *testing.T) {
 		}
 	})
 
+	t.Run("the cap by request cuts each answer at its own cap", func(t *testing.T) {
+		srv := endless(t, "[")
+		c := httpclient.New(httpclient.WithMaxBodyBytesFor(func(r *http.Request) int64 {
+			if strings.HasSuffix(r.URL.Path, "/small") {
+				return 4 << 10
+			}
+			return 64 << 10
+		}))
+		for path, cap := range map[string]int{"/small": 4 << 10, "/large": 64 << 10} {
+			body, err := get(watchdog(t), c, srv.URL+path)
+			limitErr(t, err, httpclient.LimitSize)
+			if len(body) != cap {
+				t.Errorf("%s: read %d bytes, want the cap %d", path, len(body), cap)
+			}
+		}
+	})
+
 	t.Run("silent server fails at the response-header timeout", func(t *testing.T) {
 		addr, conns := silent(t)
 		c := httpclient.New(httpclient.WithResponseHeaderTimeout(300 * time.Millisecond))

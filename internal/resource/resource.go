@@ -8,6 +8,8 @@
 package resource
 
 import (
+	"context"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -18,9 +20,11 @@ import (
 // versions, as for meta.RESTMapper.RESTMapping. For a cluster-scoped kind
 // namespace is ignored. The mapper's error is returned as it is, so that
 // callers can tell an unknown kind with meta.IsNoMatchError and say so
-// in their own words.
-func Client(dyn dynamic.Interface, mapper meta.RESTMapper, gk schema.GroupKind, namespace string, versions ...string) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
-	mapping, err := mapper.RESTMapping(gk, versions...)
+// in their own words. A lookup may ask the API server (a discovery
+// mapper after its Reset, when CRDs were applied): it runs under ctx, so
+// a cancelled run does not wait for it.
+func Client(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper, gk schema.GroupKind, namespace string, versions ...string) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
+	mapping, err := meta.ToRESTMapperWithContext(mapper).RESTMappingWithContext(ctx, gk, versions...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,16 +2,23 @@ package resource
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/tidegate/tidegate/internal/httpclient/httpclienttest"
 )
 
 // TestClient checks the URL each client reaches, on a loopback server
@@ -50,7 +57,7 @@ func TestClient(t *testing.T) {
 		{"preferred version", schema.GroupKind{Group: "example.com", Kind: "Widget"}, "web", []string{"v2"}, "/apis/example.com/v2/namespaces/web/widgets/x"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, mapping, err := Client(dyn, mapper, tc.gk, tc.namespace, tc.versions...)
+			c, mapping, err := Client(context.Background(), dyn, mapper, tc.gk, tc.namespace, tc.versions...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +82,7 @@ func TestClient(t *testing.T) {
 		mu.Lock()
 		paths = nil
 		mu.Unlock()
-		c, mapping, err := Client(dyn, mapper, schema.GroupKind{Group: "example.com", Kind: "Gadget"}, "web")
+		c, mapping, err := Client(context.Background(), dyn, mapper, schema.GroupKind{Group: "example.com", Kind: "Gadget"}, "web")
 		if !meta.IsNoMatchError(err) {
 			t.Fatalf("got error %v, want a no-match error", err)
 		}
@@ -88,4 +95,41 @@ func TestClient(t *testing.T) {
 			t.Errorf("an unknown kind sent requests: %q", paths)
 		}
 	})
+}
+
+// TestHostileLookupHonoursContext: a discovery mapper after its Reset
+// (apply resets it once the CRDs are in) asks the API server; when that
+// server never answers, the lookup ends with the run's context instead
+// of waiting for it, and nothing is fetched through the client.
+func TestHostileLookupHonoursContext(t *testing.T) {
+	addr, conns := httpclienttest.Silent(t)
+	cfg := &rest.Config{Host: "http://" + addr}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	mapper.Reset()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := Client(ctx, dyn, mapper, schema.GroupKind{Kind: "ConfigMap"}, "web")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("lookup against a silent server: %v, want the context's deadline", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the lookup outlived its context by 20s")
+	}
+	if conns.Load() == 0 {
+		t.Fatal("the lookup never reached the server: the test proves nothing")
+	}
 }
