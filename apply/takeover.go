@@ -102,7 +102,7 @@ func movedOwnership(entries []metav1.ManagedFieldsEntry, managers []string, to s
 		if err != nil {
 			return nil, err
 		}
-		e.FieldsV1 = &metav1.FieldsV1{Raw: raw}
+		e.FieldsV1 = metav1.NewFieldsV1(string(raw))
 		out = append(out, e)
 	}
 	if !moved {
@@ -118,7 +118,7 @@ func movedOwnership(entries []metav1.ManagedFieldsEntry, managers []string, to s
 	} else {
 		mine = metav1.ManagedFieldsEntry{Manager: to, Operation: metav1.ManagedFieldsOperationApply, APIVersion: apiVersion, FieldsType: "FieldsV1"}
 	}
-	mine.Time, mine.FieldsV1 = &now, &metav1.FieldsV1{Raw: raw}
+	mine.Time, mine.FieldsV1 = &now, metav1.NewFieldsV1(string(raw))
 	out = append(out, mine)
 	if reflect.DeepEqual(out, entries) {
 		return nil, nil
@@ -131,7 +131,7 @@ func fieldSet(e metav1.ManagedFieldsEntry) (*fieldpath.Set, error) {
 	if e.FieldsV1 == nil {
 		return s, nil
 	}
-	if err := s.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
+	if err := s.FromJSON(bytes.NewReader(e.FieldsV1.GetRawBytes())); err != nil {
 		return nil, err
 	}
 	return s, nil

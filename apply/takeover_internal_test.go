@@ -15,7 +15,7 @@ func TestMovedOwnership(t *testing.T) {
 	const flux, ours = "kustomize-controller", "tidegate"
 	const fluxLabel = "kustomize.toolkit.fluxcd.io/name"
 	entry := func(manager string, op metav1.ManagedFieldsOperationType, subresource, fields string) metav1.ManagedFieldsEntry {
-		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, APIVersion: "v1", FieldsType: "FieldsV1", Subresource: subresource, FieldsV1: &metav1.FieldsV1{Raw: []byte(fields)}}
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, APIVersion: "v1", FieldsType: "FieldsV1", Subresource: subresource, FieldsV1: metav1.NewFieldsV1(fields)}
 	}
 	apply, update := metav1.ManagedFieldsOperationApply, metav1.ManagedFieldsOperationUpdate
 	mine := func(fields string) metav1.ManagedFieldsEntry {
@@ -108,7 +108,7 @@ func FuzzMovedOwnership(f *testing.F) {
 			}
 		}
 		entry := func(manager, raw string) metav1.ManagedFieldsEntry {
-			return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(raw)}}
+			return metav1.ManagedFieldsEntry{Manager: manager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(raw)}
 		}
 		in := []metav1.ManagedFieldsEntry{entry("kustomize-controller", flux), entry("tidegate", ours), entry("helm", helm)}
 		sets := make([]*fieldpath.Set, len(in))

@@ -91,7 +91,7 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
 		if err != nil {
 			add(check.Result{Name: "units", Detail: err.Error(), Hint: "fix the Kustomizations the error names"})
 		} else {
-			defer plan.Close()
+			defer closePlan(g, plan)
 		}
 	}
 

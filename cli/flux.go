@@ -180,3 +180,11 @@ func unitLabel(u *fleet.Unit) string {
 	}
 	return label
 }
+
+// closePlan removes the sources a plan fetched; a failure leaves a
+// temporary directory behind, which is worth a warning, not the run.
+func closePlan(g *Globals, plan *fleet.Plan) {
+	if err := plan.Close(); err != nil {
+		g.Logger().Warn("could not remove a fetched source", "error", err)
+	}
+}

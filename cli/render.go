@@ -51,7 +51,7 @@ func (c *RenderCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	defer plan.Close()
+	defer closePlan(g, plan)
 	if err := unitErrors(plan); err != nil {
 		return err
 	}

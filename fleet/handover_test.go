@@ -167,8 +167,8 @@ func TestFleetMovingFromFlux(t *testing.T) {
 	// kustomize-controller keeps only Flux's own labels (so a resumed
 	// Flux still knows its objects); the content is tidegate's.
 	for _, mf := range after.GetManagedFields() {
-		if mf.Manager == "kustomize-controller" && strings.Contains(string(mf.FieldsV1.Raw), "f:data") {
-			t.Errorf("kustomize-controller still owns the data: %s", mf.FieldsV1.Raw)
+		if mf.Manager == "kustomize-controller" && strings.Contains(mf.FieldsV1.GetRawString(), "f:data") {
+			t.Errorf("kustomize-controller still owns the data: %s", mf.FieldsV1.GetRawString())
 		}
 	}
 

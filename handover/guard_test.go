@@ -71,7 +71,7 @@ func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { retur
 
 // guard calls Guard as the orchestrator does, with a fresh discovery
 // mapper (the cluster's kinds as they are now), recording its writes.
-func guard(t *testing.T, cfg *rest.Config, ns, name string, suspend, dryRun bool) (handover.State, error, []string) {
+func guard(t *testing.T, cfg *rest.Config, ns, name string, suspend, dryRun bool) (handover.State, []string, error) {
 	t.Helper()
 	w := &writes{}
 	cfg = rest.CopyConfig(cfg)
@@ -85,7 +85,7 @@ func guard(t *testing.T, cfg *rest.Config, ns, name string, suspend, dryRun bool
 		t.Fatal(err)
 	}
 	st, err := handover.Guard(context.Background(), dyn, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), ns, name, suspend, dryRun)
-	return st, err, w.get()
+	return st, w.get(), err
 }
 
 func admin(t *testing.T) dynamic.Interface {
@@ -189,7 +189,7 @@ func ksSpec(extra map[string]any) map[string]any {
 // cluster without Flux every unit may run, and nothing is written.
 func TestGuardWithoutFlux(t *testing.T) {
 	for _, suspend := range []bool{false, true} {
-		st, err, w := guard(t, env.Config, "flux-system", "apps", suspend, false)
+		st, w, err := guard(t, env.Config, "flux-system", "apps", suspend, false)
 		if err != nil {
 			t.Fatalf("suspend=%v: %v", suspend, err)
 		}
@@ -209,7 +209,7 @@ func TestGuard(t *testing.T) {
 	flux(t)
 	t.Run("absent", func(t *testing.T) {
 		ns := env.Namespace(t)
-		st, err, w := guard(t, env.Config, ns, "apps", true, false)
+		st, w, err := guard(t, env.Config, ns, "apps", true, false)
 		if err != nil || st.Status != handover.Absent || st.APIVersion == "" || len(w) > 0 {
 			t.Errorf("%+v %v, writes %v; want absent, nothing written", st, err, w)
 		}
@@ -219,7 +219,7 @@ func TestGuard(t *testing.T) {
 		ns := env.Namespace(t)
 		before := create(t, kustomizations("v1beta2"), "Kustomization", ns, "apps", ksSpec(map[string]any{"suspend": true}))
 		for _, suspend := range []bool{false, true} {
-			st, err, w := guard(t, env.Config, ns, "apps", suspend, false)
+			st, w, err := guard(t, env.Config, ns, "apps", suspend, false)
 			if err != nil || st.Status != handover.AlreadySuspended || len(w) > 0 {
 				t.Errorf("suspend=%v: %+v %v, writes %v; want already suspended, nothing written", suspend, st, err, w)
 			}
@@ -232,7 +232,7 @@ func TestGuard(t *testing.T) {
 	t.Run("--suspend-flux in a dry-run writes nothing", func(t *testing.T) {
 		ns := env.Namespace(t)
 		before := create(t, kustomizations("v1beta2"), "Kustomization", ns, "apps", ksSpec(nil))
-		st, err, w := guard(t, env.Config, ns, "apps", true, true)
+		st, w, err := guard(t, env.Config, ns, "apps", true, true)
 		if err != nil || st.Status != handover.WouldSuspend || !st.Safe() {
 			t.Errorf("%+v %v, want would suspend", st, err)
 		}
@@ -252,7 +252,7 @@ func TestGuard(t *testing.T) {
 		repo := create(t, gitRepositories, "GitRepository", ns, "flux-system", map[string]any{"interval": "1m", "url": "https://example.invalid/fleet", "ref": map[string]any{"branch": "main"}})
 		release := create(t, helmReleases, "HelmRelease", ns, "apps", map[string]any{"interval": "5m", "chart": map[string]any{"spec": map[string]any{"chart": "podinfo"}}})
 
-		st, err, w := guard(t, env.Config, ns, "apps", true, false)
+		st, w, err := guard(t, env.Config, ns, "apps", true, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +282,7 @@ func TestGuard(t *testing.T) {
 			}
 		}
 		// Now suspended: the next run passes without writing.
-		st, err, w = guard(t, env.Config, ns, "apps", true, false)
+		st, w, err = guard(t, env.Config, ns, "apps", true, false)
 		if err != nil || st.Status != handover.AlreadySuspended || len(w) > 0 {
 			t.Errorf("second guard: %+v %v, writes %v", st, err, w)
 		}
@@ -295,7 +295,7 @@ func TestGuard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err, w := guard(t, cfg, ns, "apps", true, false)
+		_, w, err := guard(t, cfg, ns, "apps", true, false)
 		if err == nil || !strings.Contains(err.Error(), "Kustomization.kustomize.toolkit.fluxcd.io/"+ns+"/apps") || !strings.Contains(err.Error(), "needs get and patch on kustomizations.kustomize.toolkit.fluxcd.io") {
 			t.Errorf("err = %v, want the RBAC it needs", err)
 		}
@@ -324,7 +324,7 @@ func TestHostileGuard(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := env.Namespace(t)
 			before := create(t, kustomizations("v1beta2"), "Kustomization", ns, "apps", tc.spec)
-			st, err, w := guard(t, env.Config, ns, "apps", false, tc.dryRun)
+			st, w, err := guard(t, env.Config, ns, "apps", false, tc.dryRun)
 			var live *handover.LiveError
 			if !errors.As(err, &live) {
 				t.Fatalf("err = %v, want a *LiveError", err)
@@ -355,12 +355,12 @@ func TestGuardFollowsTheServedVersion(t *testing.T) {
 	flux(t)
 	ns := env.Namespace(t)
 	create(t, kustomizations("v1beta2"), "Kustomization", ns, "apps", ksSpec(nil))
-	st, err, _ := guard(t, env.Config, ns, "apps", false, true)
+	st, _, err := guard(t, env.Config, ns, "apps", false, true)
 	if st.APIVersion != handover.Group+"/v1beta2" || err == nil {
 		t.Errorf("before the upgrade: %+v %v, want live at v1beta2", st, err)
 	}
 	installCRDs(t, "kustomization-crd.yaml")
-	st, err, w := guard(t, env.Config, ns, "apps", true, false)
+	st, w, err := guard(t, env.Config, ns, "apps", true, false)
 	if err != nil || st.APIVersion != handover.Group+"/v1" || st.Status != handover.Suspended {
 		t.Errorf("after the upgrade: %+v %v, want suspended at v1", st, err)
 	}

@@ -18,7 +18,7 @@ func extractFile(blob, dir string, maxBytes int64, maxFiles int) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to flush
 	return extractLayer(f, dir, maxBytes, maxFiles)
 }
 
@@ -37,7 +37,8 @@ func extractLayer(r io.Reader, dir string, maxBytes int64, maxFiles int) error {
 	if err != nil {
 		return fmt.Errorf("the layer is not gzip-compressed (%w): an artifact layer is a tar+gzip", err)
 	}
-	defer zr.Close()
+	// Close only releases the reader; a corrupt stream fails in Next.
+	defer func() { _ = zr.Close() }()
 	tr := tar.NewReader(zr)
 	var written int64
 	entries := 0
