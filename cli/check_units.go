@@ -25,7 +25,7 @@ func (c *CheckCmd) plan(ctx context.Context, g *Globals, co *source.Checkout, ke
 			return nil, nil, err
 		}
 	}
-	f, err := c.fleet(g, cfg, reconcile.Options{
+	f, err := c.fleet(g, &c.SourceFlags, cfg, reconcile.Options{
 		Source: co.URL, Revision: co.Revision, Root: co.Dir, Paths: c.Path,
 		Render:    render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext()},
 		Inventory: c.parent(), Logger: g.Logger(),

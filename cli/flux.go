@@ -23,13 +23,20 @@ type FluxFlags struct {
 	SuspendFlux bool   `help:"Take units over from a running Flux: set spec.suspend: true on each unit's live Kustomization first (without it a live, unsuspended Kustomization refuses its unit: two reconcilers would fight)." env:"TIDEGATE_SUSPEND_FLUX"`
 }
 
-// fleet prepares the run's units.
-func (f *FluxFlags) fleet(g *Globals, cfg *rest.Config, opts reconcile.Options) (*fleet.Fleet, error) {
+// fleet prepares the run's units. The source flags' credentials also
+// serve the run's other GitRepositories on the same host that name no
+// secretRef of their own (a fleet of repositories on one Git server).
+func (f *FluxFlags) fleet(g *Globals, src *SourceFlags, cfg *rest.Config, opts reconcile.Options) (*fleet.Fleet, error) {
 	mode, err := fleet.ParseMode(f.Flux)
 	if err != nil {
 		return nil, &ExitError{Code: ExitUsage, Err: err}
 	}
-	return fleet.New(cfg, fleet.Options{Run: opts, Mode: mode, SuspendFlux: f.SuspendFlux, Sources: fleet.NetSources{Logger: g.Logger()}})
+	auth, err := src.auth()
+	if err != nil {
+		return nil, err
+	}
+	sources := fleet.NetSources{Logger: g.Logger(), RunAuth: auth, RunRemote: src.Source}
+	return fleet.New(cfg, fleet.Options{Run: opts, Mode: mode, SuspendFlux: f.SuspendFlux, Sources: sources})
 }
 
 // unitErrors joins the errors of the units that did not render.

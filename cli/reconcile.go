@@ -199,7 +199,7 @@ func newReconciler(ctx context.Context, g *Globals, src *SourceFlags, keys *KeyF
 	if more != nil {
 		more(&opts)
 	}
-	r, err := fl.fleet(g, cfg, opts)
+	r, err := fl.fleet(g, src, cfg, opts)
 	if err != nil {
 		co.Close()
 		return nil, nil, err

@@ -39,7 +39,7 @@ func (c *RenderCmd) Run(ctx context.Context, g *Globals) error {
 	defer co.Close()
 	// No cluster: a unit that needs one (a source's credentials,
 	// substituteFrom that Git does not hold) fails and says so.
-	f, err := c.fleet(g, nil, reconcile.Options{
+	f, err := c.fleet(g, &c.SourceFlags, nil, reconcile.Options{
 		Source: co.URL, Revision: co.Revision, Root: co.Dir, Paths: c.Path,
 		Render: render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext()},
 		Logger: g.Logger(),

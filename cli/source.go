@@ -27,6 +27,15 @@ type SourceFlags struct {
 
 // Open fetches the source. The caller closes the checkout.
 func (f *SourceFlags) Open(ctx context.Context) (*source.Checkout, error) {
+	auth, err := f.auth()
+	if err != nil {
+		return nil, err
+	}
+	return source.Open(ctx, f.Source, source.WithRef(f.Ref), source.WithAuth(auth))
+}
+
+// auth is the credentials the flags give for the source's host.
+func (f *SourceFlags) auth() (source.Auth, error) {
 	auth := source.Auth{
 		Username:              f.GitUsername,
 		Password:              f.GitPassword,
@@ -37,13 +46,13 @@ func (f *SourceFlags) Open(ctx context.Context) (*source.Checkout, error) {
 	var err error
 	if f.SSHKeyFile != "" {
 		if auth.SSHKey, err = os.ReadFile(f.SSHKeyFile); err != nil {
-			return nil, fmt.Errorf("read --ssh-key-file: %w", err)
+			return auth, fmt.Errorf("read --ssh-key-file: %w", err)
 		}
 	}
 	if f.KnownHosts != "" {
 		if auth.KnownHosts, err = os.ReadFile(f.KnownHosts); err != nil {
-			return nil, fmt.Errorf("read --known-hosts: %w", err)
+			return auth, fmt.Errorf("read --known-hosts: %w", err)
 		}
 	}
-	return source.Open(ctx, f.Source, source.WithRef(f.Ref), source.WithAuth(auth))
+	return auth, nil
 }

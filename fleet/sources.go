@@ -120,13 +120,23 @@ func sameRepository(a, b string) bool {
 // network with package source, with its deadlines and size caps.
 type NetSources struct {
 	Logger *slog.Logger
+	// RunAuth are the run's own Git credentials (--git-token,
+	// --ssh-key-file…) for RunRemote, the run's --source. A GitRepository
+	// without a secretRef on the same host, reached the same way (HTTPS
+	// or SSH), is cloned with them; no other host ever sees them.
+	RunAuth   source.Auth
+	RunRemote string
 }
 
-// Git clones repo at its spec.ref with the credentials of its secretRef.
+// Git clones repo at its spec.ref with the credentials of its secretRef,
+// or the run's own for a repository on the run's host without one.
 func (n NetSources) Git(ctx context.Context, repo *flux.GitRepository, secret map[string][]byte) (*source.Checkout, error) {
 	auth, err := source.AuthFromSecret(secret)
 	if err != nil {
 		return nil, fmt.Errorf("spec.secretRef %s: %w", repo.SecretName, err)
+	}
+	if secret == nil && sameHost(repo.URL, n.RunRemote) {
+		auth = n.RunAuth
 	}
 	r := repo.Ref
 	opts := []source.Option{source.WithGitRef(source.GitRef{Branch: r.Branch, Tag: r.Tag, SemVer: r.SemVer, Name: r.Name, Commit: r.Commit}), source.WithAuth(auth), source.WithIgnore(repo.Ignore)}
@@ -167,4 +177,22 @@ func registryHost(url string) string {
 	rest := strings.TrimPrefix(url, "oci://")
 	host, _, _ := strings.Cut(rest, "/")
 	return host
+}
+
+// sameHost reports whether two remotes are on one Git server reached the
+// same way: the same host and port over HTTP(S), or the same host over
+// SSH. Credentials for one are never sent to the other.
+func sameHost(a, b string) bool {
+	ra, err := gitremote.Parse(a)
+	if err != nil || ra.IsLocal() {
+		return false
+	}
+	rb, err := gitremote.Parse(b)
+	if err != nil || rb.IsLocal() {
+		return false
+	}
+	if ra.Web() != rb.Web() || ra.SSH() != rb.SSH() {
+		return false
+	}
+	return strings.EqualFold(ra.Host, rb.Host) && ra.Port == rb.Port && (ra.Scheme == rb.Scheme || ra.SSH())
 }
