@@ -1,0 +1,353 @@
+package fleet_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	helmrepo "helm.sh/helm/v4/pkg/repo/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/tidegate/tidegate/reconcile"
+)
+
+// chartRepo is a real Helm HTTP chart repository: the hello chart of
+// testdata packaged with the SDK, an index.yaml made by the SDK's
+// indexer, served over HTTP, every request recorded.
+type chartRepo struct {
+	t   *testing.T
+	dir string
+	srv *httptest.Server
+	mu  sync.Mutex
+	// auths are the Authorization headers received, "" for none.
+	auths []string
+}
+
+func newChartRepo(t *testing.T, wrap func(http.Handler) http.Handler) *chartRepo {
+	t.Helper()
+	c := &chartRepo{t: t, dir: t.TempDir()}
+	var h http.Handler = http.FileServer(http.Dir(c.dir))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.auths = append(c.auths, r.Header.Get("Authorization"))
+		c.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+// publish packages hello at version, without the templates named in
+// drop, and rewrites the index.
+func (c *chartRepo) publish(version string, drop ...string) {
+	c.t.Helper()
+	ch, err := loader.LoadDir(filepath.Join("testdata", "charts", "hello"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ch.Metadata.Version = version
+	for _, d := range drop {
+		for i, tpl := range ch.Templates {
+			if tpl.Name == "templates/"+d {
+				ch.Templates = append(ch.Templates[:i], ch.Templates[i+1:]...)
+				break
+			}
+		}
+	}
+	if _, err := chartutil.Save(ch, c.dir); err != nil {
+		c.t.Fatal(err)
+	}
+	idx, err := helmrepo.IndexDirectory(c.dir, "")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := idx.WriteFile(filepath.Join(c.dir, "index.yaml"), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func helmRepository(ns, name, url, extra string) string {
+	return fmt.Sprintf("apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: %s\n  namespace: %s\nspec:\n  interval: 10m\n  url: %s\n%s", name, ns, url, extra)
+}
+
+// helmRelease is a HelmRelease of chart hello from HelmRepository
+// charts; extra is more of its spec.
+func helmRelease(ns, name, version, extra string) string {
+	return fmt.Sprintf(`apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: hello
+      version: %q
+      sourceRef:
+        kind: HelmRepository
+        name: charts
+%s`, name, ns, version, extra)
+}
+
+func configMapOf(t *testing.T, ns, name string) *corev1.ConfigMap {
+	t.Helper()
+	cm, err := env.Client().CoreV1().ConfigMaps(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("ConfigMap %s/%s: %v", ns, name, err)
+	}
+	return cm
+}
+
+func logUnits(t *testing.T, rep *reconcile.Report) {
+	t.Helper()
+	for _, u := range rep.Units {
+		t.Logf("unit %s: %s %s", u.Name, u.Status, u.Reason)
+	}
+}
+
+// TestFleetHelmRelease: a HelmRelease of a unit renders its chart from
+// an HTTP chart repository into the unit: the highest version in the
+// range, values over valuesFrom from a ConfigMap in Git, the release
+// namespace on unnamespaced objects, install hooks applied and test
+// hooks not; the HelmRelease itself is skipped. A second run writes
+// nothing; a change of values configures; a chart version that drops a
+// template prunes its object.
+func TestFleetHelmRelease(t *testing.T) {
+	ns := env.Namespace(t)
+	charts := newChartRepo(t, nil)
+	for _, v := range []string{"0.1.0", "0.2.0", "1.0.0"} {
+		charts.publish(v)
+	}
+	r := newRepo(t)
+	r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+	r.write("apps/repository.yaml", helmRepository(ns, "charts", charts.srv.URL, ""))
+	r.write("apps/values.yaml", fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello-values\n  namespace: %s\ndata:\n  values.yaml: |\n    color: blue\n    greeting: from-configmap\n", ns))
+	release := func(greeting string) string {
+		return helmRelease(ns, "hello", ">=0.1.0 <1.0.0", "  valuesFrom:\n  - kind: ConfigMap\n    name: hello-values\n  values:\n    greeting: "+greeting+"\n")
+	}
+	r.write("apps/release.yaml", release("hello"))
+	o := options(r, ns)
+
+	rep, err := run(t, o)
+	if err != nil {
+		logUnits(t, rep)
+		t.Fatalf("first run: %v", err)
+	}
+	cm := configMapOf(t, ns, "hello-greeting")
+	want := map[string]string{"greeting": "hello", "color": "blue", "chart": "0.2.0", "install": "true", "namespace": ns}
+	if d := cmp.Diff(want, cm.Data); d != "" {
+		t.Errorf("the chart's ConfigMap (-want +got):\n%s", d)
+	}
+	for _, name := range []string{"hello-extra", "hello-pre-install"} {
+		configMapOf(t, ns, name)
+	}
+	if exists(t, ns, "hello-test") {
+		t.Error("the chart's test hook was applied")
+	}
+	u := ns + "/apps"
+	got := actions(rep)
+	for k, want := range map[string]reconcile.Action{
+		u + " ConfigMap/" + ns + "/hello-greeting":                       reconcile.Created,
+		u + " ConfigMap/" + ns + "/hello-extra":                          reconcile.Created,
+		u + " HelmRelease.helm.toolkit.fluxcd.io/" + ns + "/hello":       reconcile.Skipped,
+		u + " HelmRepository.source.toolkit.fluxcd.io/" + ns + "/charts": reconcile.Skipped,
+	} {
+		if got[k] != want {
+			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], want, got)
+		}
+	}
+
+	rep, err = run(t, o)
+	if err != nil {
+		t.Fatalf("no-op run: %v", err)
+	}
+	if rep.Changed() {
+		t.Fatalf("no-op run changed objects: %v", actions(rep))
+	}
+
+	r.write("apps/release.yaml", release("changed"))
+	rep, err = run(t, o)
+	if err != nil {
+		t.Fatalf("values run: %v", err)
+	}
+	if a := actions(rep)[u+" ConfigMap/"+ns+"/hello-greeting"]; a != reconcile.Configured {
+		t.Errorf("changed values: %q, want configured", a)
+	}
+	if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != "changed" {
+		t.Errorf("greeting %q after the change", g)
+	}
+
+	charts.publish("0.3.0", "extra.yaml")
+	rep, err = run(t, o)
+	if err != nil {
+		t.Fatalf("new chart version run: %v", err)
+	}
+	got = actions(rep)
+	if got[u+" ConfigMap/"+ns+"/hello-extra"] != reconcile.Deleted || got[u+" ConfigMap/"+ns+"/hello-greeting"] != reconcile.Configured {
+		t.Errorf("0.3.0 without extra.yaml: %v", got)
+	}
+	if exists(t, ns, "hello-extra") {
+		t.Error("the object of the dropped template is still there")
+	}
+	if c := configMapOf(t, ns, "hello-greeting").Data["chart"]; c != "0.3.0" {
+		t.Errorf("chart version %q, want 0.3.0", c)
+	}
+}
+
+// TestFleetHelmReleaseUnreachableRepository: a chart that cannot be
+// fetched fails its unit, naming the HelmRelease; the other units run.
+func TestFleetHelmReleaseUnreachableRepository(t *testing.T) {
+	ns := env.Namespace(t)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	r := newRepo(t)
+	r.write("clusters/test/units.yaml", kustomization(ns, "broken", "./broken", "")+"---\n"+kustomization(ns, "fine", "./fine", ""))
+	r.write("broken/release.yaml", helmRepository(ns, "charts", gone.URL, "")+"---\n"+helmRelease(ns, "hello", "*", ""))
+	r.write("broken/cm.yaml", configMap(ns, "broken-cm", "1"))
+	r.write("fine/cm.yaml", configMap(ns, "fine-cm", "1"))
+
+	rep, err := run(t, options(r, ns))
+	if err == nil {
+		t.Fatal("the run succeeded with a chart it could not fetch")
+	}
+	want := map[string]reconcile.UnitStatus{".": reconcile.UnitReconciled, ns + "/broken": reconcile.UnitFailed, ns + "/fine": reconcile.UnitReconciled}
+	if d := cmp.Diff(want, statuses(rep)); d != "" {
+		t.Fatalf("units (-want +got):\n%s", d)
+	}
+	if reason := unit(rep, ns+"/broken").Reason; !strings.Contains(reason, "HelmRelease "+ns+"/hello (broken/release.yaml)") || !strings.Contains(reason, "HelmRepository/"+ns+"/charts") {
+		t.Errorf("reason does not name the HelmRelease and its source: %q", reason)
+	}
+	if exists(t, ns, "broken-cm") {
+		t.Error("the failed unit applied its other objects")
+	}
+	if !exists(t, ns, "fine-cm") {
+		t.Error("the other unit did not run")
+	}
+}
+
+// TestHostileHelmRelease: refusals that name the HelmRelease and write
+// nothing of its unit, and credentials that never reach the output.
+func TestHostileHelmRelease(t *testing.T) {
+	const canary = "canary-pw-7f3a"
+	t.Run("credentials from secretRef refused by the server are not printed", func(t *testing.T) {
+		ns := env.Namespace(t)
+		charts := newChartRepo(t, func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if u, p, ok := r.BasicAuth(); !ok || u != "reader" || p != "right" {
+					http.Error(w, "authentication required", http.StatusUnauthorized)
+					return
+				}
+				h.ServeHTTP(w, r)
+			})
+		})
+		charts.publish("0.1.0")
+		_, err := env.Client().CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "chart-creds", Namespace: ns},
+			StringData: map[string]string{"username": "reader", "password": canary},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRepo(t)
+		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+		r.write("apps/release.yaml", helmRepository(ns, "charts", charts.srv.URL, "  secretRef:\n    name: chart-creds\n")+"---\n"+helmRelease(ns, "hello", "*", ""))
+		rep, err := run(t, options(r, ns))
+		if err == nil {
+			t.Fatal("the run succeeded with refused credentials")
+		}
+		if s := unit(rep, ns+"/apps").Status; s != reconcile.UnitFailed {
+			t.Fatalf("unit %s", s)
+		}
+		b, _ := json.Marshal(rep)
+		if strings.Contains(string(b), canary) || strings.Contains(err.Error(), canary) {
+			t.Errorf("the password is in the report or the error: %v", err)
+		}
+		if !strings.Contains(unit(rep, ns+"/apps").Reason, "HelmRelease "+ns+"/hello") {
+			t.Errorf("reason %q does not name the HelmRelease", unit(rep, ns+"/apps").Reason)
+		}
+		if len(charts.auths) == 0 || charts.auths[0] == "" {
+			t.Errorf("the secretRef's credentials were not sent: %q", charts.auths)
+		}
+		if exists(t, ns, "hello-greeting") {
+			t.Error("the chart's object was applied")
+		}
+	})
+	t.Run("a password in the repository URL is not printed", func(t *testing.T) {
+		ns := env.Namespace(t)
+		gone := httptest.NewServer(http.NotFoundHandler())
+		gone.Close()
+		url := strings.Replace(gone.URL, "http://", "http://user:"+canary+"@", 1)
+		r := newRepo(t)
+		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+		r.write("apps/release.yaml", helmRepository(ns, "charts", url, "")+"---\n"+helmRelease(ns, "hello", "*", ""))
+		r.write("apps/cm.yaml", configMap(ns, "apps-cm", "1"))
+		rep, err := run(t, options(r, ns))
+		if err == nil {
+			t.Fatal("the run succeeded")
+		}
+		b, _ := json.Marshal(rep)
+		if strings.Contains(string(b), canary) || strings.Contains(err.Error(), canary) {
+			t.Errorf("the password is in the report or the error: %s", b)
+		}
+		if exists(t, ns, "apps-cm") {
+			t.Error("the failed unit applied its objects")
+		}
+	})
+	t.Run("a chart object that the unit also holds", func(t *testing.T) {
+		ns := env.Namespace(t)
+		charts := newChartRepo(t, nil)
+		charts.publish("0.1.0")
+		r := newRepo(t)
+		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+		r.write("apps/release.yaml", helmRepository(ns, "charts", charts.srv.URL, "")+"---\n"+helmRelease(ns, "hello", "*", ""))
+		r.write("apps/cm.yaml", configMap(ns, "hello-extra", "mine"))
+		rep, err := run(t, options(r, ns))
+		if err == nil {
+			t.Fatal("the run succeeded with an object twice")
+		}
+		reason := unit(rep, ns+"/apps").Reason
+		for _, w := range []string{"HelmRelease " + ns + "/hello (apps/release.yaml)", "ConfigMap/" + ns + "/hello-extra", "apps/cm.yaml"} {
+			if !strings.Contains(reason, w) {
+				t.Errorf("reason %q does not say %q", reason, w)
+			}
+		}
+		if exists(t, ns, "hello-extra") || exists(t, ns, "hello-greeting") {
+			t.Error("the unit applied objects")
+		}
+	})
+	t.Run("postRenderers refused", func(t *testing.T) {
+		ns := env.Namespace(t)
+		charts := newChartRepo(t, nil)
+		charts.publish("0.1.0")
+		r := newRepo(t)
+		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+		r.write("apps/release.yaml", helmRepository(ns, "charts", charts.srv.URL, "")+"---\n"+helmRelease(ns, "hello", "*", "  postRenderers:\n  - kustomize:\n      patches: []\n"))
+		rep, err := run(t, options(r, ns))
+		if err == nil {
+			t.Fatal("the run succeeded")
+		}
+		if reason := unit(rep, ns+"/apps").Reason; !strings.Contains(reason, "spec.postRenderers is not supported") {
+			t.Errorf("reason %q", reason)
+		}
+		if len(charts.auths) != 0 {
+			t.Errorf("the chart was fetched for a refused release: %d requests", len(charts.auths))
+		}
+		if exists(t, ns, "hello-greeting") {
+			t.Error("the chart's object was applied")
+		}
+	})
+}
