@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -112,6 +113,17 @@ func configMapOf(t *testing.T, ns, name string) *corev1.ConfigMap {
 	return cm
 }
 
+// kubeVersion is the test API server's version, what .Capabilities
+// must say rather than the SDK's default.
+func kubeVersion(t *testing.T) string {
+	t.Helper()
+	v, err := env.Client().Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.GitVersion
+}
+
 func logUnits(t *testing.T, rep *reconcile.Report) {
 	t.Helper()
 	for _, u := range rep.Units {
@@ -148,7 +160,7 @@ func TestFleetHelmRelease(t *testing.T) {
 		t.Fatalf("first run: %v", err)
 	}
 	cm := configMapOf(t, ns, "hello-greeting")
-	want := map[string]string{"greeting": "hello", "color": "blue", "chart": "0.2.0", "install": "true", "namespace": ns}
+	want := map[string]string{"greeting": "hello", "color": "blue", "chart": "0.2.0", "install": "true", "namespace": ns, "kube": kubeVersion(t)}
 	if d := cmp.Diff(want, cm.Data); d != "" {
 		t.Errorf("the chart's ConfigMap (-want +got):\n%s", d)
 	}
@@ -205,6 +217,58 @@ func TestFleetHelmRelease(t *testing.T) {
 	}
 	if c := configMapOf(t, ns, "hello-greeting").Data["chart"]; c != "0.3.0" {
 		t.Errorf("chart version %q, want 0.3.0", c)
+	}
+}
+
+// TestFleetHelmReleaseInRootFromGit: a HelmRelease in the run's own
+// paths (the root unit) renders a chart directory of the run's own
+// repository (GitRepository flux-system), into the release namespace
+// spec.targetNamespace names, with Flux's default release name.
+func TestFleetHelmReleaseInRootFromGit(t *testing.T) {
+	ns := env.Namespace(t)
+	target := env.Namespace(t)
+	r := newRepo(t)
+	for _, f := range []string{"Chart.yaml", "values.yaml", "templates/configmap.yaml", "templates/extra.yaml", "templates/hooks.yaml"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "charts", "hello", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.write("charts/hello/"+f, string(b))
+	}
+	r.write("clusters/test/units.yaml", kustomization(ns, "other", "./other", ""))
+	r.write("other/cm.yaml", configMap(ns, "other-cm", "1"))
+	r.write("clusters/test/release.yaml", fmt.Sprintf(`apiVersion: helm.toolkit.fluxcd.io/v2beta2
+kind: HelmRelease
+metadata:
+  name: hello
+  namespace: %s
+spec:
+  interval: 10m
+  targetNamespace: %s
+  chart:
+    spec:
+      chart: ./charts/hello
+      sourceRef:
+        kind: GitRepository
+        name: flux-system
+  values:
+    greeting: from-git
+`, ns, target))
+	rep, err := run(t, options(r, ns))
+	if err != nil {
+		logUnits(t, rep)
+		t.Fatal(err)
+	}
+	name := target + "-hello"
+	cm := configMapOf(t, target, name+"-greeting")
+	if cm.Data["greeting"] != "from-git" || cm.Data["namespace"] != target || cm.Data["chart"] != "0.1.0" {
+		t.Errorf("the chart's ConfigMap: %v", cm.Data)
+	}
+	if a := actions(rep)[". ConfigMap/"+target+"/"+name+"-greeting"]; a != reconcile.Created {
+		t.Errorf("the root unit's chart object: %q (all: %v)", a, actions(rep))
+	}
+	if !exists(t, ns, "other-cm") {
+		t.Error("the other unit did not run")
 	}
 }
 
@@ -327,6 +391,25 @@ func TestHostileHelmRelease(t *testing.T) {
 		}
 		if exists(t, ns, "hello-extra") || exists(t, ns, "hello-greeting") {
 			t.Error("the unit applied objects")
+		}
+	})
+	t.Run("a chart directory outside the repository", func(t *testing.T) {
+		ns := env.Namespace(t)
+		r := newRepo(t)
+		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+		r.write("apps/cm.yaml", configMap(ns, "apps-cm", "1"))
+		hr := strings.NewReplacer("chart: hello", "chart: ../../../etc", "kind: HelmRepository", "kind: GitRepository", "name: charts", "name: flux-system").Replace(helmRelease(ns, "hello", "*", ""))
+		r.write("apps/release.yaml", hr)
+		rep, err := run(t, options(r, ns))
+		if err == nil {
+			t.Fatal("the run succeeded")
+		}
+		reason := unit(rep, ns+"/apps").Reason
+		if !strings.Contains(reason, "HelmRelease "+ns+"/hello (apps/release.yaml)") || !strings.Contains(reason, "must stay inside the repository") {
+			t.Errorf("reason %q", reason)
+		}
+		if exists(t, ns, "apps-cm") {
+			t.Error("the failed unit applied its objects")
 		}
 	})
 	t.Run("postRenderers refused", func(t *testing.T) {
