@@ -13,12 +13,20 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	helmrepo "helm.sh/helm/v4/pkg/repo/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/tidegate/tidegate/charts"
+	"github.com/tidegate/tidegate/images/registrytest"
 	"github.com/tidegate/tidegate/reconcile"
 )
 
@@ -140,13 +148,13 @@ func logUnits(t *testing.T, rep *reconcile.Report) {
 // template prunes its object.
 func TestFleetHelmRelease(t *testing.T) {
 	ns := env.Namespace(t)
-	charts := newChartRepo(t, nil)
+	srv := newChartRepo(t, nil)
 	for _, v := range []string{"0.1.0", "0.2.0", "1.0.0"} {
-		charts.publish(v)
+		srv.publish(v)
 	}
 	r := newRepo(t)
 	r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
-	r.write("apps/repository.yaml", helmRepository(ns, "charts", charts.srv.URL, ""))
+	r.write("apps/repository.yaml", helmRepository(ns, "charts", srv.srv.URL, ""))
 	r.write("apps/values.yaml", fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello-values\n  namespace: %s\ndata:\n  values.yaml: |\n    color: blue\n    greeting: from-configmap\n", ns))
 	release := func(greeting string) string {
 		return helmRelease(ns, "hello", ">=0.1.0 <1.0.0", "  valuesFrom:\n  - kind: ConfigMap\n    name: hello-values\n  values:\n    greeting: "+greeting+"\n")
@@ -203,7 +211,7 @@ func TestFleetHelmRelease(t *testing.T) {
 		t.Errorf("greeting %q after the change", g)
 	}
 
-	charts.publish("0.3.0", "extra.yaml")
+	srv.publish("0.3.0", "extra.yaml")
 	rep, err = run(t, o)
 	if err != nil {
 		t.Fatalf("new chart version run: %v", err)
@@ -272,6 +280,72 @@ spec:
 	}
 }
 
+// TestFleetHelmReleaseOCI: charts pushed to a registry as helm push
+// lays them out, read through a HelmRepository of type oci and through
+// spec.chartRef to an OCIRepository.
+func TestFleetHelmReleaseOCI(t *testing.T) {
+	ns := env.Namespace(t)
+	reg := registrytest.New(t)
+	c := newChartRepo(t, nil)
+	for _, v := range []string{"0.1.0", "0.2.0"} {
+		c.publish(v)
+		archive, err := os.ReadFile(filepath.Join(c.dir, "hello-"+v+".tgz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+		img = mutate.ConfigMediaType(img, "application/vnd.cncf.helm.config.v1+json")
+		img, err = mutate.Append(img, mutate.Addendum{Layer: static.NewLayer(archive, charts.ChartLayerMediaType), MediaType: charts.ChartLayerMediaType})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.NewTag(reg.Host() + "/charts/hello:" + v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := newRepo(t)
+	r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+	r.write("apps/sources.yaml", helmRepository(ns, "charts", "oci://"+reg.Host()+"/charts", "  type: oci\n")+fmt.Sprintf(`---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata:
+  name: hello-chart
+  namespace: %s
+spec:
+  interval: 10m
+  url: oci://%s/charts/hello
+  ref:
+    tag: 0.1.0
+`, ns, reg.Host()))
+	r.write("apps/releases.yaml", helmRelease(ns, "by-repo", "*", "")+fmt.Sprintf(`---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: by-ref
+  namespace: %s
+spec:
+  interval: 10m
+  chartRef:
+    kind: OCIRepository
+    name: hello-chart
+`, ns))
+	rep, err := run(t, options(r, ns))
+	if err != nil {
+		logUnits(t, rep)
+		t.Fatal(err)
+	}
+	if v := configMapOf(t, ns, "by-repo-greeting").Data["chart"]; v != "0.2.0" {
+		t.Errorf("HelmRepository of type oci: chart %s, want the highest, 0.2.0", v)
+	}
+	if v := configMapOf(t, ns, "by-ref-greeting").Data["chart"]; v != "0.1.0" {
+		t.Errorf("chartRef: chart %s, want the tag 0.1.0", v)
+	}
+}
+
 // TestFleetHelmReleaseUnreachableRepository: a chart that cannot be
 // fetched fails its unit, naming the HelmRelease; the other units run.
 func TestFleetHelmReleaseUnreachableRepository(t *testing.T) {
@@ -309,7 +383,7 @@ func TestHostileHelmRelease(t *testing.T) {
 	const canary = "canary-pw-7f3a"
 	t.Run("credentials from secretRef refused by the server are not printed", func(t *testing.T) {
 		ns := env.Namespace(t)
-		charts := newChartRepo(t, func(h http.Handler) http.Handler {
+		srv := newChartRepo(t, func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if u, p, ok := r.BasicAuth(); !ok || u != "reader" || p != "right" {
 					http.Error(w, "authentication required", http.StatusUnauthorized)
@@ -318,7 +392,7 @@ func TestHostileHelmRelease(t *testing.T) {
 				h.ServeHTTP(w, r)
 			})
 		})
-		charts.publish("0.1.0")
+		srv.publish("0.1.0")
 		_, err := env.Client().CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "chart-creds", Namespace: ns},
 			StringData: map[string]string{"username": "reader", "password": canary},
@@ -328,7 +402,7 @@ func TestHostileHelmRelease(t *testing.T) {
 		}
 		r := newRepo(t)
 		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
-		r.write("apps/release.yaml", helmRepository(ns, "charts", charts.srv.URL, "  secretRef:\n    name: chart-creds\n")+"---\n"+helmRelease(ns, "hello", "*", ""))
+		r.write("apps/release.yaml", helmRepository(ns, "charts", srv.srv.URL, "  secretRef:\n    name: chart-creds\n")+"---\n"+helmRelease(ns, "hello", "*", ""))
 		rep, err := run(t, options(r, ns))
 		if err == nil {
 			t.Fatal("the run succeeded with refused credentials")
@@ -343,8 +417,8 @@ func TestHostileHelmRelease(t *testing.T) {
 		if !strings.Contains(unit(rep, ns+"/apps").Reason, "HelmRelease "+ns+"/hello") {
 			t.Errorf("reason %q does not name the HelmRelease", unit(rep, ns+"/apps").Reason)
 		}
-		if len(charts.auths) == 0 || charts.auths[0] == "" {
-			t.Errorf("the secretRef's credentials were not sent: %q", charts.auths)
+		if len(srv.auths) == 0 || srv.auths[0] == "" {
+			t.Errorf("the secretRef's credentials were not sent: %q", srv.auths)
 		}
 		if exists(t, ns, "hello-greeting") {
 			t.Error("the chart's object was applied")
@@ -373,11 +447,11 @@ func TestHostileHelmRelease(t *testing.T) {
 	})
 	t.Run("a chart object that the unit also holds", func(t *testing.T) {
 		ns := env.Namespace(t)
-		charts := newChartRepo(t, nil)
-		charts.publish("0.1.0")
+		srv := newChartRepo(t, nil)
+		srv.publish("0.1.0")
 		r := newRepo(t)
 		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
-		r.write("apps/release.yaml", helmRepository(ns, "charts", charts.srv.URL, "")+"---\n"+helmRelease(ns, "hello", "*", ""))
+		r.write("apps/release.yaml", helmRepository(ns, "charts", srv.srv.URL, "")+"---\n"+helmRelease(ns, "hello", "*", ""))
 		r.write("apps/cm.yaml", configMap(ns, "hello-extra", "mine"))
 		rep, err := run(t, options(r, ns))
 		if err == nil {
@@ -414,11 +488,11 @@ func TestHostileHelmRelease(t *testing.T) {
 	})
 	t.Run("postRenderers refused", func(t *testing.T) {
 		ns := env.Namespace(t)
-		charts := newChartRepo(t, nil)
-		charts.publish("0.1.0")
+		srv := newChartRepo(t, nil)
+		srv.publish("0.1.0")
 		r := newRepo(t)
 		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
-		r.write("apps/release.yaml", helmRepository(ns, "charts", charts.srv.URL, "")+"---\n"+helmRelease(ns, "hello", "*", "  postRenderers:\n  - kustomize:\n      patches: []\n"))
+		r.write("apps/release.yaml", helmRepository(ns, "charts", srv.srv.URL, "")+"---\n"+helmRelease(ns, "hello", "*", "  postRenderers:\n  - kustomize:\n      patches: []\n"))
 		rep, err := run(t, options(r, ns))
 		if err == nil {
 			t.Fatal("the run succeeded")
@@ -426,8 +500,8 @@ func TestHostileHelmRelease(t *testing.T) {
 		if reason := unit(rep, ns+"/apps").Reason; !strings.Contains(reason, "spec.postRenderers is not supported") {
 			t.Errorf("reason %q", reason)
 		}
-		if len(charts.auths) != 0 {
-			t.Errorf("the chart was fetched for a refused release: %d requests", len(charts.auths))
+		if len(srv.auths) != 0 {
+			t.Errorf("the chart was fetched for a refused release: %d requests", len(srv.auths))
 		}
 		if exists(t, ns, "hello-greeting") {
 			t.Error("the chart's object was applied")
