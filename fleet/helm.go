@@ -47,9 +47,11 @@ func (e *expander) helmReleases(ctx context.Context, u *Unit) error {
 			errs = append(errs, err)
 			continue
 		}
-		if !hr.Suspend {
-			releases = append(releases, hr)
+		if hr.Suspend {
+			u.SuspendedReleases = append(u.SuspendedReleases, hr.Namespace+"/"+hr.Name)
+			continue
 		}
+		releases = append(releases, hr)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err

@@ -233,6 +233,31 @@ func TestFleetHelmRelease(t *testing.T) {
 	if c := configMapOf(t, ns, "hello-greeting").Data["chart"]; c != "0.3.0" {
 		t.Errorf("chart version %q, want 0.3.0", c)
 	}
+
+	// Suspended, the release is left as it is: its objects are not
+	// pruned though its chart is no longer rendered.
+	r.write("apps/release.yaml", release("suspended")+"  suspend: true\n")
+	rep, err = run(t, o)
+	if err != nil {
+		t.Fatalf("suspended run: %v", err)
+	}
+	if rep.Changed() {
+		t.Errorf("a suspended release changed objects: %v", actions(rep))
+	}
+	if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != "changed" {
+		t.Errorf("greeting %q under suspend", g)
+	}
+
+	// Removed from Git, the release's objects are pruned, as Flux
+	// uninstalls a deleted HelmRelease.
+	r.remove("apps/release.yaml")
+	rep, err = run(t, o)
+	if err != nil {
+		t.Fatalf("removal run: %v", err)
+	}
+	if a := actions(rep)[u+" ConfigMap/"+ns+"/hello-greeting"]; a != reconcile.Deleted || exists(t, ns, "hello-greeting") || exists(t, ns, "hello-pre-install") {
+		t.Errorf("removed release: %q", a)
+	}
 }
 
 // TestFleetHelmReleaseInRootFromGit: a HelmRelease in the run's own
