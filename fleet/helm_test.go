@@ -24,9 +24,12 @@ import (
 	helmrepo "helm.sh/helm/v4/pkg/repo/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/tidegate/tidegate/charts"
+	"github.com/tidegate/tidegate/fleet"
 	"github.com/tidegate/tidegate/images/registrytest"
+	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/reconcile"
 )
 
@@ -207,6 +210,16 @@ func TestFleetHelmRelease(t *testing.T) {
 	}
 
 	r.write("apps/release.yaml", release("changed"))
+	rep, err = diff(t, o)
+	if err != nil {
+		t.Fatalf("diff: %v", err)
+	}
+	if a := actions(rep)[u+" ConfigMap/"+ns+"/hello-greeting"]; a != reconcile.Configured {
+		t.Errorf("diff of changed values: %q, want configured", a)
+	}
+	if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != "hello" {
+		t.Errorf("diff wrote: greeting %q", g)
+	}
 	rep, err = run(t, o)
 	if err != nil {
 		t.Fatalf("values run: %v", err)
@@ -291,9 +304,25 @@ spec:
       sourceRef:
         kind: GitRepository
         name: flux-system
+  valuesFrom:
+  - kind: Secret
+    name: color
+    valuesKey: value
+    targetPath: color
+  - kind: ConfigMap
+    name: not-anywhere
+    optional: true
   values:
     greeting: from-git
 `, ns, target))
+	// A valuesFrom object that is not in Git is read from the cluster.
+	_, err := env.Client().CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "color", Namespace: ns},
+		StringData: map[string]string{"value": "green"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep, err := run(t, options(r, ns))
 	if err != nil {
 		logUnits(t, rep)
@@ -301,7 +330,7 @@ spec:
 	}
 	name := target + "-hello"
 	cm := configMapOf(t, target, name+"-greeting")
-	if cm.Data["greeting"] != "from-git" || cm.Data["namespace"] != target || cm.Data["chart"] != "0.1.0" {
+	if cm.Data["greeting"] != "from-git" || cm.Data["color"] != "green" || cm.Data["namespace"] != target || cm.Data["chart"] != "0.1.0" {
 		t.Errorf("the chart's ConfigMap: %v", cm.Data)
 	}
 	if a := actions(rep)[". ConfigMap/"+target+"/"+name+"-greeting"]; a != reconcile.Created {
@@ -375,6 +404,62 @@ spec:
 	}
 	if v := configMapOf(t, ns, "by-ref-greeting").Data["chart"]; v != "0.1.0" {
 		t.Errorf("chartRef: chart %s, want the tag 0.1.0", v)
+	}
+}
+
+// TestFleetHelmReleaseRenderWithoutCluster: tidegate render (no
+// cluster) renders the chart into its unit with the SDK's default
+// capabilities, its origin the HelmRelease's file; a required valuesFrom
+// object that is in neither Git nor a cluster fails the unit, naming it.
+func TestFleetHelmReleaseRenderWithoutCluster(t *testing.T) {
+	srv := newChartRepo(t, nil)
+	srv.publish("0.1.0")
+	r := newRepo(t)
+	r.write("clusters/test/units.yaml", kustomization("apps", "good", "./good", "")+"---\n"+kustomization("apps", "bad", "./bad", ""))
+	r.write("good/release.yaml", helmRepository("apps", "charts", srv.srv.URL, "")+"---\n"+helmRelease("apps", "hello", "", ""))
+	r.write("bad/release.yaml", helmRepository("apps", "charts", srv.srv.URL, "")+"---\n"+helmRelease("apps", "other", "", "  valuesFrom:\n  - kind: ConfigMap\n    name: nowhere\n"))
+	o := options(r, "apps")
+	f, err := fleet.New(nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := f.Plan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Close()
+	var good, bad *fleet.Unit
+	for _, u := range plan.Units {
+		switch u.Name {
+		case "apps/good":
+			good = u
+		case "apps/bad":
+			bad = u
+		}
+	}
+	if good == nil || good.Err != nil || bad == nil {
+		t.Fatalf("units: good %+v, bad %+v", good, bad)
+	}
+	var found bool
+	for _, obj := range good.Rendered.Objects {
+		if obj.GetKind() == "ConfigMap" && obj.GetName() == "hello-greeting" {
+			found = true
+			if obj.GetNamespace() != "apps" {
+				t.Errorf("namespace %q, want the release's", obj.GetNamespace())
+			}
+			if origin := good.Rendered.Origins[object.FromUnstructured(obj)]; origin.File != "good/release.yaml" || origin.Path != "good" {
+				t.Errorf("origin %+v", origin)
+			}
+			if kube, _, _ := unstructured.NestedString(obj.Object, "data", "kube"); kube == "" || kube == kubeVersion(t) {
+				t.Errorf(".Capabilities.KubeVersion %q: want the SDK's default without a cluster", kube)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the chart's ConfigMap is not in the unit's render")
+	}
+	if bad.Err == nil || !strings.Contains(bad.Err.Error(), "HelmRelease apps/other (bad/release.yaml)") || !strings.Contains(bad.Err.Error(), "ConfigMap/apps/nowhere") {
+		t.Errorf("the unit with a missing valuesFrom: %v", bad.Err)
 	}
 }
 
