@@ -9,10 +9,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
+	"sigs.k8s.io/yaml"
 
 	"github.com/tidegate/tidegate/chartrender"
 	"github.com/tidegate/tidegate/charts"
 	"github.com/tidegate/tidegate/flux"
+	"github.com/tidegate/tidegate/internal/plaintext"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/render"
 )
@@ -70,7 +72,7 @@ func (e *expander) helmReleases(ctx context.Context, u *Unit) error {
 		have[object.FromUnstructured(o)] = originName(res.Origins[object.FromUnstructured(o)])
 	}
 	for _, hr := range releases {
-		objs, err := e.helmRelease(ctx, u, cl, hr)
+		objs, secret, err := e.helmRelease(ctx, u, cl, hr)
 		if err != nil {
 			return fmt.Errorf("HelmRelease %s/%s (%s): %w", hr.Namespace, hr.Name, fileOr(hr.File), err)
 		}
@@ -81,7 +83,9 @@ func (e *expander) helmReleases(ctx context.Context, u *Unit) error {
 			}
 			have[id] = "HelmRelease " + hr.Namespace + "/" + hr.Name
 			res.Objects = append(res.Objects, o)
-			res.Origins[id] = render.Origin{Path: u.Path, File: hr.File}
+			// Decrypted: values from a Secret may be anywhere in the
+			// chart's objects, so diffs mask them wherever they land.
+			res.Origins[id] = render.Origin{Path: u.Path, File: hr.File, Decrypted: secret}
 		}
 	}
 	return nil
@@ -102,22 +106,23 @@ func fileOr(f string) string {
 }
 
 // helmRelease fetches, values and renders one release.
-func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, hr *flux.HelmRelease) ([]*unstructured.Unstructured, error) {
+func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, hr *flux.HelmRelease) (objs []*unstructured.Unstructured, secret bool, err error) {
 	if hr.PostRenderers {
-		return nil, errors.New("spec.postRenderers is not supported yet: tidegate would apply the chart's objects unpatched; move the patches into the chart's values or remove them")
+		return nil, false, errors.New("spec.postRenderers is not supported yet: tidegate would apply the chart's objects unpatched; move the patches into the chart's values or remove them")
 	}
 	ch, err := e.chart(ctx, u, cl, hr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	look := &lookup{pool: e.pool, cluster: cl, unit: u.Name, log: e.f.log}
+	var secretValues bool
 	found := map[chartrender.ValuesSource]map[string][]byte{}
 	var refs []chartrender.ValuesReference
 	for _, v := range hr.ValuesFrom {
 		refs = append(refs, chartrender.ValuesReference{Kind: v.Kind, Name: v.Name, ValuesKey: v.ValuesKey, TargetPath: v.TargetPath, Optional: v.Optional})
 		data, ok, err := look.Get(ctx, v.Kind, hr.Namespace, v.Name)
 		if err != nil {
-			return nil, fmt.Errorf("spec.valuesFrom: %w", err)
+			return nil, false, fmt.Errorf("spec.valuesFrom: %w", err)
 		}
 		if !ok {
 			continue
@@ -127,25 +132,28 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 			b[k] = []byte(s)
 		}
 		found[chartrender.ValuesSource{Kind: v.Kind, Name: v.Name}] = b
+		if v.Kind == "Secret" {
+			secretValues = true
+			maskValues(u.Rendered.Plaintext, v, data)
+		}
 	}
 	vals, err := chartrender.MergeValues(hr.Namespace, hr.Values, refs, found)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	caps, err := cl.capabilities()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	policy, err := chartrender.ParseCRDPolicy(hr.InstallCRDs)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ns := hr.ReleaseNamespace()
 	out, err := chartrender.Render(ctx, ch.Chart, vals, chartrender.Options{ReleaseName: hr.ReleaseName, Namespace: ns, Capabilities: caps, CRDs: policy})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var objs []*unstructured.Unstructured
 	for _, c := range out.CRDs {
 		objs = append(objs, c.Object)
 	}
@@ -166,7 +174,46 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 		}
 	}
 	e.f.log.Info("rendered HelmRelease", "unit", u.Name, "helmrelease", hr.Namespace+"/"+hr.Name, "chart", ch.Name, "version", ch.Version, "objects", len(objs))
-	return objs, nil
+	return objs, secretValues, nil
+}
+
+// maskValues records the values a valuesFrom Secret gives, so that diffs
+// and messages mask them: the whole text at a targetPath, else every
+// scalar of its YAML.
+func maskValues(set *plaintext.Set, v flux.ValuesFrom, data map[string]string) {
+	key := v.ValuesKey
+	if key == "" {
+		key = "values.yaml"
+	}
+	text, ok := data[key]
+	if !ok {
+		return
+	}
+	if v.TargetPath != "" {
+		set.Add(text)
+		return
+	}
+	var doc any
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		return
+	}
+	var walk func(any)
+	walk = func(n any) {
+		switch t := n.(type) {
+		case map[string]any:
+			for _, c := range t {
+				walk(c)
+			}
+		case []any:
+			for _, c := range t {
+				walk(c)
+			}
+		case nil:
+		default:
+			set.Add(t)
+		}
+	}
+	walk(doc)
 }
 
 // chart fetches the release's chart from its source.

@@ -603,6 +603,58 @@ func TestHostileHelmRelease(t *testing.T) {
 			t.Error("the failed unit applied its objects")
 		}
 	})
+	t.Run("values from a Secret are masked in diffs", func(t *testing.T) {
+		ns := env.Namespace(t)
+		srv := newChartRepo(t, nil)
+		srv.publish("0.1.0")
+		secrets := env.Client().CoreV1().Secrets(ns)
+		sec, err := secrets.Create(context.Background(), &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "hello-secret", Namespace: ns},
+			StringData: map[string]string{"values.yaml": "greeting: " + canary + "-one\n"},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRepo(t)
+		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+		r.write("apps/release.yaml", helmRepository(ns, "charts", srv.srv.URL, "")+"---\n"+helmRelease(ns, "hello", "*", "  valuesFrom:\n  - kind: Secret\n    name: hello-secret\n"))
+		o := options(r, ns)
+		if rep, err := run(t, o); err != nil {
+			logUnits(t, rep)
+			t.Fatal(err)
+		}
+		if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != canary+"-one" {
+			t.Fatalf("greeting %q, want the Secret's", g)
+		}
+		sec.StringData = map[string]string{"values.yaml": "greeting: " + canary + "-two\n"}
+		if _, err := secrets.Update(context.Background(), sec, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := diff(t, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d string
+		for _, e := range rep.Objects {
+			if e.Object == "ConfigMap/"+ns+"/hello-greeting" {
+				d = e.Diff
+			}
+		}
+		if d == "" {
+			t.Fatalf("no diff for the changed ConfigMap: %v", actions(rep))
+		}
+		var text strings.Builder
+		if err := rep.WriteText(&text, true); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(rep)
+		if strings.Contains(string(b)+text.String(), canary) {
+			t.Errorf("a value from the Secret is in the diff:\n%s", text.String())
+		}
+		if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != canary+"-one" {
+			t.Errorf("diff wrote: greeting %q", g)
+		}
+	})
 	t.Run("postRenderers refused", func(t *testing.T) {
 		ns := env.Namespace(t)
 		srv := newChartRepo(t, nil)
