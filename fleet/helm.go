@@ -110,6 +110,18 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 	if hr.PostRenderers {
 		return nil, false, errors.New("spec.postRenderers is not supported yet: tidegate would apply the chart's objects unpatched; move the patches into the chart's values or remove them")
 	}
+	if hr.KubeConfig {
+		return nil, false, errors.New("spec.kubeConfig is not supported: tidegate applies a release to its unit's cluster; move the HelmRelease into a Kustomization with that spec.kubeConfig")
+	}
+	if len(hr.ValuesFiles) > 0 {
+		return nil, false, errors.New("spec.chart.spec.valuesFiles is not supported yet: tidegate would render without them; put those values in spec.values or a valuesFrom ConfigMap")
+	}
+	if sa := hr.ServiceAccountName; sa != "" && (u.Kustomization == nil || u.Kustomization.ServiceAccountName != sa || u.Kustomization.Namespace != hr.Namespace) {
+		// helm-controller would apply the release as that account;
+		// tidegate applies it as the unit, so a different account
+		// would widen (or narrow) what the release may write.
+		return nil, false, fmt.Errorf("spec.serviceAccountName %s differs from the account its unit applies as (the Kustomization's spec.serviceAccountName): tidegate applies a release as its unit; set the same serviceAccountName on the Kustomization, in the HelmRelease's namespace", sa)
+	}
 	ch, err := e.chart(ctx, u, cl, hr)
 	if err != nil {
 		return nil, false, err

@@ -655,6 +655,49 @@ func TestHostileHelmRelease(t *testing.T) {
 			t.Errorf("diff wrote: greeting %q", g)
 		}
 	})
+	t.Run("a release for another account than its unit's", func(t *testing.T) {
+		ns := env.Namespace(t)
+		srv := newChartRepo(t, nil)
+		srv.publish("0.1.0")
+		r := newRepo(t)
+		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+		r.write("apps/release.yaml", helmRepository(ns, "charts", srv.srv.URL, "")+"---\n"+helmRelease(ns, "hello", "*", "  serviceAccountName: tenant\n"))
+		rep, err := run(t, options(r, ns))
+		if err == nil {
+			t.Fatal("the run succeeded")
+		}
+		if reason := unit(rep, ns+"/apps").Reason; !strings.Contains(reason, "spec.serviceAccountName tenant differs from the account its unit applies as") {
+			t.Errorf("reason %q", reason)
+		}
+		if got := srv.requests(); len(got) != 0 {
+			t.Errorf("the chart was fetched for a refused release: %d requests", len(got))
+		}
+		if exists(t, ns, "hello-greeting") {
+			t.Error("the chart's object was applied with the run's own access")
+		}
+	})
+	t.Run("a tenant's release writing outside its namespace", func(t *testing.T) {
+		ns := env.Namespace(t)
+		tns := env.Namespace(t)
+		other := env.Namespace(t)
+		tenant(t, tns, "tenant")
+		srv := newChartRepo(t, nil)
+		srv.publish("0.1.0")
+		r := newRepo(t)
+		r.write("clusters/test/units.yaml", kustomization(tns, "team", "./team", "  serviceAccountName: tenant\n"))
+		r.write("team/release.yaml", helmRepository(tns, "charts", srv.srv.URL, "")+"---\n"+helmRelease(tns, "hello", "*", "  serviceAccountName: tenant\n  targetNamespace: "+other+"\n"))
+		rep, err := run(t, options(r, ns))
+		if err == nil {
+			t.Fatal("a tenant's release wrote outside its namespace")
+		}
+		u := unit(rep, tns+"/team")
+		if u.Status != reconcile.UnitFailed || !strings.Contains(u.Reason, "system:serviceaccount:"+tns+":tenant") {
+			t.Errorf("unit %s: %q", u.Status, u.Reason)
+		}
+		if exists(t, other, other+"-hello-greeting") {
+			t.Error("the tenant's chart object exists in the other namespace")
+		}
+	})
 	t.Run("postRenderers refused", func(t *testing.T) {
 		ns := env.Namespace(t)
 		srv := newChartRepo(t, nil)

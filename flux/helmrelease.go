@@ -47,6 +47,13 @@ type HelmRelease struct {
 	// PostRenderers says whether spec.postRenderers is set (not applied
 	// by tidegate: the caller refuses the release).
 	PostRenderers bool
+	// ServiceAccountName is spec.serviceAccountName: whom helm-controller
+	// applies the release as.
+	ServiceAccountName string
+	// KubeConfig says whether spec.kubeConfig is set (a release for
+	// another cluster); ValuesFiles is spec.chart.spec.valuesFiles.
+	KubeConfig  bool
+	ValuesFiles []string
 	Suspend       bool
 	Object        *unstructured.Unstructured
 }
@@ -219,6 +226,12 @@ func ParseHelmRelease(u *unstructured.Unstructured, file string) (*HelmRelease, 
 	}, "valuesFrom")
 	h.InstallCRDs = crdPolicy(s, spec, "install")
 	h.UpgradeCRDs = crdPolicy(s, spec, "upgrade")
+	h.ServiceAccountName = s.str(spec, "serviceAccountName")
+	_, h.KubeConfig = s.mapping(spec, "kubeConfig")
+	h.ValuesFiles = s.strings(spec, "chart", "spec", "valuesFiles")
+	if vf := s.str(spec, "chart", "spec", "valuesFile"); vf != "" {
+		h.ValuesFiles = append([]string{vf}, h.ValuesFiles...)
+	}
 	_, h.PostRenderers = s.get(spec, "postRenderers")
 	s.list(spec, "postRenderers")
 	if !f.ok() {

@@ -59,6 +59,9 @@ func TestParseHelmRelease(t *testing.T) {
 `, func(h *HelmRelease) {
 			h.Chart, h.Version, h.SourceRef = "./charts/app", "", Ref{Kind: "GitRepository", Namespace: "flux-system", Name: "repo"}
 		}},
+		{"to refuse: serviceAccountName, kubeConfig, valuesFiles", "v2", strings.Replace(chartSpec, "      chart: podinfo\n", "      chart: podinfo\n      valuesFiles: [values-prod.yaml]\n", 1) + "  serviceAccountName: deployer\n  kubeConfig: {secretRef: {name: spoke}}\n", func(h *HelmRelease) {
+			h.ServiceAccountName, h.KubeConfig, h.ValuesFiles = "deployer", true, []string{"values-prod.yaml"}
+		}},
 		{"chartRef", "v2", "  chartRef: {kind: OCIRepository, name: podinfo}\n", func(h *HelmRelease) {
 			h.Chart, h.Version, h.SourceRef = "", "", Ref{}
 			h.ChartRef = &Ref{Kind: "OCIRepository", Namespace: "apps", Name: "podinfo"}
