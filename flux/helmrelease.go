@@ -54,8 +54,8 @@ type HelmRelease struct {
 	// another cluster); ValuesFiles is spec.chart.spec.valuesFiles.
 	KubeConfig  bool
 	ValuesFiles []string
-	Suspend       bool
-	Object        *unstructured.Unstructured
+	Suspend     bool
+	Object      *unstructured.Unstructured
 }
 
 // ReleaseNamespace is where Helm installs the release's objects.
