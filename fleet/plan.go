@@ -165,6 +165,9 @@ func (e *expander) expand(ctx context.Context, root *Unit, found []*flux.Kustomi
 				u.Err, u.Rendered = err, nil
 				continue
 			}
+			// The releases' ConfigMaps and Secrets too, for the
+			// units after it.
+			e.pool.add(u.Rendered)
 			children, err := kustomizations(u.Rendered)
 			if err != nil {
 				u.Err, u.Rendered = err, nil
