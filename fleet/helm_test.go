@@ -494,6 +494,34 @@ func TestFleetHelmReleaseUnreachableRepository(t *testing.T) {
 	}
 }
 
+// TestFleetHelmReleaseRootFails: a release of the run's own paths that
+// cannot render fails the root unit, whose objects are not applied, and
+// skips the units it creates, as any failed unit does.
+func TestFleetHelmReleaseRootFails(t *testing.T) {
+	ns := env.Namespace(t)
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	r := newRepo(t)
+	r.write("clusters/test/units.yaml", kustomization(ns, "other", "./other", ""))
+	r.write("clusters/test/cm.yaml", configMap(ns, "root-cm", "1"))
+	r.write("clusters/test/release.yaml", helmRepository(ns, "charts", gone.URL, "")+"---\n"+helmRelease(ns, "hello", "*", ""))
+	r.write("other/cm.yaml", configMap(ns, "other-cm", "1"))
+	rep, err := run(t, options(r, ns))
+	if err == nil {
+		t.Fatal("the run succeeded")
+	}
+	want := map[string]reconcile.UnitStatus{".": reconcile.UnitFailed, ns + "/other": reconcile.UnitSkipped}
+	if d := cmp.Diff(want, statuses(rep)); d != "" {
+		t.Fatalf("units (-want +got):\n%s", d)
+	}
+	if reason := unit(rep, ".").Reason; !strings.Contains(reason, "HelmRelease "+ns+"/hello (clusters/test/release.yaml)") {
+		t.Errorf("root reason %q", reason)
+	}
+	if exists(t, ns, "root-cm") || exists(t, ns, "other-cm") {
+		t.Error("the failed root, or a unit it creates, applied")
+	}
+}
+
 // TestHostileHelmRelease: refusals that name the HelmRelease and write
 // nothing of its unit, and credentials that never reach the output.
 func TestHostileHelmRelease(t *testing.T) {

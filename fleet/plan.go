@@ -135,8 +135,11 @@ func (e *expander) expand(ctx context.Context, root *Unit, found []*flux.Kustomi
 	}
 	if err := e.helmReleases(ctx, root); err != nil {
 		// The root's own objects are not applied without its
-		// releases'; the units it leads to still run.
+		// releases'; the units it creates are skipped, as for any
+		// failed unit.
 		root.Err, root.Rendered = err, nil
+	} else {
+		e.pool.add(root.Rendered)
 	}
 	e.plan.add(root)
 	for depth := 1; len(wave) > 0; depth++ {
