@@ -154,8 +154,10 @@ func logUnits(t *testing.T, rep *reconcile.Report) {
 // range, values over valuesFrom from a ConfigMap in Git, the release
 // namespace on unnamespaced objects, install hooks applied and test
 // hooks not; the HelmRelease itself is skipped. A second run writes
-// nothing; a change of values configures; a chart version that drops a
-// template prunes its object.
+// nothing; a change of values configures (diff shows it first); a chart
+// object edited in the cluster is drift; a chart version that drops a
+// template prunes its object; suspend keeps the release, removal prunes
+// it.
 func TestFleetHelmRelease(t *testing.T) {
 	ns := env.Namespace(t)
 	srv := newChartRepo(t, nil)
@@ -229,6 +231,29 @@ func TestFleetHelmRelease(t *testing.T) {
 	}
 	if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != "changed" {
 		t.Errorf("greeting %q after the change", g)
+	}
+
+	// A chart object changed in the cluster is drift, reported and
+	// left alone under --drift=report.
+	live := configMapOf(t, ns, "hello-greeting")
+	live.Data["greeting"] = "edited-by-hand"
+	if _, err := env.Client().CoreV1().ConfigMaps(ns).Update(context.Background(), live, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	report := o
+	report.Run.Drift = reconcile.DriftReport
+	rep, err = run(t, report)
+	if err == nil || unit(rep, u).Status != reconcile.UnitDrifted {
+		t.Fatalf("drifted chart object: unit %q, error %v", unit(rep, u).Status, err)
+	}
+	if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != "edited-by-hand" {
+		t.Errorf("--drift=report wrote: greeting %q", g)
+	}
+	if rep, err = run(t, o); err != nil {
+		t.Fatalf("revert run: %v", err)
+	}
+	if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != "changed" {
+		t.Errorf("--drift=revert left greeting %q", g)
 	}
 
 	srv.publish("0.3.0", "extra.yaml")
