@@ -249,7 +249,7 @@ func TestFleetHelmRelease(t *testing.T) {
 	if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != "edited-by-hand" {
 		t.Errorf("--drift=report wrote: greeting %q", g)
 	}
-	if rep, err = run(t, o); err != nil {
+	if _, err = run(t, o); err != nil {
 		t.Fatalf("revert run: %v", err)
 	}
 	if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != "changed" {
