@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/tidegate/tidegate/chartrender"
 	"github.com/tidegate/tidegate/flux"
 	"github.com/tidegate/tidegate/reconcile"
 )
@@ -133,6 +134,10 @@ type clusterClient struct {
 	cfg    *rest.Config
 	dyn    dynamic.Interface
 	mapper meta.ResettableRESTMapper
+	// caps is the cluster as a chart sees it, discovered once.
+	capsOnce sync.Once
+	caps     chartrender.Capabilities
+	capsErr  error
 }
 
 // restMapper is the cluster's kinds, discovered lazily and once for all
@@ -209,7 +214,7 @@ func (c *clusterClient) source(ctx context.Context, ref flux.Ref) (*unstructured
 	if c.dyn == nil {
 		return nil, fmt.Errorf("%s: %w", ref, errNoCluster)
 	}
-	resource := map[string]string{"GitRepository": "gitrepositories", "OCIRepository": "ocirepositories"}[ref.Kind]
+	resource := map[string]string{"GitRepository": "gitrepositories", "OCIRepository": "ocirepositories", "HelmRepository": "helmrepositories"}[ref.Kind]
 	var last error
 	for _, v := range []string{"v1", "v1beta2"} {
 		u, err := c.dyn.Resource(schema.GroupVersionResource{Group: sourceGroup, Version: v, Resource: resource}).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})

@@ -27,6 +27,12 @@
 //     controllers and CRDs gotk-components.yaml installs) are read as
 //     configuration and never applied.
 //
+// A unit's HelmReleases (helm.toolkit.fluxcd.io) have their charts
+// fetched (package charts) and rendered (package chartrender) into the
+// unit's render once it is built, so their objects are applied, tracked
+// and pruned as the unit's own; a release that cannot be rendered fails
+// its unit. See helmReleases for the choices (install, hooks, CRDs).
+//
 // A run whose paths render no Flux Kustomization (or with Mode Off) is
 // one plain unit: exactly what reconcile.Reconciler does on its own.
 package fleet

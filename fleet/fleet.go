@@ -131,6 +131,10 @@ type Unit struct {
 	Err error
 	// Depth is how many units lie between it and the root.
 	Depth int
+	// SuspendedReleases are the unit's HelmReleases with spec.suspend:
+	// their charts are not rendered, so the unit does not prune (it
+	// cannot tell their objects from removed ones).
+	SuspendedReleases []string
 }
 
 // IsRoot reports whether u is the run's own paths.

@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/tidegate/tidegate/charts"
 	"github.com/tidegate/tidegate/flux"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/render"
@@ -47,7 +48,7 @@ func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 		return p, nil
 	}
 	p.Flux = true
-	e := &expander{f: f, plan: p, pool: newPool(run.DefaultNamespace), fetched: map[string]*fetched{}}
+	e := &expander{f: f, plan: p, pool: newPool(run.DefaultNamespace), fetched: map[string]*fetched{}, charts: charts.New(charts.Options{Logger: f.log})}
 	e.pool.add(res)
 	if err := e.expand(ctx, root, found); err != nil {
 		_ = p.Close()
@@ -98,6 +99,8 @@ type expander struct {
 	fetched map[string]*fetched
 	// selfSource is the run's own GitRepository, once known.
 	selfSource *flux.Ref
+	// charts fetches the charts of the units' HelmReleases.
+	charts *charts.Fetcher
 }
 
 type pending struct {
@@ -130,6 +133,14 @@ func (e *expander) expand(ctx context.Context, root *Unit, found []*flux.Kustomi
 			return err
 		}
 	}
+	if err := e.helmReleases(ctx, root); err != nil {
+		// The root's own objects are not applied without its
+		// releases'; the units it creates are skipped, as for any
+		// failed unit.
+		root.Err, root.Rendered = err, nil
+	} else {
+		e.pool.add(root.Rendered)
+	}
 	e.plan.add(root)
 	for depth := 1; len(wave) > 0; depth++ {
 		if depth > opts.MaxDepth {
@@ -152,6 +163,13 @@ func (e *expander) expand(ctx context.Context, root *Unit, found []*flux.Kustomi
 			if u.Err != nil || u.Rendered == nil {
 				continue
 			}
+			e.pool.add(u.Rendered)
+			if err := e.helmReleases(ctx, u); err != nil {
+				u.Err, u.Rendered = err, nil
+				continue
+			}
+			// The releases' ConfigMaps and Secrets too, for the
+			// units after it.
 			e.pool.add(u.Rendered)
 			children, err := kustomizations(u.Rendered)
 			if err != nil {

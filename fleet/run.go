@@ -237,6 +237,12 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 			f.log.Warn("Flux still reconciles this Kustomization; a reconcile of its unit needs --suspend-flux", "unit", u.Name)
 		}
 	}
+	if len(u.SuspendedReleases) > 0 && opts.Prune {
+		// Flux leaves a suspended release as it is: pruning the objects
+		// its chart is no longer rendered into would uninstall it.
+		opts.Prune = false
+		opts.Logger.Warn("not pruning: the unit has suspended HelmReleases, whose objects tidegate keeps as they are", "helmreleases", strings.Join(u.SuspendedReleases, ","))
+	}
 	if cl.dyn == nil {
 		return nil, fmt.Errorf("no cluster: %w", errNoCluster)
 	}

@@ -14,6 +14,13 @@
 // GitRepository without a ref follows branch master, an OCIRepository
 // without one follows tag latest.
 //
+// A HelmRelease (helm.toolkit.fluxcd.io v2, v2beta2, v2beta1) names a
+// chart in a HelmRepository (ParseHelmRepository), a GitRepository or,
+// through spec.chartRef, an OCIRepository, and its values
+// (ParseHelmRelease); Flux's defaults apply: the release is named
+// [targetNamespace-]name and installed into targetNamespace or the
+// HelmRelease's namespace, a sourceRef's namespace is the HelmRelease's.
+//
 // Units depend on each other through spec.dependsOn. Order sorts them into
 // levels that run one after the other, the units of one level
 // concurrently; Dependents says which units to skip when one fails.

@@ -19,6 +19,9 @@ func FuzzParseKustomization(f *testing.F) {
 	f.Add([]byte(ks("v1beta1", "  path: ../x\n  dependsOn: [{name: apps}]\n")))
 	f.Add([]byte(gitRepo("v1", "  ref: {tag: v1}\n")))
 	f.Add([]byte(ociRepo("v1", "  layerSelector: {operation: copy}\n")))
+	f.Add([]byte(helmRelease("v2", chartSpec+"  valuesFrom: [{kind: Secret, name: s, targetPath: a.b}]\n  install: {crds: Skip}\n")))
+	f.Add([]byte(helmRelease("v2beta1", "  chartRef: {kind: OCIRepository, name: c}\n")))
+	f.Add([]byte("apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: r, namespace: n}\nspec: {type: oci, url: oci://r.invalid/c}\n"))
 	f.Add([]byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: \"\\x1b\", namespace: [1]}\nspec: {interval: 1.5h, path: /, sourceRef: {kind: Bucket, name: b}}\n"))
 	f.Add([]byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a, namespace: b}\nspec:\n"))
 	files, _ := filepath.Glob("testdata/fleet/clusters/production/*.yaml")
@@ -42,6 +45,12 @@ func FuzzParseKustomization(f *testing.F) {
 		}
 		if o, err := ParseOCIRepository(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "OCIRepository/") || err == nil && o == nil {
 			t.Errorf("OCIRepository: %v, %v", o, err)
+		}
+		if h, err := ParseHelmRelease(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "HelmRelease/") || err == nil && (h == nil || h.ReleaseName == "" || h.ReleaseNamespace() == "" || h.ChartRef == nil && (h.Chart == "" || h.SourceRef.Namespace == "")) {
+			t.Errorf("HelmRelease: %+v, %v", h, err)
+		}
+		if r, err := ParseHelmRepository(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "HelmRepository/") || err == nil && (r == nil || r.URL == "") {
+			t.Errorf("HelmRepository: %+v, %v", r, err)
 		}
 		k, err := ParseKustomization(u, "f.yaml")
 		if err == nil && k == nil {
