@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -248,5 +249,5 @@ func clientWithCA(pemCerts []byte) (*http.Client, error) {
 	if !pool.AppendCertsFromPEM(pemCerts) {
 		return nil, errors.New("the CA certificate (ca.crt or caFile) holds no PEM certificate; give the PEM text of the server's CA")
 	}
-	return httpclient.New(append(gitHTTPLimits(), httpclient.WithRootCAs(pool))...), nil
+	return httpclient.New(append(gitHTTPLimits(), httpclient.WithTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))...), nil
 }

@@ -28,7 +28,6 @@ package httpclient
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -54,7 +53,6 @@ type config struct {
 	maxBody                                 int64
 	maxBodyFor                              func(*http.Request) int64
 	idlePerHost                             int
-	roots                                   *x509.CertPool
 	tlsConfig                               *tls.Config
 }
 
@@ -106,10 +104,6 @@ func WithMaxBodyBytesFor(f func(*http.Request) int64) Option {
 // Go's 2), for clients that run many requests to one host at once.
 func WithIdleConnsPerHost(n int) Option { return func(c *config) { c.idlePerHost = n } }
 
-// WithRootCAs makes the transport trust these CAs instead of the
-// system's, for a server with a private CA (a Flux secret's ca.crt).
-func WithRootCAs(pool *x509.CertPool) Option { return func(c *config) { c.roots = pool } }
-
 // WithTLSConfig sets the TLS client configuration (a repository's own CA
 // or client certificate); nil keeps Go's defaults.
 func WithTLSConfig(c *tls.Config) Option { return func(cfg *config) { cfg.tlsConfig = c } }
@@ -142,14 +136,6 @@ func NewTransport(opts ...Option) http.RoundTripper {
 		TLSHandshakeTimeout:   max(c.tls, 0),
 		TLSClientConfig:       c.tlsConfig,
 		ExpectContinueTimeout: time.Second,
-	}
-	if c.roots != nil {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if c.tlsConfig != nil {
-			cfg = c.tlsConfig.Clone()
-		}
-		cfg.RootCAs = c.roots
-		base.TLSClientConfig = cfg
 	}
 	return &limits{base: base, cfg: c}
 }
