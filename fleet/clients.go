@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -134,6 +135,8 @@ type clusterClient struct {
 	cfg    *rest.Config
 	dyn    dynamic.Interface
 	mapper meta.ResettableRESTMapper
+	// disc is the discovery behind mapper, cached.
+	disc discovery.CachedDiscoveryInterface
 	// caps is the cluster as a chart sees it, discovered once.
 	capsOnce sync.Once
 	caps     chartrender.Capabilities
@@ -153,11 +156,11 @@ func newClusterClient(cfg *rest.Config) (*clusterClient, error) {
 	if cfg == nil {
 		return &clusterClient{}, nil
 	}
-	dyn, mapper, err := reconcile.Clients(cfg)
+	dyn, mapper, disc, err := reconcile.Clients(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &clusterClient{cfg: cfg, dyn: dyn, mapper: mapper}, nil
+	return &clusterClient{cfg: cfg, dyn: dyn, mapper: mapper, disc: disc}, nil
 }
 
 var (

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/yaml"
 
 	"github.com/tidegate/tidegate/chartrender"
@@ -98,6 +98,7 @@ func originName(o render.Origin) string {
 	return "path " + o.Path
 }
 
+// fileOr names a file in a message, or says it is not known.
 func fileOr(f string) string {
 	if f == "" {
 		return "file unknown"
@@ -177,9 +178,11 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 			objs = append(objs, h.Object.Object)
 		}
 	}
-	scoped := clusterScopedKinds(out)
+	// The release's own CRDs say the scope of kinds the cluster may not
+	// know yet.
+	crds := object.CRDs(objs)
 	for _, o := range objs {
-		if o.GetNamespace() == "" && !cl.clusterScoped(o, scoped) {
+		if o.GetNamespace() == "" && !cl.clusterScoped(o, crds) {
 			// Helm applies what a chart leaves unnamespaced into
 			// the release namespace.
 			o.SetNamespace(ns)
@@ -312,30 +315,6 @@ func (e *expander) sourceObject(ctx context.Context, cl *clusterClient, ref flux
 	return cl.source(ctx, ref)
 }
 
-// clusterScopedKinds are the kinds of the CRDs a release renders whose
-// scope is Cluster: the cluster may not know them yet.
-func clusterScopedKinds(out *chartrender.Result) map[schema.GroupKind]bool {
-	m := map[schema.GroupKind]bool{}
-	add := func(o *unstructured.Unstructured) {
-		if o.GetKind() != "CustomResourceDefinition" {
-			return
-		}
-		scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
-		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
-		if scope == "Cluster" {
-			m[schema.GroupKind{Group: group, Kind: kind}] = true
-		}
-	}
-	for _, c := range out.CRDs {
-		add(c.Object)
-	}
-	for _, o := range out.Objects {
-		add(o.Object)
-	}
-	return m
-}
-
 // builtinClusterScoped are the cluster-scoped kinds charts commonly
 // render, for a run without a cluster to ask.
 var builtinClusterScoped = map[schema.GroupKind]bool{
@@ -356,29 +335,30 @@ var builtinClusterScoped = map[schema.GroupKind]bool{
 
 // clusterScoped asks the cluster's kinds, then the release's own CRDs,
 // then the built-in list.
-func (c *clusterClient) clusterScoped(o *unstructured.Unstructured, crds map[schema.GroupKind]bool) bool {
+func (c *clusterClient) clusterScoped(o *unstructured.Unstructured, crds map[schema.GroupKind]object.CRD) bool {
 	gvk := o.GroupVersionKind()
 	if c.mapper != nil {
 		if m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
-			return m.Scope.Name() == "root"
+			return m.Scope.Name() == meta.RESTScopeNameRoot
 		}
 	}
-	return crds[gvk.GroupKind()] || builtinClusterScoped[gvk.GroupKind()]
+	if crd, ok := crds[gvk.GroupKind()]; ok {
+		return !crd.Namespaced
+	}
+	return builtinClusterScoped[gvk.GroupKind()]
 }
 
 // capabilities is what a chart sees as .Capabilities: the cluster's
 // version and API versions as helm install would read them, or the
 // SDK's defaults without a cluster. Discovered once per access.
 func (c *clusterClient) capabilities() (chartrender.Capabilities, error) {
-	if c.cfg == nil {
+	if c.disc == nil {
 		return chartrender.Capabilities{}, nil
 	}
 	c.capsOnce.Do(func() {
-		dc, err := discovery.NewDiscoveryClientForConfig(c.cfg)
-		if err != nil {
-			c.capsErr = err
-			return
-		}
+		// The mapper's cached discovery: the API versions are read once
+		// for both.
+		dc := c.disc
 		v, err := dc.ServerVersion()
 		if err != nil {
 			c.capsErr = fmt.Errorf("read the cluster's version for .Capabilities: %w", err)

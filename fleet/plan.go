@@ -150,7 +150,7 @@ func (e *expander) expand(ctx context.Context, root *Unit, found []*flux.Kustomi
 		for _, it := range dependenciesFirst(wave) {
 			name := it.k.Namespace + "/" + it.k.Name
 			if prev := e.plan.byName[name]; prev != nil {
-				return fmt.Errorf("Kustomization %s is rendered twice: by unit %s (%s) and by unit %s (%s); keep one of them", name, parentName(prev), fileOf(prev.Kustomization), it.parent.Name, it.k.File)
+				return fmt.Errorf("Kustomization %s is rendered twice: by unit %s (%s) and by unit %s (%s); keep one of them", name, parentName(prev), fileOr(prev.Kustomization.File), it.parent.Name, it.k.File)
 			}
 			if len(e.plan.Units) >= opts.MaxUnits {
 				return fmt.Errorf("the repository leads to more than %d Kustomizations (at %s); tidegate stops there", opts.MaxUnits, name)
@@ -237,13 +237,6 @@ func parentName(u *Unit) string {
 		return "."
 	}
 	return u.Parent
-}
-
-func fileOf(k *flux.Kustomization) string {
-	if k == nil || k.File == "" {
-		return "file unknown"
-	}
-	return k.File
 }
 
 // dependenciesFirst orders a wave so that a unit comes after the units

@@ -48,11 +48,9 @@ func (e *expander) source(ctx context.Context, k *flux.Kustomization) (*fetched,
 	if err != nil {
 		return nil, err
 	}
-	obj := e.pool.source(ref)
-	if obj == nil {
-		if obj, err = cl.source(ctx, ref); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
+	obj, err := e.sourceObject(ctx, cl, ref)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if e.f.opts.Sources == nil {
 		return nil, fmt.Errorf("%s: this run cannot fetch other sources", name)
@@ -105,15 +103,22 @@ func (e *expander) fetch(ctx context.Context, ref flux.Ref, obj *unstructured.Un
 // sameRepository reports whether two remotes name one repository,
 // whatever their spelling (scheme, user, .git, scp-like form).
 func sameRepository(a, b string) bool {
+	ra, rb, ok := remotes(a, b)
+	return ok && strings.EqualFold(ra.Host, rb.Host) && ra.Path == rb.Path
+}
+
+// remotes parses two remotes; false when either is not a remote (a local
+// path, or not parseable), which never matches another.
+func remotes(a, b string) (gitremote.Remote, gitremote.Remote, bool) {
 	ra, err := gitremote.Parse(a)
 	if err != nil || ra.IsLocal() {
-		return false
+		return ra, gitremote.Remote{}, false
 	}
 	rb, err := gitremote.Parse(b)
 	if err != nil || rb.IsLocal() {
-		return false
+		return ra, rb, false
 	}
-	return strings.EqualFold(ra.Host, rb.Host) && ra.Path == rb.Path
+	return ra, rb, true
 }
 
 // NetSources fetches GitRepository and OCIRepository sources over the
@@ -183,15 +188,8 @@ func registryHost(url string) string {
 // same way: the same host and port over HTTP(S), or the same host over
 // SSH. Credentials for one are never sent to the other.
 func sameHost(a, b string) bool {
-	ra, err := gitremote.Parse(a)
-	if err != nil || ra.IsLocal() {
-		return false
-	}
-	rb, err := gitremote.Parse(b)
-	if err != nil || rb.IsLocal() {
-		return false
-	}
-	if ra.Web() != rb.Web() || ra.SSH() != rb.SSH() {
+	ra, rb, ok := remotes(a, b)
+	if !ok || ra.Web() != rb.Web() || ra.SSH() != rb.SSH() {
 		return false
 	}
 	return strings.EqualFold(ra.Host, rb.Host) && ra.Port == rb.Port && (ra.Scheme == rb.Scheme || ra.SSH())

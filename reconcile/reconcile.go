@@ -142,7 +142,7 @@ type Reconciler struct {
 // New connects to the cluster described by cfg. It does not contact the
 // API server until a run starts.
 func New(cfg *rest.Config, opts Options) (*Reconciler, error) {
-	dyn, mapper, err := Clients(cfg)
+	dyn, mapper, _, err := Clients(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -151,17 +151,20 @@ func New(cfg *rest.Config, opts Options) (*Reconciler, error) {
 
 // Clients are the clients a Reconciler of cfg's cluster uses: runs that
 // share them (the units of a Flux run with the same access) discover the
-// cluster's kinds once, not once each.
-func Clients(cfg *rest.Config) (dynamic.Interface, meta.ResettableRESTMapper, error) {
+// cluster's kinds once, not once each. The cached discovery is the one
+// behind the mapper, for callers that need the cluster's API versions
+// too (a chart's .Capabilities) without discovering them again.
+func Clients(cfg *rest.Config) (dynamic.Interface, meta.ResettableRESTMapper, discovery.CachedDiscoveryInterface, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to the cluster: %w", err)
+		return nil, nil, nil, fmt.Errorf("connect to the cluster: %w", err)
 	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to the cluster: %w", err)
+		return nil, nil, nil, fmt.Errorf("connect to the cluster: %w", err)
 	}
-	return dyn, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), nil
+	cached := memory.NewMemCacheClient(dc)
+	return dyn, restmapper.NewDeferredDiscoveryRESTMapper(cached), cached, nil
 }
 
 // NewWithClients is New with clients made by Clients, shared with other
