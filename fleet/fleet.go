@@ -89,7 +89,6 @@ func (o *Options) defaults() {
 
 // Fleet runs the units of one repository against one cluster.
 type Fleet struct {
-	cfg  *rest.Config
 	opts Options
 	log  *slog.Logger
 	// clients are the run's own cluster clients, for what a unit reads
@@ -105,7 +104,7 @@ func New(cfg *rest.Config, opts Options) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Fleet{cfg: cfg, opts: opts, log: opts.Run.Logger, clients: cl}, nil
+	return &Fleet{opts: opts, log: opts.Run.Logger, clients: cl}, nil
 }
 
 // Unit is one unit of a run once rendered.
@@ -161,9 +160,7 @@ type Plan struct {
 	Flux bool
 	// Units in a deterministic order: the root first, then by dependency
 	// levels, by name within a level.
-	Units []*Unit
-	// levels are the units (by name) that may run at once, in order.
-	levels [][]string
+	Units  []*Unit
 	byName map[string]*Unit
 	// cleanup removes fetched sources.
 	cleanup []func() error
@@ -177,9 +174,6 @@ func (p *Plan) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// Unit returns the unit named name, or nil.
-func (p *Plan) Unit(name string) *Unit { return p.byName[name] }
 
 // UnitInventory is a Flux unit's inventory: in the Kustomization's
 // namespace (a tenant's ServiceAccount can write there, and Flux keeps

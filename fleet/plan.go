@@ -44,7 +44,6 @@ func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 	}
 	if f.opts.Mode == Off || (f.opts.Mode == Auto && len(found) == 0) {
 		p.add(root)
-		p.levels = [][]string{{root.Name}}
 		return p, nil
 	}
 	p.Flux = true
@@ -272,8 +271,10 @@ func dependenciesFirst(wave []pending) []pending {
 	return out
 }
 
-// order checks the units' dependencies and sorts them into levels that
-// may run at once: a cycle or a missing unit is an error naming them.
+// order checks the units' dependencies and sorts them by dependency
+// level, the root first: a cycle or a missing unit is an error naming
+// them. The schedule runs each unit once the units it depends on ran;
+// this order only makes the report and the tree deterministic.
 func (p *Plan) order() error {
 	var ks []*flux.Kustomization
 	for _, u := range p.Units {
@@ -291,20 +292,12 @@ func (p *Plan) order() error {
 	}
 	// The root runs first: every other unit comes from it.
 	rootName := p.Units[0].Name
-	p.levels = [][]string{{rootName}}
 	ordered := []*Unit{p.Units[0]}
 	for _, level := range levels {
-		var names []string
 		for _, k := range level {
-			name := k.Namespace + "/" + k.Name
-			if name == rootName {
-				continue
+			if name := k.Namespace + "/" + k.Name; name != rootName {
+				ordered = append(ordered, p.byName[name])
 			}
-			names = append(names, name)
-			ordered = append(ordered, p.byName[name])
-		}
-		if len(names) > 0 {
-			p.levels = append(p.levels, names)
 		}
 	}
 	p.Units = ordered

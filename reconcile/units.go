@@ -120,12 +120,3 @@ func (r *Report) unitTotals() string {
 	return fmt.Sprintf("%d units: %s", len(r.Units), strings.Join(parts, ", "))
 }
 
-// UnitFailed reports whether any unit failed.
-func (r *Report) UnitFailed() bool {
-	for _, u := range r.Units {
-		if u.Status == UnitFailed {
-			return true
-		}
-	}
-	return false
-}
