@@ -119,4 +119,3 @@ func (r *Report) unitTotals() string {
 	}
 	return fmt.Sprintf("%d units: %s", len(r.Units), strings.Join(parts, ", "))
 }
-
