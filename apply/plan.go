@@ -60,6 +60,14 @@ func (p *Plan) Listed(id object.ID) (*unstructured.Unstructured, bool) {
 	return o, ok
 }
 
+// PlanOption changes how Plan reads the cluster, never what it decides.
+type PlanOption func(*planOptions)
+
+type planOptions struct{ preload *Preload }
+
+// WithPreload lets Plan use the LISTs p started (see Preload).
+func WithPreload(p *Preload) PlanOption { return func(o *planOptions) { o.preload = p } }
+
 // bulkThreshold is the number of objects of one type in one namespace
 // from which a LIST is cheaper than a GET each.
 const bulkThreshold = 4
@@ -75,7 +83,11 @@ type listKey struct {
 // Objects of a kind the cluster does not know yet (its CRD is in the same
 // run) are planned as created; Apply plans each stage again after the
 // CRDs are in.
-func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (*Plan, error) {
+func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured, opts ...PlanOption) (*Plan, error) {
+	var o planOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	p := &Plan{Items: make([]Planned, len(objs)), listed: map[listedKey]map[string]*unstructured.Unstructured{}}
 	groups := map[listKey][]int{}
 	for i, o := range objs {
@@ -110,7 +122,7 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (
 	m.parallel(len(keys), func(gi int) {
 		k := keys[gi]
 		idx := groups[k]
-		live, listed, err := m.readLive(ctx, k, p.Items, idx)
+		live, listed, err := m.readLive(ctx, k, p.Items, idx, o.preload)
 		mu.Lock()
 		if err != nil && firstErr == nil {
 			firstErr = err
@@ -143,7 +155,7 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured) (
 // run's units, other teams) is not read in full for each of them. The
 // objects it does not return (new ones, or ones made by others, which
 // the ownership rules must see) are read with a GET each.
-func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx []int) (live map[string]*unstructured.Unstructured, listed bool, err error) {
+func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx []int, pre *Preload) (live map[string]*unstructured.Unstructured, listed bool, err error) {
 	out := map[string]*unstructured.Unstructured{}
 	rest := idx
 	if len(idx) >= bulkThreshold {
@@ -155,7 +167,12 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 		if id := items[idx[0]].Desired.GetLabels()[inventory.PartOfLabel]; id != "" {
 			opts.LabelSelector = inventory.PartOfLabel + "=" + id
 		}
-		list, err := ri.List(ctx, opts)
+		var list *unstructured.UnstructuredList
+		if preloaded, ok := pre.take(k, opts.LabelSelector); ok {
+			list = &unstructured.UnstructuredList{Items: preloaded}
+		} else {
+			list, err = ri.List(ctx, opts)
+		}
 		switch {
 		case err == nil:
 			for i := range list.Items {

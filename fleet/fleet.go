@@ -134,6 +134,10 @@ type Unit struct {
 	// their charts are not rendered, so the unit does not prune (it
 	// cannot tell their objects from removed ones).
 	SuspendedReleases []string
+
+	// prefetch reads the unit's inventory and live objects while other
+	// units render; the unit's reconcile takes it over.
+	prefetch *reconcile.Prefetch
 }
 
 // IsRoot reports whether u is the run's own paths.
@@ -168,6 +172,9 @@ type Plan struct {
 
 // Close removes the sources the plan fetched.
 func (p *Plan) Close() error {
+	for _, u := range p.Units {
+		u.prefetch.Stop()
+	}
 	var errs []error
 	for _, c := range p.cleanup {
 		errs = append(errs, c())

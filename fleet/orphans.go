@@ -42,6 +42,8 @@ type orphan struct {
 // whose unit is not in plan. Reading them needs list access to the
 // inventory kind in every namespace; without it the run says so and goes
 // on: a removed unit then keeps its objects, as it would in any case.
+// It may run while the units do: only the units in plan write
+// inventories, and those are not orphans.
 func (f *Fleet) orphans(ctx context.Context, plan *Plan) []orphan {
 	run := f.opts.Run
 	cl := f.clients.run
@@ -76,8 +78,7 @@ func (f *Fleet) orphans(ctx context.Context, plan *Plan) []orphan {
 // that failed might be the one that renders it), only with the run's and
 // the unit's prune on, and only with --allow-mass-prune: deleting every
 // object of a unit is the mass deletion that guard exists for.
-func (f *Fleet) removeOrphans(ctx context.Context, plan *Plan, diff bool, clean bool) []*result {
-	orphans := f.orphans(ctx, plan)
+func (f *Fleet) removeOrphans(ctx context.Context, orphans []orphan, diff bool, clean bool) []*result {
 	run := f.opts.Run
 	var out []*result
 	for _, o := range orphans {

@@ -32,14 +32,18 @@ import (
 func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 	run := f.opts.Run
 	start := time.Now()
+	root := &Unit{Name: ".", Path: strings.Join(run.Paths, ","), Root: run.Root, Revision: run.Revision, Inventory: run.Inventory}
+	root.prefetch = f.prefetch(ctx, f.clients.run, root.Inventory)
 	res, err := render.Render(ctx, run.Root, run.Paths, run.Render)
 	if err != nil {
+		root.prefetch.Stop()
 		return nil, fmt.Errorf("render: %w (nothing was applied or pruned)", err)
 	}
+	root.Rendered = res
 	p := &Plan{byName: map[string]*Unit{}}
-	root := &Unit{Name: ".", Path: strings.Join(run.Paths, ","), Root: run.Root, Revision: run.Revision, Inventory: run.Inventory, Rendered: res}
 	found, err := kustomizations(res)
 	if err != nil {
+		root.prefetch.Stop()
 		return nil, fmt.Errorf("render: %w (nothing was applied or pruned)", err)
 	}
 	if f.opts.Mode == Off || (f.opts.Mode == Auto && len(found) == 0) {
@@ -50,6 +54,7 @@ func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 	e := &expander{f: f, plan: p, pool: newPool(run.DefaultNamespace), fetched: map[string]*fetched{}, charts: charts.New(charts.Options{Logger: f.log})}
 	e.pool.add(res)
 	if err := e.expand(ctx, root, found); err != nil {
+		root.prefetch.Stop()
 		_ = p.Close()
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidegate/tidegate/flux"
 	"github.com/tidegate/tidegate/handover"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/reconcile"
 )
@@ -38,7 +39,7 @@ func (f *Fleet) do(ctx context.Context, diff bool) (*reconcile.Report, error) {
 	if !plan.Flux {
 		// One plain unit: exactly what the Reconciler does alone.
 		opts := run
-		opts.Rendered = plan.Units[0].Rendered
+		opts.Rendered, opts.Prefetch = plan.Units[0].Rendered, plan.Units[0].prefetch
 		if f.clients.run.dyn == nil {
 			return rep, fmt.Errorf("no cluster: %w", errNoCluster)
 		}
@@ -48,6 +49,8 @@ func (f *Fleet) do(ctx context.Context, diff bool) (*reconcile.Report, error) {
 		}
 		return rec.Run(ctx)
 	}
+	found := make(chan []orphan, 1)
+	go func() { found <- f.orphans(ctx, plan) }()
 	results := f.schedule(ctx, plan, diff)
 	ordered := make([]*result, 0, len(plan.Units))
 	clean := true
@@ -58,7 +61,7 @@ func (f *Fleet) do(ctx context.Context, diff bool) (*reconcile.Report, error) {
 			clean = false
 		}
 	}
-	ordered = append(ordered, f.removeOrphans(ctx, plan, diff, clean)...)
+	ordered = append(ordered, f.removeOrphans(ctx, <-found, diff, clean)...)
 	var failed, drifted []string
 	for _, r := range ordered {
 		rep.AddUnit(r.unit, r.rep)
@@ -199,7 +202,7 @@ const (
 // the run's.
 func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconcile.Report, error) {
 	opts := f.opts.Run
-	opts.Rendered = u.Rendered
+	opts.Rendered, opts.Prefetch = u.Rendered, u.prefetch
 	opts.Skip = skipFlux
 	opts.Inventory = u.Inventory
 	opts.Logger = f.log.With("unit", u.Name)
@@ -251,6 +254,15 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 		return rec.Diff(ctx)
 	}
 	return rec.Run(ctx)
+}
+
+// prefetch starts a unit's first reads with cl, the clients its
+// reconcile will use; nil without a cluster.
+func (f *Fleet) prefetch(ctx context.Context, cl *clusterClient, parent inventory.Parent) *reconcile.Prefetch {
+	if cl == nil || cl.dyn == nil {
+		return nil
+	}
+	return reconcile.StartPrefetch(ctx, cl.dyn, cl.mapper, parent, f.opts.Run.Concurrency)
 }
 
 // healthCheckID is the object a healthCheck names; its namespace, when

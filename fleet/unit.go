@@ -27,6 +27,16 @@ func (e *expander) render(ctx context.Context, it pending, depth int) *Unit {
 		// variables may be gone on purpose.
 		return u
 	}
+	if len(k.DependsOn) == 0 {
+		// It runs soon after the units are rendered (once its parent
+		// applied the Kustomization objects): its first reads go on
+		// while it and the others render. A unit with dependsOn reads
+		// when they are done (they often wait for health), not on what
+		// the cluster held before them.
+		if cl, err := e.f.clients.forUnit(ctx, k); err == nil {
+			u.prefetch = e.f.prefetch(ctx, cl, u.Inventory)
+		}
+	}
 	src, err := e.source(ctx, k)
 	if err != nil {
 		u.Err = err

@@ -43,6 +43,11 @@ type Options struct {
 	// unit is rendered by package fleet with its sources and variables):
 	// Root, Paths and Render are then not rendered again.
 	Rendered *render.Result
+	// Prefetch, when set, is this run's first reads started by the
+	// caller (StartPrefetch) with the same clients and Inventory; the run
+	// takes it over and stops it. One older than a few seconds is read
+	// again.
+	Prefetch *Prefetch
 	// Skip, when set, sets rendered objects aside as configuration read
 	// by tidegate rather than applied (Flux's own objects in a Flux run),
 	// with the reason the report prints.
@@ -323,12 +328,14 @@ type pass struct {
 // start prepares the run (render, inventory, labels), plans it against
 // the live objects and decides the claims. It writes nothing.
 func (r *Reconciler) start(ctx context.Context, rep *Report, command string) (*pass, error) {
-	objs, store, prev, err := r.prepare(ctx, rep)
+	objs, store, prev, pf, err := r.prepare(ctx, rep)
 	if err != nil {
 		return nil, err
 	}
 	// Plan reads live state in bulk and tells Git changes from drift.
-	plan, err := r.apply.Plan(ctx, objs)
+	_, pre, _ := pf.result()
+	plan, err := r.apply.Plan(ctx, objs, apply.WithPreload(pre))
+	pf.Stop()
 	if err != nil {
 		return nil, fmt.Errorf("read live objects: %w", err)
 	}
@@ -514,25 +521,37 @@ func ids(objs []*unstructured.Unstructured) []object.ID {
 // prepare renders Git, reads the previous inventory and labels every
 // object as a member of it: the steps reconcile and diff share before
 // they look at the cluster.
-func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.Unstructured, *inventory.Store, *inventory.Inventory, error) {
+func (r *Reconciler) prepare(ctx context.Context, rep *Report) ([]*unstructured.Unstructured, *inventory.Store, *inventory.Inventory, *Prefetch, error) {
+	store := inventory.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling).WithLabels(r.opts.InventoryLabels)
+	// The inventory, and the live objects it lists, are read while the
+	// repository renders (or were read by the caller ahead of the run).
+	pf := r.opts.Prefetch
+	if !pf.usable(r.opts.Inventory) {
+		pf.Stop()
+		pf = startPrefetch(ctx, store, r.apply, r.opts.Inventory)
+	}
 	objs, err := r.desired(ctx, rep)
 	if err != nil {
-		return nil, nil, nil, err
+		pf.Stop()
+		return nil, nil, nil, nil, err
 	}
-	store := inventory.NewStore(r.dyn, r.opts.Inventory, r.opts.Tooling).WithLabels(r.opts.InventoryLabels)
-	prev, err := store.Load(ctx)
+	// A failed render is the error the user sees first; the inventory's
+	// waits behind it.
+	prev, _, err := pf.result()
 	var corrupt *inventory.CorruptError
 	switch {
 	case errors.As(err, &corrupt) && r.opts.RepairInventory:
 		r.opts.Logger.Warn("repairing the inventory: dropping unreadable members; the objects they named are no longer tracked and will not be pruned", "inventory", r.opts.Inventory.String(), "dropped", strings.Join(corrupt.Bad, "; "))
 		prev, r.repair = corrupt.Partial, true
 	case errors.As(err, &corrupt):
-		return nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, %s", err, r.opts.Inventory.RepairAdvice())
+		pf.Stop()
+		return nil, nil, nil, nil, fmt.Errorf("read inventory: %w. Nothing was written. To repair it, %s", err, r.opts.Inventory.RepairAdvice())
 	case err != nil:
-		return nil, nil, nil, fmt.Errorf("read inventory %s: %w", r.opts.Inventory.String(), err)
+		pf.Stop()
+		return nil, nil, nil, nil, fmt.Errorf("read inventory %s: %w", r.opts.Inventory.String(), err)
 	}
 	for _, o := range objs {
 		inventory.Label(o, r.opts.Inventory.ID())
 	}
-	return objs, store, prev, nil
+	return objs, store, prev, pf, nil
 }
