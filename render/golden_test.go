@@ -99,3 +99,38 @@ func BenchmarkRender1000(b *testing.B) {
 		}
 	}
 }
+
+// benchPlain renders a plain directory of 900 documents, nine files of
+// 100, the shape of a generated repository (hack/bench's).
+func benchPlain(b *testing.B, doc func(i int) string) {
+	dir := b.TempDir()
+	for f := 0; f < 9; f++ {
+		var s strings.Builder
+		for i := f * 100; i < (f+1)*100; i++ {
+			s.WriteString("---\n" + doc(i))
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%03d.yaml", f)), []byte(s.String()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		res, err := render.Render(context.Background(), dir, []string{"."}, render.Options{})
+		if err != nil || len(res.Objects) != 900 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPlainJSON900 is JSON documents, as hack/bench writes them.
+func BenchmarkPlainJSON900(b *testing.B) {
+	benchPlain(b, func(i int) string {
+		return fmt.Sprintf("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"bench-%05d\",\"namespace\":\"x\"},\"data\":{\"index\":\"%d\",\"version\":\"v1\"}}\n", i, i)
+	})
+}
+
+// BenchmarkPlainYAML900 is block-style Deployments.
+func BenchmarkPlainYAML900(b *testing.B) {
+	benchPlain(b, func(i int) string {
+		return fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-%05d\n  namespace: x\n  labels:\n    app: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n        ports:\n        - containerPort: 80\n        env:\n        - name: A\n          value: \"1\"\n", i)
+	})
+}

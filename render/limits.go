@@ -117,18 +117,25 @@ func tooBig(name string, size int64, lim limits) error {
 // are errors too, naming name:line; without it a stream that does not
 // parse is left to its reader, which parses it with the same parser and
 // so expands nothing either.
-func checkYAML(name string, data []byte, lim limits, strict bool) (err error) {
+func checkYAML(name string, data []byte, lim limits, strict bool) error {
+	_, err := parseYAML(name, data, lim, strict, false)
+	return err
+}
+
+// parseYAML is checkYAML that also returns, with keep, the documents it
+// parsed, so that a reader of the same data need not parse it again.
+func parseYAML(name string, data []byte, lim limits, strict, keep bool) (docs []*yaml.Node, err error) {
 	// The budget is charged per document as the counts grow, so a file
 	// of many documents is charged its running total; charge keeps the
 	// largest.
 	if int64(len(data)) > lim.fileBytes {
-		return tooBig(name, int64(len(data)), lim)
+		return nil, tooBig(name, int64(len(data)), lim)
 	}
 	defer func() {
 		// The parser has panicked on hostile input before; a panic must
 		// read as an error about this file, not a crash.
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%s: the YAML parser failed on this file (%v); fix the file", name, p)
+			docs, err = nil, fmt.Errorf("%s: the YAML parser failed on this file (%v); fix the file", name, p)
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -143,27 +150,30 @@ func checkYAML(name string, data []byte, lim limits, strict bool) (err error) {
 		var doc yaml.Node
 		if err := dec.Decode(&doc); err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil
+				return docs, nil
 			}
 			if !strict {
-				return nil
+				return nil, nil
 			}
 			line, msg := yamlError(err)
 			if n := lineCount(data); line > n {
 				line = n // the end of the stream: the last line is the one to fix
 			}
-			return fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, line, msg)
+			return nil, fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, line, msg)
 		}
 		if err := c.walk(&doc, strict); err != nil {
-			return fmt.Errorf("%s:%w", name, err)
+			return nil, fmt.Errorf("%s:%w", name, err)
 		}
 		if c.total-c.literal > lim.aliasNodes {
-			return fmt.Errorf("%s:%d: YAML aliases in this file expand to more than %d nodes (the limit); tidegate refuses such files, as a \"billion laughs\" document would exhaust memory (use fewer anchors and aliases)", name, doc.Line, lim.aliasNodes)
+			return nil, fmt.Errorf("%s:%d: YAML aliases in this file expand to more than %d nodes (the limit); tidegate refuses such files, as a \"billion laughs\" document would exhaust memory (use fewer anchors and aliases)", name, doc.Line, lim.aliasNodes)
 		}
 		if lim.budget != nil {
 			if err := lim.budget.charge(name, c.total-c.literal, lim); err != nil {
-				return err
+				return nil, err
 			}
+		}
+		if keep {
+			docs = append(docs, &doc)
 		}
 	}
 }

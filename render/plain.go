@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	yaml3 "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -171,21 +172,24 @@ func Decode(name string, data []byte) ([]*unstructured.Unstructured, error) {
 }
 
 func decode(name string, data []byte, lim limits) ([]*unstructured.Unstructured, error) {
-	if err := checkYAML(name, data, lim, true); err != nil {
+	docs, roots, err := documents(name, data, lim)
+	if err != nil {
 		return nil, err
 	}
 	var out []*unstructured.Unstructured
-	for _, d := range splitDocuments(data) {
+	for i, d := range docs {
 		if isBlank(d.text) {
 			continue
 		}
-		j, err := yaml.YAMLToJSON(d.text)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, d.line+lineOf(err)-1, strings.TrimPrefix(trimLine(err.Error()), "yaml: "))
-		}
-		m, err := jsonObject(j)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: the document is not a mapping: %w", name, d.line, err)
+		m, fast := fastObject(d, roots[i])
+		if !fast {
+			j, err := yaml.YAMLToJSON(d.text)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, d.line+lineOf(err)-1, strings.TrimPrefix(trimLine(err.Error()), "yaml: "))
+			}
+			if m, err = jsonObject(j); err != nil {
+				return nil, fmt.Errorf("%s:%d: the document is not a mapping: %w", name, d.line, err)
+			}
 		}
 		if m == nil {
 			continue
@@ -207,6 +211,25 @@ func decode(name string, data []byte, lim limits) ([]*unstructured.Unstructured,
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// documents bounds and parses data (checkYAML, strict) and cuts it into
+// documents; roots[i] is the parsed root of docs[i] where the two agree
+// (see pairDocuments).
+func documents(name string, data []byte, lim limits) (docs []document, roots []*yaml3.Node, err error) {
+	// splitDocuments ends every line with a newline; the parse must see
+	// the same text, or a block scalar on the last line of a file without
+	// one reads differently (clipped: "x" here, "x\n" there).
+	text := data
+	if len(text) > 0 && text[len(text)-1] != '\n' {
+		text = append(data[:len(data):len(data)], '\n')
+	}
+	parsed, err := parseYAML(name, text, lim, true, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	docs = splitDocuments(data)
+	return docs, pairDocuments(docs, parsed), nil
 }
 
 type document struct {
