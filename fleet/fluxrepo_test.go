@@ -73,6 +73,12 @@ func git(t *testing.T, dir string, args ...string) {
 // http-backend and returns its URL.
 func gitServer(t *testing.T, files map[string]string) string {
 	t.Helper()
+	return gitServerLinks(t, files, nil)
+}
+
+// gitServerLinks is gitServer with symbolic links too (path → target).
+func gitServerLinks(t *testing.T, files, links map[string]string) string {
+	t.Helper()
 	root := t.TempDir()
 	work := t.TempDir()
 	git(t, root, "init", "-q", "--bare", "extras.git")
@@ -82,6 +88,14 @@ func gitServer(t *testing.T, files map[string]string) string {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(work, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, target := range links {
+		if err := os.MkdirAll(filepath.Join(work, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(work, p)); err != nil {
 			t.Fatal(err)
 		}
 	}
