@@ -158,11 +158,7 @@ func ParseHelmRelease(u *unstructured.Unstructured, file string) (*HelmRelease, 
 			h.ReleaseName = h.TargetNamespace + "-" + h.Name
 		}
 	}
-	if len(h.ReleaseName) > 53 {
-		// Flux shortens a long default name with a hash; tidegate does
-		// not guess it, and Helm refuses names over 53 characters.
-		s.fail("spec.releaseName", "%s is longer than the 53 characters Helm allows: set spec.releaseName", quote(h.ReleaseName))
-	}
+	checkReleaseName(s, h.ReleaseName)
 	_, hasChart := s.mapping(spec, "chart")
 	_, hasRef := s.mapping(spec, "chartRef")
 	switch {
@@ -253,6 +249,15 @@ func ParseHelmRelease(u *unstructured.Unstructured, file string) (*HelmRelease, 
 		return nil, f.errs(self, file)
 	}
 	return h, nil
+}
+
+// checkReleaseName refuses a release name Helm would refuse, over 53
+// characters. Flux shortens a long default name with a hash; tidegate
+// does not guess it.
+func checkReleaseName(s fields, name string) {
+	if len(name) > 53 {
+		s.fail("spec.releaseName", "%s is longer than the 53 characters Helm allows: set spec.releaseName", quote(name))
+	}
 }
 
 func crdPolicy(s fields, spec map[string]any, action string) string {

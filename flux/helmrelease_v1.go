@@ -74,9 +74,7 @@ func ParseHelmOperatorRelease(u *unstructured.Unstructured, file string) (*HelmR
 			h.ReleaseName = h.Namespace + "-" + t + "-" + h.Name
 		}
 	}
-	if len(h.ReleaseName) > 53 {
-		s.fail("spec.releaseName", "%s is longer than the 53 characters Helm allows: set spec.releaseName", quote(h.ReleaseName))
-	}
+	checkReleaseName(s, h.ReleaseName)
 	operatorChart(s, spec, h)
 	h.Values, _ = s.mapping(spec, "values")
 	// valueFileSecrets is the deprecated form of secretKeyRef, read
