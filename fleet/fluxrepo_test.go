@@ -76,8 +76,9 @@ func gitServer(t *testing.T, files map[string]string) string {
 	return gitServerLinks(t, files, nil)
 }
 
-// gitServerLinks is gitServer with symbolic links too (path → target).
-func gitServerLinks(t *testing.T, files, links map[string]string) string {
+// gitServerLinks is gitServer with symbolic links too (path → target),
+// and tags pushed on the commit.
+func gitServerLinks(t *testing.T, files, links map[string]string, tags ...string) string {
 	t.Helper()
 	root := t.TempDir()
 	work := t.TempDir()
@@ -102,6 +103,10 @@ func gitServerLinks(t *testing.T, files, links map[string]string) string {
 	git(t, work, "add", ".")
 	git(t, work, "commit", "-q", "-m", "extras")
 	git(t, work, "push", "-q", filepath.Join(root, "extras.git"), "main")
+	for _, tag := range tags {
+		git(t, work, "tag", tag)
+		git(t, work, "push", "-q", filepath.Join(root, "extras.git"), tag)
+	}
 	srv := httptest.NewServer(sourcetest.HTTPBackend(t, root))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/extras.git"

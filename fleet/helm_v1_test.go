@@ -165,7 +165,8 @@ func TestFleetHelmOperatorRelease(t *testing.T) {
 }
 
 // TestFleetHelmOperatorReleaseFromGit: a chart in a Git repository
-// served by git http-backend (spec.chart.git, ref, path), its values
+// served by git http-backend (spec.chart.git, path, and a ref that is a
+// tag, not a branch; a ref that is neither fails, naming it), its values
 // from a values file of the chart (chartFileRef, an optional missing
 // one skipped), a Secret of another namespace in the cluster
 // (secretKeyRef with namespace and key) and spec.values, in
@@ -177,7 +178,7 @@ func TestFleetHelmOperatorReleaseFromGit(t *testing.T) {
 	target := env.Namespace(t)
 	files := helloChartFiles(t, "charts/hello")
 	files["charts/hello/values-prod.yaml"] = "color: from-chart-file\ngreeting: from-chart-file\n"
-	url := gitServer(t, files)
+	url := gitServerLinks(t, files, nil, "v0.1.0")
 	_, err := env.Client().CoreV1().Secrets(vault).Create(context.Background(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "hello-secret", Namespace: vault},
 		StringData: map[string]string{"override.yaml": "greeting: from-secret\n"},
@@ -186,7 +187,8 @@ func TestFleetHelmOperatorReleaseFromGit(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newRepo(t)
-	r.write("clusters/test/release.yaml", operatorRelease(ns, "hello", gitChart(url, "main", "charts/hello"), fmt.Sprintf(`  targetNamespace: %s
+	release := func(ref string) string {
+		return operatorRelease(ns, "hello", gitChart(url, ref, "charts/hello"), fmt.Sprintf(`  targetNamespace: %s
   releaseName: hello-v1
   valuesFrom:
   - chartFileRef:
@@ -200,7 +202,9 @@ func TestFleetHelmOperatorReleaseFromGit(t *testing.T) {
       key: override.yaml
   values:
     extra: inline
-`, target, vault)))
+`, target, vault))
+	}
+	r.write("clusters/test/release.yaml", release("v0.1.0"))
 	o := options(r, ns, func(o *fleet.Options) { o.Sources = fleet.NetSources{} })
 	rep, err := run(t, o)
 	if err != nil {
@@ -217,6 +221,15 @@ func TestFleetHelmOperatorReleaseFromGit(t *testing.T) {
 	}
 	if rep, err = run(t, o); err != nil || rep.Changed() {
 		t.Errorf("no-op run: %v, changed %v", err, actions(rep))
+	}
+
+	r.write("clusters/test/release.yaml", release("no-such-ref"))
+	rep, err = run(t, o)
+	if reason := unit(rep, ".").Reason; err == nil || !strings.Contains(reason, `has no branch and no tag "no-such-ref": check spec.chart.ref`) {
+		t.Errorf("a ref the repository does not have: %v, reason %q", err, reason)
+	}
+	if !exists(t, target, name+"-greeting") {
+		t.Error("the failed unit pruned the release's objects")
 	}
 }
 

@@ -125,8 +125,8 @@ func (e *expander) operatorGit(ctx context.Context, cl *clusterClient, repo *flu
 	if err != nil && repo.Ref.Branch != "" && strings.Contains(err.Error(), "not found") {
 		tag := *repo
 		tag.Ref = flux.GitRef{Tag: repo.Ref.Branch}
-		if c, terr := e.cloneGit(ctx, cl, &tag); terr == nil {
-			co, err = c, nil
+		if co, err = e.cloneGit(ctx, cl, &tag); err != nil && strings.Contains(err.Error(), "not found") {
+			return nil, fmt.Errorf("%s has no branch and no tag %q: check spec.chart.ref (a branch, a tag, refs/… or a commit SHA; master when unset)", source.Redact(repo.URL), repo.Ref.Branch)
 		}
 	}
 	if err != nil {
