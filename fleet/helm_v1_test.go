@@ -233,6 +233,48 @@ func TestFleetHelmOperatorReleaseFromGit(t *testing.T) {
 	}
 }
 
+// TestFleetHelmOperatorReleaseGitCredentials: a private chart.git is
+// cloned with spec.chart.secretRef's username and password, or, without
+// one, with the run's own credentials when it is on the run's own Git
+// host.
+func TestFleetHelmOperatorReleaseGitCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name, secretRef string
+		runRemote       func(url string) string
+	}{
+		{"chart.secretRef", "    secretRef:\n      name: git-https\n", func(string) string { return "https://git.example.com/fleet.git" }},
+		{"the run's own host", "", func(url string) string { return strings.TrimSuffix(url, "/apps.git") + "/fleet.git" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := env.Namespace(t)
+			url, seen := authGitServer(t, "s3cret-token", helloChartFiles(t, "charts/hello"))
+			_, err := env.Client().CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: "git-https", Namespace: ns},
+				StringData: map[string]string{"username": "git", "password": "s3cret-token"},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newRepo(t)
+			r.write("clusters/test/release.yaml", operatorRelease(ns, "hello", gitChart(url, "main", "charts/hello")+tc.secretRef, ""))
+			o := options(r, ns, func(o *fleet.Options) {
+				o.Sources = fleet.NetSources{RunAuth: source.Auth{Token: "s3cret-token"}, RunRemote: tc.runRemote(url)}
+			})
+			rep, err := run(t, o)
+			if err != nil {
+				logUnits(t, rep)
+				t.Fatal(err)
+			}
+			if !exists(t, ns, ns+"-hello-greeting") {
+				t.Error("the private chart's object was not applied")
+			}
+			if h := seen(); len(h) == 0 || h[len(h)-1] == "" {
+				t.Errorf("the clone sent no credentials: %q", h)
+			}
+		})
+	}
+}
+
 // TestHostileHelmOperatorRelease: a Flux v1 release cannot make a run
 // fetch a URL, send the run's credentials to another Git server, read
 // outside its clone, or print values from a Secret; each refusal fails

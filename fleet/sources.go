@@ -122,10 +122,12 @@ func (e *expander) operatorGit(ctx context.Context, cl *clusterClient, repo *flu
 		return nil, errors.New("this run cannot fetch other sources")
 	}
 	co, err := e.cloneGit(ctx, cl, repo)
-	if err != nil && repo.Ref.Branch != "" && strings.Contains(err.Error(), "not found") {
+	// Only when the server answered that it has no such branch (not
+	// for a refused or missing repository): package source's words.
+	if name := repo.Ref.Branch; err != nil && name != "" && strings.Contains(err.Error(), fmt.Sprintf("branch %q not found", name)) {
 		tag := *repo
-		tag.Ref = flux.GitRef{Tag: repo.Ref.Branch}
-		if co, err = e.cloneGit(ctx, cl, &tag); err != nil && strings.Contains(err.Error(), "not found") {
+		tag.Ref = flux.GitRef{Tag: name}
+		if co, err = e.cloneGit(ctx, cl, &tag); err != nil && strings.Contains(err.Error(), fmt.Sprintf("tag %q not found", name)) {
 			return nil, fmt.Errorf("%s has no branch and no tag %q: check spec.chart.ref (a branch, a tag, refs/… or a commit SHA; master when unset)", source.Redact(repo.URL), repo.Ref.Branch)
 		}
 	}
