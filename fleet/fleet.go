@@ -132,7 +132,8 @@ type Unit struct {
 	Err error
 	// Depth is how many units lie between it and the root.
 	Depth int
-	// SuspendedReleases are the unit's HelmReleases with spec.suspend:
+	// SuspendedReleases are the unit's HelmReleases with spec.suspend
+	// (or, Flux v1, fluxcd.io/ignore: "true"):
 	// their charts are not rendered, so the unit does not prune (it
 	// cannot tell their objects from removed ones).
 	SuspendedReleases []string
