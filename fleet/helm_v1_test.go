@@ -342,6 +342,29 @@ func TestHostileHelmOperatorRelease(t *testing.T) {
 			t.Error("the report holds the token")
 		}
 	})
+	t.Run("a password in chart.git or chart.repository is not printed", func(t *testing.T) {
+		gone := httptest.NewServer(http.NotFoundHandler())
+		gone.Close()
+		withPassword := strings.Replace(gone.URL, "http://", "http://user:"+canary+"@", 1)
+		for name, chart := range map[string]string{
+			"git":        gitChart(withPassword+"/charts.git", "main", "charts/hello"),
+			"repository": repositoryChart(withPassword, "0.1.0"),
+		} {
+			t.Run(name, func(t *testing.T) {
+				ns := env.Namespace(t)
+				r := newRepo(t)
+				r.write("clusters/test/release.yaml", operatorRelease(ns, "hello", chart, ""))
+				rep, err := run(t, options(r, ns, func(o *fleet.Options) { o.Sources = fleet.NetSources{} }))
+				if err == nil {
+					t.Fatal("the run succeeded")
+				}
+				b, _ := json.Marshal(rep)
+				if reason := unit(rep, ".").Reason; !strings.Contains(reason, "spec.chart."+name) || strings.Contains(string(b)+err.Error(), canary) {
+					t.Errorf("reason %q, or the password is in the report", reason)
+				}
+			})
+		}
+	})
 	t.Run("chart.path out of the clone", func(t *testing.T) {
 		outside := t.TempDir()
 		for p, c := range helloChartFiles(t, ".") {
