@@ -12,9 +12,14 @@ import (
 
 // ValuesReference is one entry of a HelmRelease's spec.valuesFrom.
 type ValuesReference struct {
-	// Kind is ConfigMap or Secret.
+	// Kind is ConfigMap or Secret; or ChartFile, a values file of the
+	// chart (Flux v1's chartFileRef), Name its path and its text under
+	// that same key.
 	Kind string
 	Name string
+	// Namespace is the object's when it is not the release's (Flux v1
+	// may name one); "" is the namespace MergeValues is given.
+	Namespace string
 	// ValuesKey is the data key (default values.yaml).
 	ValuesKey string
 	// TargetPath, when set, puts the key's whole text at this path
@@ -28,14 +33,21 @@ type ValuesReference struct {
 }
 
 func (r ValuesReference) key() string {
-	if r.ValuesKey == "" {
-		return "values.yaml"
+	switch {
+	case r.ValuesKey != "":
+		return r.ValuesKey
+	case r.Kind == ChartFile:
+		return r.Name
 	}
-	return r.ValuesKey
+	return "values.yaml"
 }
 
-// ValuesSource names a ConfigMap or Secret of the release's namespace.
-type ValuesSource struct{ Kind, Name string }
+// ChartFile is the kind of a reference to a values file of the chart.
+const ChartFile = "ChartFile"
+
+// ValuesSource names a ConfigMap or Secret, of the release's namespace
+// when Namespace is "", or a chart file (Kind ChartFile).
+type ValuesSource struct{ Kind, Namespace, Name string }
 
 // ErrValuesNotFound is wrapped by MergeValues when a required object or
 // key is missing.
@@ -55,11 +67,19 @@ func MergeValues(namespace string, inline map[string]any, refs []ValuesReference
 	inline, _ = copyValue(map[string]any(inline)).(map[string]any)
 	result := map[string]any{}
 	for _, ref := range refs {
-		id := fmt.Sprintf("%s/%s/%s", ref.Kind, namespace, ref.Name)
-		if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
+		ns := namespace
+		if ref.Namespace != "" {
+			ns = ref.Namespace
+		}
+		id := fmt.Sprintf("%s/%s/%s", ref.Kind, ns, ref.Name)
+		switch ref.Kind {
+		case "ConfigMap", "Secret":
+		case ChartFile:
+			id = "chart file " + ref.Name
+		default:
 			return nil, fmt.Errorf("valuesFrom %s: kind %q is not supported: use ConfigMap or Secret", id, ref.Kind)
 		}
-		data, ok := found[ValuesSource{Kind: ref.Kind, Name: ref.Name}]
+		data, ok := found[ValuesSource{Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}]
 		if !ok {
 			if ref.Optional {
 				continue

@@ -19,7 +19,7 @@ import (
 // objects are units of the run, each with its own source, build,
 // variables and inventory.
 type FluxFlags struct {
-	Flux        string `help:"Follow Flux Kustomization objects (kustomize.toolkit.fluxcd.io) as units of the run: auto when the paths render any, on, or off to apply them as plain objects." enum:"auto,on,off" default:"auto" env:"TIDEGATE_FLUX"`
+	Flux        string `help:"Follow Flux Kustomization objects (kustomize.toolkit.fluxcd.io) as units of the run: auto when the paths render any (or a Flux v1 helm.fluxcd.io HelmRelease), on, or off to apply them as plain objects." enum:"auto,on,off" default:"auto" env:"TIDEGATE_FLUX"`
 	SuspendFlux bool   `help:"Take units over from a running Flux: set spec.suspend: true on each unit's live Kustomization first (without it a live, unsuspended Kustomization refuses its unit: two reconcilers would fight)." env:"TIDEGATE_SUSPEND_FLUX"`
 }
 

@@ -33,6 +33,12 @@
 // and pruned as the unit's own; a release that cannot be rendered fails
 // its unit. See helmReleases for the choices (install, hooks, CRDs).
 //
-// A run whose paths render no Flux Kustomization (or with Mode Off) is
-// one plain unit: exactly what reconcile.Reconciler does on its own.
+// Flux v1 helm-operator HelmReleases (helm.fluxcd.io) are rendered the
+// same way, their chart.git cloned through Sources like a GitRepository.
+// A Flux v1 repository has no Kustomizations: its releases make an Auto
+// run a Flux run of the root unit alone.
+//
+// A run whose paths render no Flux Kustomization and no Flux v1
+// HelmRelease (or with Mode Off) is one plain unit: exactly what
+// reconcile.Reconciler does on its own.
 package fleet

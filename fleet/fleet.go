@@ -20,7 +20,9 @@ import (
 type Mode string
 
 const (
-	// Auto follows them when the run's paths render at least one.
+	// Auto follows them when the run's paths render at least one, and
+	// runs as On when they render a Flux v1 HelmRelease (helm.fluxcd.io)
+	// and no Kustomization: the root unit renders its chart.
 	Auto Mode = "auto"
 	// On follows them, and a path that renders none is one plain unit
 	// with Flux's objects still set aside.
@@ -130,7 +132,8 @@ type Unit struct {
 	Err error
 	// Depth is how many units lie between it and the root.
 	Depth int
-	// SuspendedReleases are the unit's HelmReleases with spec.suspend:
+	// SuspendedReleases are the unit's HelmReleases with spec.suspend
+	// (or, Flux v1, fluxcd.io/ignore: "true"):
 	// their charts are not rendered, so the unit does not prune (it
 	// cannot tell their objects from removed ones).
 	SuspendedReleases []string

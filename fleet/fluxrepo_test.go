@@ -73,6 +73,13 @@ func git(t *testing.T, dir string, args ...string) {
 // http-backend and returns its URL.
 func gitServer(t *testing.T, files map[string]string) string {
 	t.Helper()
+	return gitServerLinks(t, files, nil)
+}
+
+// gitServerLinks is gitServer with symbolic links too (path → target),
+// and tags pushed on the commit.
+func gitServerLinks(t *testing.T, files, links map[string]string, tags ...string) string {
+	t.Helper()
 	root := t.TempDir()
 	work := t.TempDir()
 	git(t, root, "init", "-q", "--bare", "extras.git")
@@ -85,9 +92,21 @@ func gitServer(t *testing.T, files map[string]string) string {
 			t.Fatal(err)
 		}
 	}
+	for p, target := range links {
+		if err := os.MkdirAll(filepath.Join(work, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(work, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	git(t, work, "add", ".")
 	git(t, work, "commit", "-q", "-m", "extras")
 	git(t, work, "push", "-q", filepath.Join(root, "extras.git"), "main")
+	for _, tag := range tags {
+		git(t, work, "tag", tag)
+		git(t, work, "push", "-q", filepath.Join(root, "extras.git"), tag)
+	}
 	srv := httptest.NewServer(sourcetest.HTTPBackend(t, root))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/extras.git"

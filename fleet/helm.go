@@ -41,15 +41,22 @@ func (e *expander) helmReleases(ctx context.Context, u *Unit) error {
 	var releases []*flux.HelmRelease
 	var errs []error
 	for _, o := range res.Objects {
-		if !flux.IsHelmRelease(o) {
+		parse := flux.ParseHelmRelease
+		switch {
+		case flux.IsHelmRelease(o):
+		case flux.IsHelmOperatorRelease(o):
+			// Flux v1's helm-operator: the same release, its chart
+			// named inline.
+			parse = flux.ParseHelmOperatorRelease
+		default:
 			continue
 		}
-		hr, err := flux.ParseHelmRelease(o, res.Origins[object.FromUnstructured(o)].File)
+		hr, err := parse(o, res.Origins[object.FromUnstructured(o)].File)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if hr.Suspend {
+		if hr.Suspend || hr.Ignored {
 			u.SuspendedReleases = append(u.SuspendedReleases, hr.Namespace+"/"+hr.Name)
 			continue
 		}
@@ -132,8 +139,19 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 	found := map[chartrender.ValuesSource]map[string][]byte{}
 	var refs []chartrender.ValuesReference
 	for _, v := range hr.ValuesFrom {
-		refs = append(refs, chartrender.ValuesReference{Kind: v.Kind, Name: v.Name, ValuesKey: v.ValuesKey, TargetPath: v.TargetPath, Optional: v.Optional})
-		data, ok, err := look.Get(ctx, v.Kind, hr.Namespace, v.Name)
+		refs = append(refs, chartrender.ValuesReference{Kind: v.Kind, Name: v.Name, Namespace: v.Namespace, ValuesKey: v.ValuesKey, TargetPath: v.TargetPath, Optional: v.Optional})
+		key := chartrender.ValuesSource{Kind: v.Kind, Namespace: v.Namespace, Name: v.Name}
+		if v.Kind == chartrender.ChartFile {
+			if data, ok := chartFile(ch, v.Name); ok {
+				found[key] = map[string][]byte{v.Name: data}
+			}
+			continue
+		}
+		ns := hr.Namespace
+		if v.Namespace != "" {
+			ns = v.Namespace
+		}
+		data, ok, err := look.Get(ctx, v.Kind, ns, v.Name)
 		if err != nil {
 			return nil, false, fmt.Errorf("spec.valuesFrom: %w", err)
 		}
@@ -144,7 +162,7 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 		for k, s := range data {
 			b[k] = []byte(s)
 		}
-		found[chartrender.ValuesSource{Kind: v.Kind, Name: v.Name}] = b
+		found[key] = b
 		if v.Kind == "Secret" {
 			secretValues = true
 			maskValues(u.Rendered.Plaintext, v, data)
@@ -190,6 +208,18 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 	}
 	e.f.log.Info("rendered HelmRelease", "unit", u.Name, "helmrelease", hr.Namespace+"/"+hr.Name, "chart", ch.Name, "version", ch.Version, "objects", len(objs))
 	return objs, secretValues, nil
+}
+
+// chartFile is a file of the loaded chart (Flux v1's chartFileRef), by
+// its slash-separated path in the chart: only what the chart holds can
+// be read, never a file beside it.
+func chartFile(ch *charts.Chart, name string) ([]byte, bool) {
+	for _, f := range ch.Chart.Raw {
+		if f.Name == name {
+			return f.Data, true
+		}
+	}
+	return nil, false
 }
 
 // maskValues records the values a valuesFrom Secret gives, so that diffs
@@ -253,6 +283,23 @@ func (e *expander) chart(ctx context.Context, u *Unit, cl *clusterClient, hr *fl
 		}
 		return c, nil
 	}
+	switch {
+	case hr.Repository != nil:
+		// Flux v1: the repository by URL; helm-operator had no
+		// per-release credentials for it (chartPullSecret was never
+		// implemented).
+		c, err := e.charts.FromRepository(ctx, charts.Repository{URL: hr.Repository.URL}, hr.Chart, hr.Version)
+		if err != nil {
+			return nil, fmt.Errorf("spec.chart.repository: %w", err)
+		}
+		return c, nil
+	case hr.Git != nil:
+		src, err := e.operatorGit(ctx, cl, hr.Git)
+		if err != nil {
+			return nil, fmt.Errorf("spec.chart.git: %w", err)
+		}
+		return chartDirectory(e.charts, src, hr.Chart, "spec.chart.path "+hr.Chart+" of "+src.display)
+	}
 	ref := hr.SourceRef
 	switch ref.Kind {
 	case "HelmRepository":
@@ -297,13 +344,19 @@ func (e *expander) chart(ctx context.Context, u *Unit, cl *clusterClient, hr *fl
 		if err != nil {
 			return nil, fmt.Errorf("spec.chart.spec.sourceRef: %w", err)
 		}
-		c, err := e.charts.FromDirectory(src.root, strings.TrimPrefix(hr.Chart, "./"))
-		if err != nil {
-			return nil, fmt.Errorf("spec.chart.spec.chart %s of %s: %w", hr.Chart, ref, err)
-		}
-		return c, nil
+		return chartDirectory(e.charts, src, hr.Chart, "spec.chart.spec.chart "+hr.Chart+" of "+ref.String())
 	}
 	return nil, fmt.Errorf("spec.chart.spec.sourceRef: kind %s is not supported", ref.Kind)
+}
+
+// chartDirectory loads the chart at dir of a checkout, confined to it;
+// where names the field in errors.
+func chartDirectory(f *charts.Fetcher, src *fetched, dir, where string) (*charts.Chart, error) {
+	c, err := f.FromDirectory(src.root, strings.TrimPrefix(dir, "./"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return c, nil
 }
 
 // sourceObject is a Flux source from the run's renders, else from the

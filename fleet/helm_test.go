@@ -306,12 +306,8 @@ func TestFleetHelmReleaseInRootFromGit(t *testing.T) {
 	ns := env.Namespace(t)
 	target := env.Namespace(t)
 	r := newRepo(t)
-	for _, f := range []string{"Chart.yaml", "values.yaml", "templates/configmap.yaml", "templates/extra.yaml", "templates/hooks.yaml"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "charts", "hello", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.write("charts/hello/"+f, string(b))
+	for p, c := range helloChartFiles(t, "charts/hello") {
+		r.write(p, c)
 	}
 	r.write("clusters/test/units.yaml", kustomization(ns, "other", "./other", ""))
 	r.write("other/cm.yaml", configMap(ns, "other-cm", "1"))
@@ -443,16 +439,7 @@ func TestFleetHelmReleaseRenderWithoutCluster(t *testing.T) {
 	r.write("clusters/test/units.yaml", kustomization("apps", "good", "./good", "")+"---\n"+kustomization("apps", "bad", "./bad", ""))
 	r.write("good/release.yaml", helmRepository("apps", "charts", srv.srv.URL, "")+"---\n"+helmRelease("apps", "hello", "", ""))
 	r.write("bad/release.yaml", helmRepository("apps", "charts", srv.srv.URL, "")+"---\n"+helmRelease("apps", "other", "", "  valuesFrom:\n  - kind: ConfigMap\n    name: nowhere\n"))
-	o := options(r, "apps")
-	f, err := fleet.New(nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := f.Plan(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plan.Close()
+	plan := offlinePlan(t, options(r, "apps"))
 	var good, bad *fleet.Unit
 	for _, u := range plan.Units {
 		switch u.Name {
@@ -658,55 +645,10 @@ func TestHostileHelmRelease(t *testing.T) {
 	})
 	t.Run("values from a Secret are masked in diffs", func(t *testing.T) {
 		ns := env.Namespace(t)
-		srv := newChartRepo(t, nil)
-		srv.publish("0.1.0")
-		secrets := env.Client().CoreV1().Secrets(ns)
-		sec, err := secrets.Create(context.Background(), &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "hello-secret", Namespace: ns},
-			StringData: map[string]string{"values.yaml": "greeting: " + canary + "-one\n"},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := newRepo(t)
-		r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
-		r.write("apps/release.yaml", helmRepository(ns, "charts", srv.srv.URL, "")+"---\n"+helmRelease(ns, "hello", "*", "  valuesFrom:\n  - kind: Secret\n    name: hello-secret\n"))
-		o := options(r, ns)
-		if rep, err := run(t, o); err != nil {
-			logUnits(t, rep)
-			t.Fatal(err)
-		}
-		if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != canary+"-one" {
-			t.Fatalf("greeting %q, want the Secret's", g)
-		}
-		sec.StringData = map[string]string{"values.yaml": "greeting: " + canary + "-two\n"}
-		if _, err := secrets.Update(context.Background(), sec, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		rep, err := diff(t, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d string
-		for _, e := range rep.Objects {
-			if e.Object == "ConfigMap/"+ns+"/hello-greeting" {
-				d = e.Diff
-			}
-		}
-		if d == "" {
-			t.Fatalf("no diff for the changed ConfigMap: %v", actions(rep))
-		}
-		var text strings.Builder
-		if err := rep.WriteText(&text, true); err != nil {
-			t.Fatal(err)
-		}
-		b, _ := json.Marshal(rep)
-		if strings.Contains(string(b)+text.String(), canary) {
-			t.Errorf("a value from the Secret is in the diff:\n%s", text.String())
-		}
-		if g := configMapOf(t, ns, "hello-greeting").Data["greeting"]; g != canary+"-one" {
-			t.Errorf("diff wrote: greeting %q", g)
-		}
+		secretValuesMasked(t, ns, canary, "hello-greeting", func(r *repo, chartURL string) {
+			r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+			r.write("apps/release.yaml", helmRepository(ns, "charts", chartURL, "")+"---\n"+helmRelease(ns, "hello", "*", "  valuesFrom:\n  - kind: Secret\n    name: hello-secret\n"))
+		})
 	})
 	t.Run("a release for another account than its unit's", func(t *testing.T) {
 		ns := env.Namespace(t)
@@ -772,4 +714,61 @@ func TestHostileHelmRelease(t *testing.T) {
 			t.Error("the chart's object was applied")
 		}
 	})
+}
+
+// secretValuesMasked runs a release whose values come from the Secret
+// hello-secret (key values.yaml, a greeting holding canary) of ns, which
+// write puts into the repository, chart hello from a chart repository at
+// chartURL; then changes the Secret and checks that the diff of the
+// chart's ConfigMap cm never shows its values and writes nothing.
+func secretValuesMasked(t *testing.T, ns, canary, cm string, write func(r *repo, chartURL string)) {
+	t.Helper()
+	srv := newChartRepo(t, nil)
+	srv.publish("0.1.0")
+	secrets := env.Client().CoreV1().Secrets(ns)
+	sec, err := secrets.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello-secret", Namespace: ns},
+		StringData: map[string]string{"values.yaml": "greeting: " + canary + "-one\n"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRepo(t)
+	write(r, srv.srv.URL)
+	o := options(r, ns)
+	if rep, err := run(t, o); err != nil {
+		logUnits(t, rep)
+		t.Fatal(err)
+	}
+	if g := configMapOf(t, ns, cm).Data["greeting"]; g != canary+"-one" {
+		t.Fatalf("greeting %q, want the Secret's", g)
+	}
+	sec.StringData = map[string]string{"values.yaml": "greeting: " + canary + "-two\n"}
+	if _, err := secrets.Update(context.Background(), sec, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := diff(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d string
+	for _, e := range rep.Objects {
+		if e.Object == "ConfigMap/"+ns+"/"+cm {
+			d = e.Diff
+		}
+	}
+	if d == "" {
+		t.Fatalf("no diff for the changed ConfigMap: %v", actions(rep))
+	}
+	var text strings.Builder
+	if err := rep.WriteText(&text, true); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(rep)
+	if strings.Contains(string(b)+text.String(), canary) {
+		t.Errorf("a value from the Secret is in the diff:\n%s", text.String())
+	}
+	if g := configMapOf(t, ns, cm).Data["greeting"]; g != canary+"-one" {
+		t.Errorf("diff wrote: greeting %q", g)
+	}
 }

@@ -46,7 +46,7 @@ func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 		root.prefetch.Stop()
 		return nil, fmt.Errorf("render: %w (nothing was applied or pruned)", err)
 	}
-	if f.opts.Mode == Off || (f.opts.Mode == Auto && len(found) == 0) {
+	if f.opts.Mode == Off || (f.opts.Mode == Auto && len(found) == 0 && !hasOperatorReleases(res)) {
 		p.add(root)
 		return p, nil
 	}
@@ -68,6 +68,14 @@ func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 	}
 	f.log.Info("rendered units", "units", len(p.Units), "duration", time.Since(start).Round(time.Millisecond))
 	return p, nil
+}
+
+// hasOperatorReleases reports whether a render holds a Flux v1
+// (helm-operator) HelmRelease. A Flux v1 repository has no
+// Kustomizations, yet its releases are Flux configuration whose charts
+// the root unit renders, not custom resources to apply.
+func hasOperatorReleases(res *render.Result) bool {
+	return slices.ContainsFunc(res.Objects, flux.IsHelmOperatorRelease)
 }
 
 // kustomizations parses the Flux Kustomizations of a render.

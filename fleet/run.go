@@ -244,7 +244,7 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 		// Flux leaves a suspended release as it is: pruning the objects
 		// its chart is no longer rendered into would uninstall it.
 		opts.Prune = false
-		opts.Logger.Warn("not pruning: the unit has suspended HelmReleases, whose objects tidegate keeps as they are", "helmreleases", strings.Join(u.SuspendedReleases, ","))
+		opts.Logger.Warn("not pruning: the unit has suspended HelmReleases (spec.suspend, or Flux v1's fluxcd.io/ignore), whose objects tidegate keeps as they are", "helmreleases", strings.Join(u.SuspendedReleases, ","))
 	}
 	if cl.dyn == nil {
 		return nil, fmt.Errorf("no cluster: %w", errNoCluster)

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -72,11 +73,7 @@ func (e *expander) fetch(ctx context.Context, ref flux.Ref, obj *unstructured.Un
 		if err != nil {
 			return nil, err
 		}
-		secret, err := cl.optionalSecret(ctx, repo.Namespace, repo.SecretName)
-		if err != nil {
-			return nil, err
-		}
-		if co, err = e.f.opts.Sources.Git(ctx, repo, secret); err != nil {
+		if co, err = e.cloneGit(ctx, cl, repo); err != nil {
 			return nil, err
 		}
 		ignore = repo.Ignore
@@ -98,6 +95,49 @@ func (e *expander) fetch(ctx context.Context, ref flux.Ref, obj *unstructured.Un
 	}
 	e.plan.cleanup = append(e.plan.cleanup, co.Close)
 	return &fetched{root: co.Dir, display: ref.String(), revision: co.Revision, ignore: ignore}, nil
+}
+
+// cloneGit clones a Git repository with the credentials of its
+// secretRef, read as the unit (or, without one, as Sources decides).
+func (e *expander) cloneGit(ctx context.Context, cl *clusterClient, repo *flux.GitRepository) (*source.Checkout, error) {
+	secret, err := cl.optionalSecret(ctx, repo.Namespace, repo.SecretName)
+	if err != nil {
+		return nil, err
+	}
+	return e.f.opts.Sources.Git(ctx, repo, secret)
+}
+
+// operatorGit is the clone of a Flux v1 release's spec.chart.git, made
+// once per run for each URL, ref and secretRef, through the run's
+// Sources like a GitRepository's: with spec.chart.secretRef's username
+// and password, else the run's own credentials for the run's own host
+// only. helm-operator's ref may name a branch or a tag: a branch is
+// tried first, then a tag of that name.
+func (e *expander) operatorGit(ctx context.Context, cl *clusterClient, repo *flux.GitRepository) (*fetched, error) {
+	key := fmt.Sprintf("chart.git %s %+v %s/%s", repo.URL, repo.Ref, repo.Namespace, repo.SecretName)
+	if f, ok := e.fetched[key]; ok {
+		return f, nil
+	}
+	if e.f.opts.Sources == nil {
+		return nil, errors.New("this run cannot fetch other sources")
+	}
+	co, err := e.cloneGit(ctx, cl, repo)
+	// Only when the server answered that it has no such branch (not
+	// for a refused or missing repository): package source's words.
+	if name := repo.Ref.Branch; err != nil && name != "" && strings.Contains(err.Error(), fmt.Sprintf("branch %q not found", name)) {
+		tag := *repo
+		tag.Ref = flux.GitRef{Tag: name}
+		if co, err = e.cloneGit(ctx, cl, &tag); err != nil && strings.Contains(err.Error(), fmt.Sprintf("tag %q not found", name)) {
+			return nil, fmt.Errorf("%s has no branch and no tag %q: check spec.chart.ref (a branch, a tag, refs/… or a commit SHA; master when unset)", source.Redact(repo.URL), repo.Ref.Branch)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.plan.cleanup = append(e.plan.cleanup, co.Close)
+	f := &fetched{root: co.Dir, display: co.URL, revision: co.Revision}
+	e.fetched[key] = f
+	return f, nil
 }
 
 // sameRepository reports whether two remotes name one repository,

@@ -30,6 +30,8 @@ const (
 // why in words that follow "skipped" in a report:
 //   - every kind of Flux's toolkit groups (source, kustomize, helm, image,
 //     notification, source.extensions): tidegate reads them;
+//   - Flux v1's helm-operator HelmRelease (helm.fluxcd.io), whose chart
+//     tidegate renders as it renders a v2 one;
 //   - the CustomResourceDefinitions of those groups;
 //   - what gotk-components.yaml installs — the controllers, their RBAC,
 //     Services, NetworkPolicies, ServiceAccounts, the flux-system
@@ -44,6 +46,12 @@ func IsConfig(u *unstructured.Unstructured) (reason string, ok bool) {
 	if toolkit(gvk.Group) {
 		return "Flux configuration, read by tidegate", true
 	}
+	if gvk.Group == HelmOperatorGroup {
+		if u.GetAnnotations()[IgnoreAnnotation] == "true" {
+			return "Flux configuration (Flux v1 helm-operator) with " + IgnoreAnnotation + ": its chart is not rendered and its objects are left as they are", true
+		}
+		return "Flux configuration (Flux v1 helm-operator), read by tidegate", true
+	}
 	if gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition" {
 		group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
 		if group == "" {
@@ -53,7 +61,7 @@ func IsConfig(u *unstructured.Unstructured) (reason string, ok bool) {
 				group = g
 			}
 		}
-		if toolkit(group) {
+		if toolkit(group) || group == HelmOperatorGroup {
 			return "Flux configuration: the CustomResourceDefinition of a " + group + " kind, installed with Flux", true
 		}
 	}

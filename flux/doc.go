@@ -21,6 +21,14 @@
 // [targetNamespace-]name and installed into targetNamespace or the
 // HelmRelease's namespace, a sourceRef's namespace is the HelmRelease's.
 //
+// A Flux v1 helm-operator HelmRelease (helm.fluxcd.io/v1) names its chart
+// inline, a chart repository's URL with name and version, or a Git URL
+// with ref and path; ParseHelmOperatorRelease reads it into the same
+// HelmRelease with helm-operator's defaults (release namespace-name, ref
+// master, valuesFrom keys values.yaml) and refuses what would make a run
+// read a URL no source declares (valuesFrom externalSourceRef) or a path
+// outside the clone or the chart.
+//
 // Units depend on each other through spec.dependsOn. Order sorts them into
 // levels that run one after the other, the units of one level
 // concurrently; Dependents says which units to skip when one fails.

@@ -21,6 +21,8 @@ func FuzzParseKustomization(f *testing.F) {
 	f.Add([]byte(ociRepo("v1", "  layerSelector: {operation: copy}\n")))
 	f.Add([]byte(helmRelease("v2", chartSpec+"  valuesFrom: [{kind: Secret, name: s, targetPath: a.b}]\n  install: {crds: Skip}\n")))
 	f.Add([]byte(helmRelease("v2beta1", "  chartRef: {kind: OCIRepository, name: c}\n")))
+	f.Add([]byte(operatorRelease("", operatorRepoChart+"  valuesFrom: [{chartFileRef: {path: v.yaml}}, {secretKeyRef: {name: s, namespace: n}}]\n")))
+	f.Add([]byte(operatorRelease("", "  chart: {git: 'git@h.invalid:o/r', ref: main, path: charts/c}\n")))
 	f.Add([]byte("apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: r, namespace: n}\nspec: {type: oci, url: oci://r.invalid/c}\n"))
 	f.Add([]byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: \"\\x1b\", namespace: [1]}\nspec: {interval: 1.5h, path: /, sourceRef: {kind: Bucket, name: b}}\n"))
 	f.Add([]byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: a, namespace: b}\nspec:\n"))
@@ -48,6 +50,9 @@ func FuzzParseKustomization(f *testing.F) {
 		}
 		if h, err := ParseHelmRelease(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "HelmRelease/") || err == nil && (h == nil || h.ReleaseName == "" || h.ReleaseNamespace() == "" || h.ChartRef == nil && (h.Chart == "" || h.SourceRef.Namespace == "")) {
 			t.Errorf("HelmRelease: %+v, %v", h, err)
+		}
+		if h, err := ParseHelmOperatorRelease(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "HelmRelease/") || err == nil && !operatorKept(h) {
+			t.Errorf("Flux v1 HelmRelease: %+v, %v", h, err)
 		}
 		if r, err := ParseHelmRepository(u, "f.yaml"); err != nil && !strings.HasPrefix(err.Error(), "HelmRepository/") || err == nil && (r == nil || r.URL == "") {
 			t.Errorf("HelmRepository: %+v, %v", r, err)
@@ -85,4 +90,22 @@ func FuzzParseKustomization(f *testing.F) {
 			Dependents(levels, k.Ref())
 		}
 	})
+}
+
+// operatorKept is what an accepted Flux v1 HelmRelease promises: a
+// release name Helm takes, one chart source, and paths inside the
+// clone and the chart, no value read from a URL.
+func operatorKept(h *HelmRelease) bool {
+	if h == nil || h.ReleaseName == "" || len(h.ReleaseName) > 53 || (h.Repository == nil) == (h.Git == nil) || h.Chart == "" {
+		return false
+	}
+	if h.Git != nil && !inside(h.Chart) {
+		return false
+	}
+	for _, v := range h.ValuesFrom {
+		if v.Kind != "ConfigMap" && v.Kind != "Secret" && v.Kind != "ChartFile" || v.Name == "" || v.Kind == "ChartFile" && !inside(v.Name) {
+			return false
+		}
+	}
+	return true
 }

@@ -55,7 +55,18 @@ type HelmRelease struct {
 	KubeConfig  bool
 	ValuesFiles []string
 	Suspend     bool
-	Object      *unstructured.Unstructured
+	// Repository and Git are where a Flux v1 (helm.fluxcd.io) release
+	// names its chart inline, where v2 names a source object: a chart
+	// repository by URL (Chart is the chart's name, Version an exact
+	// version), or a Git repository to clone (Chart is the chart's
+	// directory in it). Both nil for a v2 release.
+	Repository *HelmRepository
+	Git        *GitRepository
+	// Ignored is Flux v1's fluxcd.io/ignore: "true": fluxd left such an
+	// object as it was in the cluster, so tidegate leaves the release
+	// as it is, like a suspended one.
+	Ignored bool
+	Object  *unstructured.Unstructured
 }
 
 // ReleaseNamespace is where Helm installs the release's objects.
@@ -68,8 +79,12 @@ func (h *HelmRelease) ReleaseNamespace() string {
 
 // ValuesFrom is one entry of spec.valuesFrom.
 type ValuesFrom struct {
-	// Kind is ConfigMap or Secret, in the HelmRelease's namespace.
+	// Kind is ConfigMap or Secret, in Namespace; or ChartFile (Flux v1's
+	// chartFileRef), a values file of the chart, Name its path in it.
 	Kind, Name string
+	// Namespace is the object's namespace when Flux v1 names one; "" is
+	// the HelmRelease's.
+	Namespace string
 	// ValuesKey defaults to values.yaml (left "" here).
 	ValuesKey  string
 	TargetPath string
@@ -143,11 +158,7 @@ func ParseHelmRelease(u *unstructured.Unstructured, file string) (*HelmRelease, 
 			h.ReleaseName = h.TargetNamespace + "-" + h.Name
 		}
 	}
-	if len(h.ReleaseName) > 53 {
-		// Flux shortens a long default name with a hash; tidegate does
-		// not guess it, and Helm refuses names over 53 characters.
-		s.fail("spec.releaseName", "%s is longer than the 53 characters Helm allows: set spec.releaseName", quote(h.ReleaseName))
-	}
+	checkReleaseName(s, h.ReleaseName)
 	_, hasChart := s.mapping(spec, "chart")
 	_, hasRef := s.mapping(spec, "chartRef")
 	switch {
@@ -238,6 +249,15 @@ func ParseHelmRelease(u *unstructured.Unstructured, file string) (*HelmRelease, 
 		return nil, f.errs(self, file)
 	}
 	return h, nil
+}
+
+// checkReleaseName refuses a release name Helm would refuse, over 53
+// characters. Flux shortens a long default name with a hash; tidegate
+// does not guess it.
+func checkReleaseName(s fields, name string) {
+	if len(name) > 53 {
+		s.fail("spec.releaseName", "%s is longer than the 53 characters Helm allows: set spec.releaseName", quote(name))
+	}
 }
 
 func crdPolicy(s fields, spec map[string]any, action string) string {
