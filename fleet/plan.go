@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/tidegate/tidegate/charts"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/flux"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/render"
@@ -47,7 +48,7 @@ func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 		return p, nil
 	}
 	p.Flux = true
-	e := &expander{f: f, plan: p, pool: newPool(run.DefaultNamespace), fetched: map[string]*fetched{}, charts: charts.New(charts.Options{Logger: f.log})}
+	e := &expander{f: f, plan: p, pool: newPool(run.DefaultNamespace), fetched: map[string]*fetched{}, charts: charts.New(charts.Options{Logger: f.log, CacheDir: f.opts.ChartCacheDir})}
 	e.pool.add(res)
 	if err := e.expand(ctx, root, found); err != nil {
 		_ = p.Close()
@@ -100,6 +101,9 @@ type expander struct {
 	selfSource *flux.Ref
 	// charts fetches the charts of the units' HelmReleases.
 	charts *charts.Fetcher
+	// members are the units' inventories as read for
+	// .Release.IsUpgrade (unitMembers).
+	members map[inventory.Parent]inventory.Set
 }
 
 type pending struct {
