@@ -94,7 +94,10 @@ func postRenderKustomization(spec map[string]any) (types.Kustomization, []postRe
 				if err != nil {
 					return all, nil, fmt.Errorf("%s: %w", name, err)
 				}
-				one.PatchesStrategicMerge = []types.PatchStrategicMerge{types.PatchStrategicMerge(j)}
+				// As `kustomize edit fix` rewrites the deprecated
+				// lists: one patch each, in kustomize's order, without
+				// its deprecation warning on stderr.
+				one.Patches = []types.Patch{{Patch: string(j)}}
 			case "patches":
 				if _, ok := m["path"]; ok {
 					return all, nil, fmt.Errorf("%s.path: a post-renderer's patches are inline (the API has no path); give the patch in %s.patch", name, name)
@@ -127,7 +130,7 @@ func postRenderKustomization(spec map[string]any) (types.Kustomization, []postRe
 				if err != nil {
 					return all, nil, fmt.Errorf("%s: %w", name, err)
 				}
-				one.PatchesJson6902 = []types.Patch{{Patch: string(j), Target: p.Target.kustomize()}}
+				one.Patches = []types.Patch{{Patch: string(j), Target: p.Target.kustomize()}}
 			case "images":
 				var img fluxImage
 				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &img); err != nil {
@@ -138,9 +141,7 @@ func postRenderKustomization(spec map[string]any) (types.Kustomization, []postRe
 				}
 				one.Images = []types.Image{{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest}}
 			}
-			all.PatchesStrategicMerge = append(all.PatchesStrategicMerge, one.PatchesStrategicMerge...)
 			all.Patches = append(all.Patches, one.Patches...)
-			all.PatchesJson6902 = append(all.PatchesJson6902, one.PatchesJson6902...)
 			all.Images = append(all.Images, one.Images...)
 			steps = append(steps, postRenderStep{name: name, k: one})
 		}
