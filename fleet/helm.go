@@ -129,6 +129,9 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 	if err != nil {
 		return nil, false, fmt.Errorf("spec.postRenderStrategy: %w", err)
 	}
+	if err := checkValuesFiles(hr); err != nil {
+		return nil, false, err
+	}
 	ch, err := e.chart(ctx, u, cl, hr)
 	if err != nil {
 		return nil, false, err

@@ -72,13 +72,9 @@ func (e *expander) withValuesFiles(ctx context.Context, u *Unit, hr *flux.HelmRe
 	var files []chartrender.ValuesFile
 	for i, p := range paths {
 		field := fmt.Sprintf("spec.chart.spec.valuesFiles[%d] %s", i, p)
-		clean := path.Clean(strings.TrimPrefix(filepath.ToSlash(p), "./"))
-		if p == "" || path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
-			where := "the chart"
-			if fromGit {
-				where = "the repository"
-			}
-			return nil, fmt.Errorf("%s: the path leaves %s: name a values file inside it", field, where)
+		clean, err := valuesFilePath(hr, i)
+		if err != nil {
+			return nil, err
 		}
 		var data []byte
 		if fromGit {
@@ -123,4 +119,28 @@ func (e *expander) withValuesFiles(ctx context.Context, u *Unit, hr *flux.HelmRe
 	out := *ch
 	out.Chart = c
 	return &out, nil
+}
+
+// checkValuesFiles refuses, before anything is fetched, a values file
+// whose path leaves the chart (or the repository).
+func checkValuesFiles(hr *flux.HelmRelease) error {
+	for i := range hr.ValuesFiles {
+		if _, err := valuesFilePath(hr, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func valuesFilePath(hr *flux.HelmRelease, i int) (string, error) {
+	p := hr.ValuesFiles[i]
+	clean := path.Clean(strings.TrimPrefix(filepath.ToSlash(p), "./"))
+	if p == "" || path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") || strings.Contains(p, "\x00") {
+		where := "the chart"
+		if hr.SourceRef.Kind == "GitRepository" {
+			where = "the repository"
+		}
+		return "", fmt.Errorf("spec.chart.spec.valuesFiles[%d] %q: the path leaves %s: name a values file inside it (relative, without ..)", i, p, where)
+	}
+	return clean, nil
 }
