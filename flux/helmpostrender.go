@@ -24,7 +24,7 @@ func parsePostRenderers(s fields, spec map[string]any, h *HelmRelease) {
 				i.fail(i.name("kustomize", field), "is not a field of a kustomize post-renderer: use patches, patchesStrategicMerge, patchesJson6902 or images")
 				continue
 			}
-			i.list(k, field)
+			i.at(i.name("kustomize")).list(k, field)
 		}
 		h.PostRenderKustomize = append(h.PostRenderKustomize, k)
 	}, "postRenderers")

@@ -58,10 +58,11 @@ type HelmRelease struct {
 	// another cluster); ValuesFiles is spec.chart.spec.valuesFiles.
 	KubeConfig  bool
 	ValuesFiles []string
-	// IgnoreMissingValuesFiles is spec.chart.spec.ignoreMissingValuesFiles.
-	IgnoreMissingValuesFiles bool
 	Suspend     bool
 	Object      *unstructured.Unstructured
+
+	// IgnoreMissingValuesFiles is spec.chart.spec.ignoreMissingValuesFiles.
+	IgnoreMissingValuesFiles bool
 }
 
 // ReleaseNamespace is where Helm installs the release's objects.
