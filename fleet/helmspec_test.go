@@ -537,3 +537,104 @@ func TestHostileHelmReleaseSpec(t *testing.T) {
 		}
 	})
 }
+
+// TestFleetHelmReleaseUpgrade: the first run installs (IsInstall), the
+// next renders as helm upgrade because the release's objects are in the
+// unit's inventory: an install-only template's object is pruned, as
+// helm upgrade removes it, and the chart's CRD stays (spec.upgrade.crds
+// unset keeps the install's policy). An explicit upgrade Skip, which
+// would prune the CRD, is refused naming it.
+func TestFleetHelmReleaseUpgrade(t *testing.T) {
+	ns := env.Namespace(t)
+	group := ns + ".tidegate.test"
+	r := newRepo(t)
+	r.write("charts/widgets/Chart.yaml", "apiVersion: v2\nname: widgets\nversion: 1.0.0\n")
+	r.write("charts/widgets/crds/widgets.yaml", fmt.Sprintf(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.%[1]s
+spec:
+  group: %[1]s
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`, group))
+	r.write("charts/widgets/templates/mode.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-mode
+data:
+  mode: {{ if .Release.IsUpgrade }}upgrade{{ else }}install{{ end }}
+{{- if .Release.IsInstall }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-first-install
+data:
+  note: rendered by helm install only
+{{- end }}
+`)
+	r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+	release := func(extra string) {
+		r.write("apps/release.yaml", strings.NewReplacer("chart: hello", "chart: ./charts/widgets", "kind: HelmRepository", "kind: GitRepository", "name: charts", "name: flux-system").Replace(helmRelease(ns, "w", "*", extra)))
+	}
+	release("")
+	o := options(r, ns)
+	crdName := "widgets." + group
+	crdExists := func() bool {
+		t.Helper()
+		_, err := admin(t).Resource(crdGVR).Get(context.Background(), crdName, metav1.GetOptions{})
+		return err == nil
+	}
+	t.Cleanup(func() { _ = admin(t).Resource(crdGVR).Delete(context.Background(), crdName, metav1.DeleteOptions{}) })
+
+	rep, err := run(t, o)
+	if err != nil {
+		logUnits(t, rep)
+		t.Fatal(err)
+	}
+	if m := configMapOf(t, ns, "w-mode").Data["mode"]; m != "install" || !exists(t, ns, "w-first-install") || !crdExists() {
+		t.Fatalf("install: mode %q, first-install %v, CRD %v", m, exists(t, ns, "w-first-install"), crdExists())
+	}
+
+	rep, err = run(t, o)
+	if err != nil {
+		logUnits(t, rep)
+		t.Fatal(err)
+	}
+	u := ns + "/apps"
+	got := actions(rep)
+	if got[u+" ConfigMap/"+ns+"/w-mode"] != reconcile.Configured || got[u+" ConfigMap/"+ns+"/w-first-install"] != reconcile.Deleted {
+		t.Errorf("upgrade run: %v", got)
+	}
+	if m := configMapOf(t, ns, "w-mode").Data["mode"]; m != "upgrade" {
+		t.Errorf("upgrade run: mode %q", m)
+	}
+	if exists(t, ns, "w-first-install") {
+		t.Error("the install-only object is still there after the upgrade")
+	}
+	if !crdExists() {
+		t.Fatal("the upgrade pruned the chart's CRD")
+	}
+	if rep, err = run(t, o); err != nil || rep.Changed() {
+		t.Errorf("third run: %v, changed %v", err, actions(rep))
+	}
+
+	release("  upgrade:\n    crds: Skip\n")
+	rep, err = run(t, o)
+	if err == nil {
+		t.Fatal("upgrade.crds Skip with the CRD in the inventory was accepted")
+	}
+	if reason := unit(rep, u).Reason; !strings.Contains(reason, "HelmRelease "+ns+"/w (apps/release.yaml)") || !strings.Contains(reason, "spec.upgrade.crds is Skip") || !strings.Contains(reason, crdName) {
+		t.Errorf("reason %q", reason)
+	}
+	if !crdExists() || !exists(t, ns, "w-mode") {
+		t.Error("the refused release pruned its objects")
+	}
+}
