@@ -176,24 +176,9 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 	}
 	ns := hr.ReleaseNamespace()
 	opts := chartrender.Options{ReleaseName: hr.ReleaseName, Namespace: ns, Capabilities: caps, CRDs: policy, PostRender: postRenderer(hr), PostRenderStrategy: strategy}
-	out, err := chartrender.Render(ctx, ch.Chart, vals, opts)
+	out, opts, err := e.renderRelease(ctx, u, cl, hr, ch.Chart, vals, opts)
 	if err != nil {
 		return nil, false, err
-	}
-	members, err := e.unitMembers(ctx, u, cl)
-	if err != nil {
-		return nil, false, err
-	}
-	if installed(members, cl, ns, out) {
-		// Installed by an earlier run: rendered again as helm upgrade
-		// renders it.
-		opts.IsUpgrade = true
-		if opts.CRDs, err = upgradeCRDs(hr.UpgradeCRDs, policy, members, out); err != nil {
-			return nil, false, err
-		}
-		if out, err = chartrender.Render(ctx, ch.Chart, vals, opts); err != nil {
-			return nil, false, err
-		}
 	}
 	for _, c := range out.CRDs {
 		objs = append(objs, c.Object)

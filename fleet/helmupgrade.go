@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"strings"
 
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/tidegate/tidegate/chartrender"
+	"github.com/tidegate/tidegate/flux"
 	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 )
@@ -66,34 +68,75 @@ func installed(members inventory.Set, cl *clusterClient, ns string, out *chartre
 	return false
 }
 
+// renderRelease renders the release as an install, or as an upgrade
+// when its objects are in the unit's inventory. Once installed a release
+// is an upgrade on every run, so with an inventory the upgrade is
+// rendered first and the install only when none of its objects are
+// there: the steady state costs one rendering.
+func (e *expander) renderRelease(ctx context.Context, u *Unit, cl *clusterClient, hr *flux.HelmRelease, ch *chartv2.Chart, vals map[string]any, opts chartrender.Options) (*chartrender.Result, chartrender.Options, error) {
+	members, err := e.unitMembers(ctx, u, cl)
+	if err != nil {
+		return nil, opts, err
+	}
+	if members.Len() > 0 {
+		up := opts
+		up.IsUpgrade = true
+		if up.CRDs, err = upgradeCRDs(hr.UpgradeCRDs, opts.CRDs); err != nil {
+			return nil, opts, err
+		}
+		out, err := chartrender.Render(ctx, ch, vals, up)
+		if err != nil {
+			return nil, opts, err
+		}
+		if installed(members, cl, opts.Namespace, out) {
+			if up.CRDs == chartrender.CRDsSkip {
+				if err := skipAllowed(ctx, members, ch, vals, up); err != nil {
+					return nil, opts, err
+				}
+			}
+			return out, up, nil
+		}
+	}
+	out, err := chartrender.Render(ctx, ch, vals, opts)
+	return out, opts, err
+}
+
 // upgradeCRDs is the crds/ policy of an upgrade: spec.upgrade.crds, or,
 // unset, the install's. Flux's default on upgrade is Skip, which leaves
 // the CRDs in the cluster because Helm never deletes them; tidegate
 // prunes what a run no longer renders, so Skip would delete the CRDs
-// the install created, and every object of their kinds with them. An
-// explicit Skip is refused while the inventory holds those CRDs.
-func upgradeCRDs(upgrade string, install chartrender.CRDPolicy, members inventory.Set, out *chartrender.Result) (chartrender.CRDPolicy, error) {
+// the install created, and every object of their kinds with them.
+func upgradeCRDs(upgrade string, install chartrender.CRDPolicy) (chartrender.CRDPolicy, error) {
 	p, err := chartrender.ParseCRDPolicy(upgrade)
 	if err != nil {
 		return "", fmt.Errorf("spec.upgrade.crds: %w", err)
 	}
-	if p == "" {
-		if install == "" {
-			return chartrender.CRDsCreate, nil
-		}
-		return install, nil
-	}
-	if p != chartrender.CRDsSkip {
+	if p != "" {
 		return p, nil
 	}
+	if install == "" {
+		return chartrender.CRDsCreate, nil
+	}
+	return install, nil
+}
+
+// skipAllowed refuses an explicit upgrade Skip while the inventory holds
+// the chart's CRDs, which it would prune. crds/ files are not templates,
+// the same on install and upgrade: rendered once more to name them.
+func skipAllowed(ctx context.Context, members inventory.Set, ch *chartv2.Chart, vals map[string]any, opts chartrender.Options) error {
+	opts.CRDs = chartrender.CRDsCreate
+	all, err := chartrender.Render(ctx, ch, vals, opts)
+	if err != nil {
+		return err
+	}
 	var held []string
-	for _, c := range out.CRDs {
-		if id := object.FromUnstructured(c.Object); members.Has(id) {
+	for _, c := range all.CRDs {
+		if members.Has(object.FromUnstructured(c.Object)) {
 			held = append(held, c.Object.GetName())
 		}
 	}
 	if len(held) > 0 {
-		return "", fmt.Errorf("spec.upgrade.crds is Skip, but the unit's inventory holds the chart's CRDs %s from its install: tidegate would prune them, and every object of their kinds; set spec.upgrade.crds to Create or CreateReplace (or leave it unset)", strings.Join(held, ", "))
+		return fmt.Errorf("spec.upgrade.crds is Skip, but the unit's inventory holds the chart's CRDs %s from its install: tidegate would prune them, and every object of their kinds; set spec.upgrade.crds to Create or CreateReplace (or leave it unset)", strings.Join(held, ", "))
 	}
-	return p, nil
+	return nil
 }
