@@ -48,8 +48,12 @@ func PostRender(objs []*unstructured.Unstructured, spec map[string]any) ([]*unst
 	if err == nil {
 		return out, nil
 	}
-	// Which patch failed: kustomize does not say. Each one alone, in
-	// kustomize's order, on what the ones before it made.
+	// Which patch failed: kustomize does not say. The objects alone
+	// first (two with one identity fail without any patch), then each
+	// patch alone, in kustomize's order, on what the ones before made.
+	if _, inErr := postRenderBuild(objs, types.Kustomization{}); inErr != nil {
+		return nil, fmt.Errorf("the rendered objects, before any patch: %w", inErr)
+	}
 	cur := objs
 	for _, s := range steps {
 		next, stepErr := postRenderBuild(cur, s.k)

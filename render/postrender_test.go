@@ -180,6 +180,14 @@ resources:
 			}
 		})
 	}
+	t.Run("two objects with one identity are not blamed on a patch", func(t *testing.T) {
+		in := postRenderInput(t)
+		in = append(in, in[1].DeepCopy())
+		_, err := render.PostRender(in, specOf(t, "images:\n- {name: nginx, newTag: '2'}\n"))
+		if err == nil || !strings.Contains(err.Error(), "before any patch") || strings.Contains(err.Error(), "images[0]") {
+			t.Errorf("error %v", err)
+		}
+	})
 	t.Run("a target selector reaches only the objects given", func(t *testing.T) {
 		in := postRenderInput(t)
 		out, err := render.PostRender(in[:1], specOf(t, `
