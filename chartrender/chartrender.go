@@ -73,6 +73,12 @@ type Options struct {
 	// SkipSchemaValidation does not check the values against the
 	// charts' values.schema.json.
 	SkipSchemaValidation bool
+	// PostRender, when set, changes the rendered templates' objects
+	// before they are sorted into hooks and objects, as a Helm
+	// post-renderer does; PostRenderStrategy says whether hooks pass
+	// through it (default combined).
+	PostRender         PostRenderer
+	PostRenderStrategy PostRenderStrategy
 }
 
 func (o Options) withDefaults() Options {
@@ -196,6 +202,11 @@ func Render(ctx context.Context, ch *chartv2.Chart, vals map[string]any, opts Op
 				res.Notes = text
 			}
 			delete(files, name)
+		}
+	}
+	if o.PostRender != nil {
+		if files, err = postRender(files, o.PostRender, o.PostRenderStrategy); err != nil {
+			return nil, fmt.Errorf("%s: post-render: %w", where, err)
 		}
 	}
 	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)

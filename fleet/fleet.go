@@ -65,6 +65,9 @@ type Options struct {
 	// MaxDepth how deep units may render units (default 16): a
 	// repository cannot make a run follow units without end.
 	MaxUnits, MaxDepth int
+	// ChartCacheDir keeps HelmReleases' chart archives between runs,
+	// by digest (charts.Options.CacheDir); "" fetches them every run.
+	ChartCacheDir string
 }
 
 func (o *Options) defaults() {

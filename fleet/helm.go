@@ -25,9 +25,17 @@ import (
 // HelmRelease itself stays in the render as configuration (skipFlux).
 //
 // A release is rendered as `helm install` would render it
-// (.Release.IsInstall, never IsUpgrade): tidegate keeps no release
-// history, and a chart that renders differently on upgrade would make
-// every run after the first differ from the one before.
+// (.Release.IsInstall) until its objects are in the unit's inventory,
+// then as `helm upgrade` would (.Release.IsUpgrade, revision 1 still:
+// tidegate keeps no release history). The inventory stands for Helm's
+// release record: a release is installed once its objects were applied
+// and tracked. On upgrade spec.upgrade.crds applies, unset the install's
+// policy (see upgradeCRDs).
+//
+// spec.postRenderers (kustomize patches and images) change the
+// templates' objects, hooks included as spec.postRenderStrategy says,
+// not the crds/ files, as in helm-controller; spec.chart.spec.valuesFiles
+// replace the chart's values.yaml as source-controller merges them.
 //
 // Hooks: pre-/post-install and pre-/post-upgrade hooks are applied as
 // ordinary objects of the release, in the same apply (not waited for
@@ -115,14 +123,8 @@ func fileOr(f string) string {
 
 // helmRelease fetches, values and renders one release.
 func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, hr *flux.HelmRelease) (objs []*unstructured.Unstructured, secret bool, err error) {
-	if hr.PostRenderers {
-		return nil, false, errors.New("spec.postRenderers is not supported yet: tidegate would apply the chart's objects unpatched; move the patches into the chart's values or remove them")
-	}
 	if hr.KubeConfig {
 		return nil, false, errors.New("spec.kubeConfig is not supported: tidegate applies a release to its unit's cluster; move the HelmRelease into a Kustomization with that spec.kubeConfig")
-	}
-	if len(hr.ValuesFiles) > 0 {
-		return nil, false, errors.New("spec.chart.spec.valuesFiles is not supported yet: tidegate would render without them; put those values in spec.values or a valuesFrom ConfigMap")
 	}
 	if sa := hr.ServiceAccountName; sa != "" && (u.Kustomization == nil || u.Kustomization.ServiceAccountName != sa || u.Kustomization.Namespace != hr.Namespace) {
 		// helm-controller would apply the release as that account;
@@ -130,8 +132,18 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 		// would widen (or narrow) what the release may write.
 		return nil, false, fmt.Errorf("spec.serviceAccountName %s differs from the account its unit applies as (the Kustomization's spec.serviceAccountName): tidegate applies a release as its unit; set the same serviceAccountName on the Kustomization, in the HelmRelease's namespace", sa)
 	}
+	strategy, err := chartrender.ParsePostRenderStrategy(hr.PostRenderStrategy)
+	if err != nil {
+		return nil, false, fmt.Errorf("spec.postRenderStrategy: %w", err)
+	}
+	if err := checkValuesFiles(hr); err != nil {
+		return nil, false, err
+	}
 	ch, err := e.chart(ctx, u, cl, hr)
 	if err != nil {
+		return nil, false, err
+	}
+	if ch, err = e.withValuesFiles(ctx, u, hr, ch); err != nil {
 		return nil, false, err
 	}
 	look := &lookup{pool: e.pool, cluster: cl, unit: u.Name, log: e.f.log}
@@ -181,7 +193,8 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 		return nil, false, err
 	}
 	ns := hr.ReleaseNamespace()
-	out, err := chartrender.Render(ctx, ch.Chart, vals, chartrender.Options{ReleaseName: hr.ReleaseName, Namespace: ns, Capabilities: caps, CRDs: policy})
+	opts := chartrender.Options{ReleaseName: hr.ReleaseName, Namespace: ns, Capabilities: caps, CRDs: policy, PostRender: postRenderer(hr), PostRenderStrategy: strategy}
+	out, opts, err := e.renderRelease(ctx, u, cl, hr, ch.Chart, vals, opts)
 	if err != nil {
 		return nil, false, err
 	}
@@ -206,7 +219,7 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 			o.SetNamespace(ns)
 		}
 	}
-	e.f.log.Info("rendered HelmRelease", "unit", u.Name, "helmrelease", hr.Namespace+"/"+hr.Name, "chart", ch.Name, "version", ch.Version, "objects", len(objs))
+	e.f.log.Info("rendered HelmRelease", "unit", u.Name, "helmrelease", hr.Namespace+"/"+hr.Name, "chart", ch.Name, "version", ch.Version, "upgrade", opts.IsUpgrade, "objects", len(objs))
 	return objs, secretValues, nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tidegate/tidegate/charts"
 	"github.com/tidegate/tidegate/flux"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/render"
 )
@@ -51,7 +52,7 @@ func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 		return p, nil
 	}
 	p.Flux = true
-	e := &expander{f: f, plan: p, pool: newPool(run.DefaultNamespace), fetched: map[string]*fetched{}, charts: charts.New(charts.Options{Logger: f.log})}
+	e := &expander{f: f, plan: p, pool: newPool(run.DefaultNamespace), fetched: map[string]*fetched{}, charts: charts.New(charts.Options{Logger: f.log, CacheDir: f.opts.ChartCacheDir})}
 	e.pool.add(res)
 	if err := e.expand(ctx, root, found); err != nil {
 		root.prefetch.Stop()
@@ -113,6 +114,9 @@ type expander struct {
 	selfSource *flux.Ref
 	// charts fetches the charts of the units' HelmReleases.
 	charts *charts.Fetcher
+	// members are the units' inventories as read for
+	// .Release.IsUpgrade (unitMembers).
+	members map[inventory.Parent]inventory.Set
 }
 
 type pending struct {

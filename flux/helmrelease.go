@@ -44,9 +44,13 @@ type HelmRelease struct {
 	// spec.upgrade.crds: Skip, Create or CreateReplace ("" is Flux's
 	// default, Create on install, Skip on upgrade).
 	InstallCRDs, UpgradeCRDs string
-	// PostRenderers says whether spec.postRenderers is set (not applied
-	// by tidegate: the caller refuses the release).
-	PostRenderers bool
+	// PostRenderers says whether spec.postRenderers is set;
+	// PostRenderKustomize holds each entry's kustomize mapping as
+	// written, in order (render.PostRender reads it), and
+	// PostRenderStrategy is spec.postRenderStrategy.
+	PostRenderers       bool
+	PostRenderKustomize []map[string]any
+	PostRenderStrategy  string
 	// ServiceAccountName is spec.serviceAccountName: whom helm-controller
 	// applies the release as.
 	ServiceAccountName string
@@ -67,6 +71,9 @@ type HelmRelease struct {
 	// as it is, like a suspended one.
 	Ignored bool
 	Object  *unstructured.Unstructured
+
+	// IgnoreMissingValuesFiles is spec.chart.spec.ignoreMissingValuesFiles.
+	IgnoreMissingValuesFiles bool
 }
 
 // ReleaseNamespace is where Helm installs the release's objects.
@@ -243,8 +250,9 @@ func ParseHelmRelease(u *unstructured.Unstructured, file string) (*HelmRelease, 
 	if vf := s.str(spec, "chart", "spec", "valuesFile"); vf != "" {
 		h.ValuesFiles = append([]string{vf}, h.ValuesFiles...)
 	}
+	h.IgnoreMissingValuesFiles = s.boolean(spec, "chart", "spec", "ignoreMissingValuesFiles")
 	_, h.PostRenderers = s.get(spec, "postRenderers")
-	s.list(spec, "postRenderers")
+	parsePostRenderers(s, spec, h)
 	if !f.ok() {
 		return nil, f.errs(self, file)
 	}

@@ -62,6 +62,23 @@ func TestParseHelmRelease(t *testing.T) {
 		{"to refuse: serviceAccountName, kubeConfig, valuesFiles", "v2", strings.Replace(chartSpec, "      chart: podinfo\n", "      chart: podinfo\n      valuesFiles: [values-prod.yaml]\n", 1) + "  serviceAccountName: deployer\n  kubeConfig: {secretRef: {name: spoke}}\n", func(h *HelmRelease) {
 			h.ServiceAccountName, h.KubeConfig, h.ValuesFiles = "deployer", true, []string{"values-prod.yaml"}
 		}},
+		{"postRenderers, strategy, ignoreMissingValuesFiles", "v2", strings.Replace(chartSpec, "      chart: podinfo\n", "      chart: podinfo\n      ignoreMissingValuesFiles: true\n", 1) + `  postRenderStrategy: nohooks
+  postRenderers:
+  - kustomize:
+      patches:
+      - {patch: "- {op: add, path: /x, value: 1}", target: {kind: Deployment}}
+      images:
+      - {name: nginx, newTag: "1.27"}
+  - kustomize:
+      patchesStrategicMerge:
+      - {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}
+`, func(h *HelmRelease) {
+			h.IgnoreMissingValuesFiles, h.PostRenderers, h.PostRenderStrategy = true, true, "nohooks"
+			h.PostRenderKustomize = []map[string]any{
+				{"patches": []any{map[string]any{"patch": "- {op: add, path: /x, value: 1}", "target": map[string]any{"kind": "Deployment"}}}, "images": []any{map[string]any{"name": "nginx", "newTag": "1.27"}}},
+				{"patchesStrategicMerge": []any{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "c"}}}},
+			}
+		}},
 		{"chartRef", "v2", "  chartRef: {kind: OCIRepository, name: podinfo}\n", func(h *HelmRelease) {
 			h.Chart, h.Version, h.SourceRef = "", "", Ref{}
 			h.ChartRef = &Ref{Kind: "OCIRepository", Namespace: "apps", Name: "podinfo"}
@@ -125,6 +142,10 @@ func TestHostileHelmRelease(t *testing.T) {
 		{"no chart", helmRelease("v2", "  values: {}\n"), []string{"spec.chart: is missing"}},
 		{"both chart and chartRef", helmRelease("v2", chartSpec+"  chartRef: {kind: OCIRepository, name: x}\n"), []string{"spec.chartRef: is set with spec.chart"}},
 		{"crd policy", helmRelease("v2", chartSpec+"  install: {crds: Always}\n"), []string{"spec.install.crds: is Always: use Skip, Create or CreateReplace"}},
+		{"post-renderer of another kind", helmRelease("v2", chartSpec+"  postRenderers: [{exec: {command: sh}}]\n"), []string{"spec.postRenderers[0].exec: is not a post-renderer"}},
+		{"post-renderer kustomize field", helmRelease("v2", chartSpec+"  postRenderers: [{kustomize: {resources: [x.yaml]}}]\n"), []string{"spec.postRenderers[0].kustomize.resources: is not a field"}},
+		{"post-renderer patches not a list", helmRelease("v2", chartSpec+"  postRenderers: [{kustomize: {patches: {patch: x}}}]\n"), []string{"spec.postRenderers[0].kustomize.patches: is a mapping, want a list"}},
+		{"post-render strategy", helmRelease("v2", chartSpec+"  postRenderStrategy: sometimes\n"), []string{"spec.postRenderStrategy: is sometimes: use combined, separate or nohooks"}},
 		{"v1 helm-operator version", strings.Replace(helmRelease("v2", chartSpec), "helm.toolkit.fluxcd.io/v2", "helm.toolkit.fluxcd.io/v1", 1), []string{`apiVersion: "helm.toolkit.fluxcd.io/v1" is not a version tidegate reads`}},
 		{"long release name", helmRelease("v2", chartSpec+"  targetNamespace: "+strings.Repeat("n", 50)+"\n"), []string{"spec.releaseName: ", "longer than the 53 characters"}},
 		{"hostile name quoted", strings.Replace(helmRelease("v2", chartSpec+"  suspend: yes please\n"), "name: podinfo,", `name: "evil\nname",`, 1), []string{`HelmRelease/apps/"evil\nname"`, "spec.suspend: is a string, want true or false"}},
