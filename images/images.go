@@ -181,7 +181,7 @@ func Resolve(ctx context.Context, src *Sources, opts Options) (*Plan, error) {
 			e.CurrentTag = currentTag(site)
 		} else {
 			e.Policy = site.Pattern.String()
-			e.Repository, e.CurrentTag, _ = SplitImage(site.Value)
+			e.Repository, e.CurrentTag = site.v1Image()
 		}
 		if site.Locked {
 			e.Status, e.Reason = StatusLocked, "the workload is locked or ignored (fluxcd.io/locked, fluxcd.io/ignore)"
@@ -364,6 +364,9 @@ func Resolve(ctx context.Context, src *Sources, opts Options) (*Plan, error) {
 
 func newValue(site Site, pol *ImagePolicy, ir *ImageRepository, e *Entry) string {
 	if site.Marker == nil {
+		if site.TagOf != "" {
+			return e.Latest
+		}
 		repo, _, _ := SplitImage(site.Value)
 		return repo + ":" + e.Latest
 	}
