@@ -182,10 +182,12 @@ func asContainer(m *yaml.Node) (chartImage, bool) {
 // and tag beside it. The error says the result is no image reference.
 func interpret(repo, registry, tag *yaml.Node) (chartImage, error) {
 	c := chartImage{value: repo}
-	if isText(registry) {
+	// A registry is a string; a tag may read as a number (tag: 1.0),
+	// which the chart's templates print all the same.
+	if isText(registry) && registry.ShortTag() == "!!str" {
 		c.registry = registry.Value
 	}
-	if isText(tag) {
+	if isText(tag) && (tag.ShortTag() == "!!str" || tag.ShortTag() == "!!int" || tag.ShortTag() == "!!float") {
 		r, _, _ := SplitImage(repo.Value)
 		if c.registry != "" {
 			r = c.registry + "/" + r

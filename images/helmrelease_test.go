@@ -113,3 +113,74 @@ func TestUpdateHelmReleaseGolden(t *testing.T) {
 		t.Errorf("workloads (-want +got):\n%s", diff)
 	}
 }
+
+// TestHelmReleaseImages reads the images of decoded HelmReleases, as
+// workloads list gets them from a render: the same names and full
+// references Load finds in the files, chart-image first.
+func TestHelmReleaseImages(t *testing.T) {
+	obj := map[string]any{
+		"apiVersion": "helm.fluxcd.io/v1", "kind": "HelmRelease",
+		"metadata": map[string]any{"name": "r", "namespace": "apps", "annotations": map[string]any{
+			"repository.fluxcd.io/app": "appImage", "tag.fluxcd.io/app": "appTag",
+			"registry.fluxcd.io/worker": "w.reg", "repository.fluxcd.io/worker": "w.img",
+		}},
+		"spec": map[string]any{"values": map[string]any{
+			"image":    map[string]any{"registry": "r.example", "repository": "acme/main", "tag": "1.0"},
+			"appImage": "r.example/acme/app", "appTag": "2.0",
+			"w":        map[string]any{"reg": "r.example", "img": "acme/worker:3.0"},
+			"zeta":     map[string]any{"image": "r.example/acme/zeta:4.0", "registry": 5},
+			"notes":    map[string]any{"image": "Not an image"},
+		}},
+	}
+	got, err := HelmReleaseImages(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ChartImage{
+		{Name: "chart-image", Image: "r.example/acme/main:1.0"},
+		{Name: "app", Image: "r.example/acme/app:2.0"},
+		{Name: "worker", Image: "r.example/acme/worker:3.0"},
+		{Name: "zeta", Image: "r.example/acme/zeta:4.0"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("images (-want +got):\n%s", diff)
+	}
+
+	obj["metadata"].(map[string]any)["annotations"] = map[string]any{"tag.fluxcd.io/x": "appTag"}
+	if _, err := HelmReleaseImages(obj); err == nil || !strings.Contains(err.Error(), "HelmRelease.helm.fluxcd.io/apps/r: annotation tag.fluxcd.io/x: needs repository.fluxcd.io/x") {
+		t.Errorf("error = %v, want the object and the annotation named", err)
+	}
+	obj["apiVersion"] = "helm.toolkit.fluxcd.io/v2"
+	if got, err := HelmReleaseImages(obj); err != nil || got != nil {
+		t.Errorf("a Flux v2 HelmRelease gave %v, %v; Flux v1 annotations do not apply to it", got, err)
+	}
+}
+
+// TestHelmReleaseFilterNamesNoImage: a filter for a name the values do
+// not have (a typo) filters nothing; Flux v1 said nothing, tidegate
+// warns with the line. A setter marker on a v1 release's image wins over
+// its annotations.
+func TestHelmReleaseFilterNamesNoImage(t *testing.T) {
+	_, sopts := startFixture(t)
+	src, err := loadString(t, hostilePolicy+"---\n"+strings.Replace(
+		hostileRelease("    filter.fluxcd.io/chart-imag: semver:~3.1\n", "    side:\n      image: registry.test/apps/podinfo:5.0.0 # {\"$imagepolicy\": \"flux-system:podinfo\"}\n"),
+		"apps/legacy:3.1.2", "apps/legacy:3.1.2", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `all.yaml:20: HelmRelease.helm.fluxcd.io/apps/r: annotation filter.fluxcd.io/chart-imag names no image of the release (it has chart-image, side); it filters nothing`
+	if diff := cmp.Diff([]string{want}, src.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	plan, err := Resolve(context.Background(), src, Options{Scan: sopts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range plan.Changes {
+		got = append(got, c.Container+" "+c.Policy+" "+c.New)
+	}
+	if diff := cmp.Diff([]string{"chart-image glob:* registry.test/apps/legacy:4.0.0", " flux-system:podinfo registry.test/apps/podinfo:5.1.0"}, got); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+}
