@@ -127,9 +127,9 @@ func TestHelmReleaseImages(t *testing.T) {
 		"spec": map[string]any{"values": map[string]any{
 			"image":    map[string]any{"registry": "r.example", "repository": "acme/main", "tag": "1.0"},
 			"appImage": "r.example/acme/app", "appTag": "2.0",
-			"w":        map[string]any{"reg": "r.example", "img": "acme/worker:3.0"},
-			"zeta":     map[string]any{"image": "r.example/acme/zeta:4.0", "registry": 5},
-			"notes":    map[string]any{"image": "Not an image"},
+			"w":     map[string]any{"reg": "r.example", "img": "acme/worker:3.0"},
+			"zeta":  map[string]any{"image": "r.example/acme/zeta:4.0", "registry": 5},
+			"notes": map[string]any{"image": "Not an image"},
 		}},
 	}
 	got, err := HelmReleaseImages(obj)
