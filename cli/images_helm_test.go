@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/tidegate/tidegate/images/registrytest"
+)
+
+// helmImagesFiles is a repository of HelmReleases only: a Flux v2 one
+// with setter markers in its values, and helm-operator ones automated
+// with Flux v1 annotations (a filtered chart-image, a mapped alias, a
+// locked and a manual release).
+func helmImagesFiles(host string) map[string]string {
+	return map[string]string{
+		"flux/policy.yaml": fmt.Sprintf(`apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageRepository
+metadata: {name: web, namespace: flux-system}
+spec: {image: %s/team/web}
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata: {name: web, namespace: flux-system}
+spec:
+  imageRepositoryRef: {name: web}
+  policy: {semver: {range: "1.x"}}
+`, host),
+		"apps/v2.yaml": fmt.Sprintf(`apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: web2
+  namespace: apps
+spec:
+  chart:
+    spec: {chart: web, sourceRef: {kind: HelmRepository, name: charts}}
+  values:
+    image:
+      repository: %s/team/web # {"$imagepolicy": "flux-system:web:name"}
+      tag: 1.0.0 # {"$imagepolicy": "flux-system:web:tag"}
+`, host),
+		"apps/v1.yaml": fmt.Sprintf(`apiVersion: helm.fluxcd.io/v1
+kind: HelmRelease
+metadata:
+  name: web
+  namespace: apps
+  annotations:
+    fluxcd.io/automated: "true"
+    filter.fluxcd.io/chart-image: semver:~1.0
+    repository.fluxcd.io/worker: jobs.repo
+    tag.fluxcd.io/worker: jobs.tag
+    filter.fluxcd.io/worker: glob:1.2.*
+spec:
+  chart: {repository: https://charts.example/, name: web, version: 1.0.0}
+  values:
+    image:
+      repository: %[1]s/team/web
+      tag: "1.0.0" # the chart's own default is 0.9
+    jobs:
+      repo: %[1]s/team/web
+      tag: '1.0.0'
+---
+apiVersion: helm.fluxcd.io/v1
+kind: HelmRelease
+metadata:
+  name: frozen
+  namespace: apps
+  annotations:
+    fluxcd.io/automated: "true"
+    fluxcd.io/locked: "true"
+spec:
+  chart: {repository: https://charts.example/, name: web, version: 1.0.0}
+  values:
+    image: %[1]s/team/web:1.0.0 # frozen
+---
+apiVersion: helm.fluxcd.io/v1
+kind: HelmRelease
+metadata:
+  name: manual
+  namespace: apps
+spec:
+  chart: {repository: https://charts.example/, name: web, version: 1.0.0}
+  values:
+    sidecar:
+      image: %[1]s/team/web:1.0.0
+`, host),
+	}
+}
+
+// TestImagesHelmReleases drives images list and update and workloads
+// list on HelmReleases, against the in-process registry's real tags.
+func TestImagesHelmReleases(t *testing.T) {
+	reg := registrytest.New(t)
+	for i, tag := range []string{"0.9.0", "1.0.0", "1.0.3", "1.2.0", "1.2.5", "2.0.0"} {
+		registrytest.Push(t, reg.Host(), reg.Auth(), "team/web", time.Unix(int64(i)*3600, 0), tag)
+	}
+	host := reg.Host()
+	files := helmImagesFiles(host)
+	dir := writeTree(t, files)
+	line := func(file, s string) string { return fmt.Sprintf("%s:%d", file, lineOf(t, files[file], s)) }
+	flags := func() (SourceFlags, RegistryFlags) {
+		return SourceFlags{Source: dir, Path: []string{"."}}, RegistryFlags{DockerConfig: t.TempDir(), InsecureRegistry: []string{host}}
+	}
+	ctx := context.Background()
+
+	t.Run("images list", func(t *testing.T) {
+		g, out, _ := testGlobals("text")
+		s, r := flags()
+		if err := (&ImagesListCmd{SourceFlags: s, RegistryFlags: r, Limit: 2}).Run(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("tidegate images list:\n%s", out)
+		var heads []string
+		for _, row := range tableRows(out.String()) {
+			if !strings.HasPrefix(row, "|") && !strings.HasPrefix(row, "'") {
+				heads = append(heads, row)
+			}
+		}
+		want := []string{
+			"OBJECT CONTAINER LOCATION POLICY IMAGE STATUS",
+			"HelmRelease.helm.fluxcd.io/apps/web chart-image " + line("apps/v1.yaml", `tag: "1.0.0" #`) + " semver:~1.0 " + host + "/team/web update -> 1.0.3",
+			"HelmRelease.helm.fluxcd.io/apps/web worker " + line("apps/v1.yaml", "tag: '1.0.0'") + " glob:1.2.* " + host + "/team/web update -> 1.2.5",
+			"HelmRelease.helm.fluxcd.io/apps/frozen chart-image " + line("apps/v1.yaml", "# frozen") + " glob:* " + host + "/team/web locked: the workload is locked or ignored (fluxcd.io/locked, fluxcd.io/ignore)",
+			"HelmRelease.helm.toolkit.fluxcd.io/apps/web2 - " + line("apps/v2.yaml", "repository:") + " flux-system:web:name " + host + "/team/web up-to-date",
+			"HelmRelease.helm.toolkit.fluxcd.io/apps/web2 - " + line("apps/v2.yaml", "tag:") + " flux-system:web:tag " + host + "/team/web update -> 1.2.5",
+		}
+		if diff := cmp.Diff(want, heads); diff != "" {
+			t.Errorf("entries (-want +got):\n%s", diff)
+		}
+		for _, w := range []string{"|   1.0.3 (selected)", "'-> 1.0.0", "|   1.2.5 (selected)"} {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("output lacks %q", w)
+			}
+		}
+	})
+
+	t.Run("workloads list", func(t *testing.T) {
+		g, out, _ := testGlobals("json")
+		if err := (&WorkloadsListCmd{SourceFlags: SourceFlags{Source: dir, Path: []string{"apps"}}}).Run(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		var got []workloadRow
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		v1 := "apps/v1.yaml"
+		at := func(s string) int { return lineOf(t, files[v1], s) }
+		w := func(name string, cs ...containerRow) workloadRow {
+			return workloadRow{Workload: "apps:helmrelease/" + name, Namespace: "apps", Kind: "HelmRelease", Name: name, Containers: cs}
+		}
+		want := []workloadRow{
+			w("frozen", containerRow{Name: "chart-image", Image: host + "/team/web:1.0.0", Policy: containerPolicy{Automated: true, Locked: true, Filter: "glob:*", File: v1, Line: at("fluxcd.io/locked")}}),
+			w("manual", containerRow{Name: "sidecar", Image: host + "/team/web:1.0.0"}),
+			w("web",
+				containerRow{Name: "chart-image", Image: host + "/team/web:1.0.0", Policy: containerPolicy{Automated: true, Filter: "semver:~1.0", File: v1, Line: at(`tag: "1.0.0" #`)}},
+				containerRow{Name: "worker", Image: host + "/team/web:1.0.0", Policy: containerPolicy{Automated: true, Filter: "glob:1.2.*", File: v1, Line: at("tag: '1.0.0'")}}),
+		}
+		if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(workloadRow{})); diff != "" {
+			t.Errorf("workloads (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("images update", func(t *testing.T) {
+		g, out, _ := testGlobals("text")
+		s, r := flags()
+		if err := (&ImagesUpdateCmd{SourceFlags: s, RegistryFlags: r, DryRun: true}).Run(ctx, g); Code(err) != ExitChanges {
+			t.Fatalf("dry run: exit %d (%v), want %d", Code(err), err, ExitChanges)
+		}
+		if !strings.Contains(out.String(), "-      tag: \"1.0.0\" # the chart's own default is 0.9\n+      tag: \"1.0.3\" # the chart's own default is 0.9\n") {
+			t.Errorf("dry-run diff:\n%s", out)
+		}
+		if now := readTreeStrings(t, dir); !cmp.Equal(now, files) {
+			t.Fatalf("the dry run wrote:\n%s", cmp.Diff(files, now))
+		}
+
+		g, out, _ = testGlobals("text")
+		if err := (&ImagesUpdateCmd{SourceFlags: s, RegistryFlags: r}).Run(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		wantV1 := strings.Replace(files["apps/v1.yaml"], `tag: "1.0.0" # the`, `tag: "1.0.3" # the`, 1)
+		wantV1 = strings.Replace(wantV1, "tag: '1.0.0'", "tag: '1.2.5'", 1)
+		wantV2 := strings.Replace(files["apps/v2.yaml"], "tag: 1.0.0 #", "tag: 1.2.5 #", 1)
+		now := readTreeStrings(t, dir)
+		if diff := cmp.Diff(map[string]string{"apps/v1.yaml": wantV1, "apps/v2.yaml": wantV2, "flux/policy.yaml": files["flux/policy.yaml"]}, now); diff != "" {
+			t.Errorf("tree after update (-want +got):\n%s", diff)
+		}
+		if !strings.Contains(out.String(), "3 image references updated in 2 files") {
+			t.Errorf("output:\n%s", out)
+		}
+	})
+}
+
+func readTreeStrings(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
