@@ -181,7 +181,7 @@ func Resolve(ctx context.Context, src *Sources, opts Options) (*Plan, error) {
 			e.CurrentTag = currentTag(site)
 		} else {
 			e.Policy = site.Pattern.String()
-			e.Repository, e.CurrentTag = site.v1Image()
+			e.Repository, e.CurrentTag = site.V1Image()
 		}
 		if site.Locked {
 			e.Status, e.Reason = StatusLocked, "the workload is locked or ignored (fluxcd.io/locked, fluxcd.io/ignore)"

@@ -92,9 +92,9 @@ type Site struct {
 	TagOf string
 }
 
-// v1Image is the repository a Flux v1 Site's registry is asked about,
+// V1Image is the repository a Flux v1 Site's registry is asked about,
 // and the tag the Site holds now.
-func (s Site) v1Image() (repo, tag string) {
+func (s Site) V1Image() (repo, tag string) {
 	if s.TagOf != "" {
 		return s.TagOf, s.Value
 	}
