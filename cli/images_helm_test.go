@@ -215,3 +215,66 @@ func readTreeStrings(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
+
+// TestHostileImagesHelmRelease: a helm-operator HelmRelease whose tag
+// path leads outside spec.values. images update refuses it naming the
+// file, line and object, with and without --dry-run; nothing is
+// written, printed as a bump, or asked of the registry. workloads list
+// still lists the release, without images, and says why in the log.
+func TestHostileImagesHelmRelease(t *testing.T) {
+	reg := registrytest.New(t)
+	registrytest.Push(t, reg.Host(), reg.Auth(), "team/web", time.Unix(0, 0), "1.0.0", "1.0.1")
+	host := reg.Host()
+	files := map[string]string{"apps/bad.yaml": fmt.Sprintf(`apiVersion: helm.fluxcd.io/v1
+kind: HelmRelease
+metadata:
+  name: bad
+  namespace: apps
+  annotations:
+    fluxcd.io/automated: "true"
+    repository.fluxcd.io/app: image.repository
+    tag.fluxcd.io/app: ..metadata.annotations.secret
+spec:
+  chart: {repository: https://charts.example/, name: web, version: 1.0.0}
+  values:
+    image:
+      repository: %s/team/web
+      tag: 1.0.0
+`, host)}
+	dir := writeTree(t, files)
+	asked := len(reg.Requests())
+	ctx := context.Background()
+	for _, dryRun := range []bool{true, false} {
+		g, out, _ := testGlobals("text")
+		err := (&ImagesUpdateCmd{SourceFlags: SourceFlags{Source: dir, Path: []string{"."}},
+			RegistryFlags: RegistryFlags{DockerConfig: t.TempDir(), InsecureRegistry: []string{host}}, DryRun: dryRun}).Run(ctx, g)
+		if Code(err) != ExitFailure {
+			t.Fatalf("dry run %v: exit %d (%v), want %d", dryRun, Code(err), err, ExitFailure)
+		}
+		for _, want := range []string{"apps/bad.yaml:9: HelmRelease.helm.fluxcd.io/apps/bad: annotation tag.fluxcd.io/app", "leads outside spec.values", "nothing in the release is changed"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("dry run %v: error lacks %q: %v", dryRun, want, err)
+			}
+		}
+		if strings.Contains(out.String(), "1.0.1") {
+			t.Errorf("dry run %v: printed a bump for the refused release:\n%s", dryRun, out)
+		}
+	}
+	if now := readTreeStrings(t, dir); !cmp.Equal(now, files) {
+		t.Errorf("the refused release was written:\n%s", cmp.Diff(files, now))
+	}
+	if got := reg.Requests()[asked:]; len(got) != 0 {
+		t.Errorf("the registry was asked about a refused release: %+v", got)
+	}
+
+	g, out, errb := testGlobals("text")
+	if err := (&WorkloadsListCmd{SourceFlags: SourceFlags{Source: dir, Path: []string{"apps"}}}).Run(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"WORKLOAD CONTAINER IMAGE POLICY LOCATION", "apps:helmrelease/bad - - - -"}, tableRows(out.String())); diff != "" {
+		t.Errorf("workloads list (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(errb.String(), "leads outside spec.values") {
+		t.Errorf("the log does not say why the release has no images:\n%s", errb)
+	}
+}
