@@ -12,6 +12,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/tidegate/tidegate/images/registrytest"
 )
@@ -276,5 +281,77 @@ spec:
 	}
 	if !strings.Contains(errb.String(), "leads outside spec.values") {
 		t.Errorf("the log does not say why the release has no images:\n%s", errb)
+	}
+}
+
+// TestWorkloadsListLiveHelmRelease reads a helm-operator HelmRelease
+// from a real API server (its CRD installed for the test) and shows the
+// image its values hold there next to the one in Git.
+func TestWorkloadsListLiveHelmRelease(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	dyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "helmreleases.helm.fluxcd.io"},
+		"spec": map[string]any{
+			"group": "helm.fluxcd.io", "scope": "Namespaced",
+			"names": map[string]any{"plural": "helmreleases", "singular": "helmrelease", "kind": "HelmRelease", "listKind": "HelmReleaseList"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}}
+	if _, err := crds.Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = crds.Delete(context.Background(), "helmreleases.helm.fluxcd.io", metav1.DeleteOptions{}) })
+	hrs := dyn.Resource(schema.GroupVersionResource{Group: "helm.fluxcd.io", Version: "v1", Resource: "helmreleases"}).Namespace(ns)
+	live := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "helm.fluxcd.io/v1", "kind": "HelmRelease", "metadata": map[string]any{"name": "web"},
+		"spec": map[string]any{"values": map[string]any{"image": map[string]any{"repository": "registry.example/web", "tag": "0.9.0"}}},
+	}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err = hrs.Create(ctx, live, metav1.CreateOptions{}); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // until the CRD is established
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := writeTree(t, map[string]string{"apps/web.yaml": `apiVersion: helm.fluxcd.io/v1
+kind: HelmRelease
+metadata:
+  name: web
+  namespace: ` + ns + `
+  annotations:
+    fluxcd.io/automated: "true"
+    filter.fluxcd.io/chart-image: semver:~1.0
+spec:
+  values:
+    image:
+      repository: registry.example/web
+      tag: 1.0.0
+    worker:
+      image: registry.example/worker:2.0
+`})
+	g, out := clusterGlobals(t, "text")
+	cmd := &WorkloadsListCmd{SourceFlags: SourceFlags{Source: dir, Path: []string{"apps"}}, Live: true}
+	if err := cmd.Run(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"WORKLOAD CONTAINER IMAGE LIVE POLICY LOCATION",
+		ns + ":helmrelease/web chart-image registry.example/web:1.0.0 registry.example/web:0.9.0 automated semver:~1.0 apps/web.yaml:13",
+		ns + ":helmrelease/web worker registry.example/worker:2.0 - automated glob:* apps/web.yaml:15",
+	}
+	if diff := cmp.Diff(want, tableRows(out.String())); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
 	}
 }
