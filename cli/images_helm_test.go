@@ -134,8 +134,8 @@ func TestImagesHelmReleases(t *testing.T) {
 			"HelmRelease.helm.fluxcd.io/apps/web chart-image " + line("apps/v1.yaml", `tag: "1.0.0" #`) + " semver:~1.0 " + host + "/team/web update -> 1.0.3",
 			"HelmRelease.helm.fluxcd.io/apps/web worker " + line("apps/v1.yaml", "tag: '1.0.0'") + " glob:1.2.* " + host + "/team/web update -> 1.2.5",
 			"HelmRelease.helm.fluxcd.io/apps/frozen chart-image " + line("apps/v1.yaml", "# frozen") + " glob:* " + host + "/team/web locked: the workload is locked or ignored (fluxcd.io/locked, fluxcd.io/ignore)",
-			"HelmRelease.helm.toolkit.fluxcd.io/apps/web2 - " + line("apps/v2.yaml", "repository:") + " flux-system:web:name " + host + "/team/web up-to-date",
-			"HelmRelease.helm.toolkit.fluxcd.io/apps/web2 - " + line("apps/v2.yaml", "tag:") + " flux-system:web:tag " + host + "/team/web update -> 1.2.5",
+			"HelmRelease.helm.toolkit.fluxcd.io/apps/web2 image " + line("apps/v2.yaml", "repository:") + " flux-system:web:name " + host + "/team/web up-to-date",
+			"HelmRelease.helm.toolkit.fluxcd.io/apps/web2 image " + line("apps/v2.yaml", "tag:") + " flux-system:web:tag " + host + "/team/web update -> 1.2.5",
 		}
 		if diff := cmp.Diff(want, heads); diff != "" {
 			t.Errorf("entries (-want +got):\n%s", diff)

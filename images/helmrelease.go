@@ -456,3 +456,37 @@ func orNone(names []string) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// helmValuePaths names the mappings of a HelmRelease's spec.values by
+// their dot path (spec.values itself is chart-image, as in Flux v1), so
+// that a marker there is listed under the part of the values it sits in
+// rather than under a name key a chart's values rarely have.
+func helmValuePaths(root *yaml.Node, id object.ID) map[*yaml.Node]string {
+	if id.Kind != "HelmRelease" {
+		return nil
+	}
+	values := lookup(root, "spec", "values")
+	if values == nil || values.Kind != yaml.MappingNode {
+		return nil
+	}
+	out := map[*yaml.Node]string{values: ReleaseContainerName}
+	var walk func(n *yaml.Node, path string, depth int)
+	walk = func(n *yaml.Node, path string, depth int) {
+		if depth > 64 {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind != yaml.MappingNode {
+				continue
+			}
+			p := strings.TrimPrefix(path+"."+k.Value, ".")
+			if _, seen := out[v]; !seen {
+				out[v] = p
+				walk(v, p, depth+1)
+			}
+		}
+	}
+	walk(values, "", 0)
+	return out
+}

@@ -44,7 +44,8 @@ func updateGolden(t *testing.T, name string, opts Options) *Result {
 // v2 setter markers in spec.values (whole reference, :tag, :name) and
 // Flux v1 helm-operator images (chart-image, a key's image, registry and
 // tag beside it, and the repository/tag/registry.fluxcd.io mappings),
-// each in place, against the fixture registry's real tags.
+// each in place, against the fixture registry's real tags. Markers in
+// values are listed under the values path they sit in.
 func TestUpdateHelmReleaseGolden(t *testing.T) {
 	_, sopts := startFixture(t)
 	res := updateGolden(t, "helm", Options{Scan: sopts})
@@ -70,11 +71,11 @@ func TestUpdateHelmReleaseGolden(t *testing.T) {
 		{v1("mapped"), "full", "semver:~5.0", "registry.test/apps/podinfo", "registry.test/apps/podinfo:5.0.0", "registry.test/apps/podinfo:5.0.3", 93, StatusUpdate},
 		{v1("frozen"), "chart-image", "glob:*", "registry.test/apps/podinfo", "registry.test/apps/podinfo:5.0.0", "registry.test/apps/podinfo:5.0.0", 106, StatusLocked},
 		{"HelmRelease.flux.weave.works/apps/weave", "chart-image", "semver:~5.0", "registry.test/apps/podinfo", "5.0.0", "5.0.3", 144, StatusUpdate},
-		{v2, "", "flux-system:podinfo", "registry.test/apps/podinfo", "registry.test/apps/old-podinfo", "registry.test/apps/podinfo", 21, StatusUpdate},
-		{v2, "", "flux-system:podinfo", "registry.test/apps/podinfo", "5.0.0", "5.1.0", 22, StatusUpdate},
-		{v2, "", "flux-system:podinfo", "registry.test/apps/podinfo", "registry.test/apps/podinfo:5.0.3", "registry.test/apps/podinfo:5.1.0", 25, StatusUpdate},
-		{v2, "", "flux-system:podinfo", "registry.test/apps/podinfo", "registry.test/apps/podinfo", "registry.test/apps/podinfo", 28, StatusUpToDate},
-		{v2, "", "flux-system:podinfo", "registry.test/apps/podinfo", "5.1.0", "5.1.0", 29, StatusUpToDate},
+		{v2, "image", "flux-system:podinfo", "registry.test/apps/podinfo", "registry.test/apps/old-podinfo", "registry.test/apps/podinfo", 21, StatusUpdate},
+		{v2, "image", "flux-system:podinfo", "registry.test/apps/podinfo", "5.0.0", "5.1.0", 22, StatusUpdate},
+		{v2, "sidecar", "flux-system:podinfo", "registry.test/apps/podinfo", "registry.test/apps/podinfo:5.0.3", "registry.test/apps/podinfo:5.1.0", 25, StatusUpdate},
+		{v2, "current.image", "flux-system:podinfo", "registry.test/apps/podinfo", "registry.test/apps/podinfo", "registry.test/apps/podinfo", 28, StatusUpToDate},
+		{v2, "current.image", "flux-system:podinfo", "registry.test/apps/podinfo", "5.1.0", "5.1.0", 29, StatusUpToDate},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
@@ -180,7 +181,36 @@ func TestHelmReleaseFilterNamesNoImage(t *testing.T) {
 	for _, c := range plan.Changes {
 		got = append(got, c.Container+" "+c.Policy+" "+c.New)
 	}
-	if diff := cmp.Diff([]string{"chart-image glob:* registry.test/apps/legacy:4.0.0", " flux-system:podinfo registry.test/apps/podinfo:5.1.0"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"chart-image glob:* registry.test/apps/legacy:4.0.0", "side flux-system:podinfo registry.test/apps/podinfo:5.1.0"}, got); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+}
+
+// TestHelmReleaseMarkerNames: a marker in a helm-operator HelmRelease's
+// values is listed under the name Flux v1 gives that image, so
+// workloads list joins it to the same container; elsewhere in values, under
+// its values path.
+func TestHelmReleaseMarkerNames(t *testing.T) {
+	src, err := loadString(t, `apiVersion: helm.fluxcd.io/v1
+kind: HelmRelease
+metadata: {name: r, namespace: apps}
+spec:
+  values:
+    image:
+      repository: registry.test/apps/podinfo
+      tag: 5.0.0 # {"$imagepolicy": "flux-system:podinfo:tag"}
+    extra:
+      deep:
+        ref: registry.test/apps/podinfo:5.0.0 # {"$imagepolicy": "flux-system:podinfo"}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range src.Sites {
+		got = append(got, s.Container)
+	}
+	if diff := cmp.Diff([]string{"chart-image", "extra.deep"}, got); diff != "" {
+		t.Errorf("containers (-want +got):\n%s", diff)
 	}
 }

@@ -272,6 +272,9 @@ type v1State struct {
 	locked bool
 	// handled holds the scalars the v1 automation already owns.
 	handled map[*yaml.Node]bool
+	// names are the Flux v1 names of a helm-operator HelmRelease's image
+	// scalars, so a marker on one is listed under the same name.
+	names map[*yaml.Node]string
 }
 
 var v1Prefixes = []string{"fluxcd.io/", "flux.weave.works/"}
@@ -285,6 +288,14 @@ func (s *Sources) parseV1(file string, root *yaml.Node, id object.ID) (v1State, 
 	}
 	annotations := readAnnotations(root)
 	ann, annLine := annotations.value, annotations.line
+	if release {
+		// Errors are reported below when the release is automated.
+		imgs, _ := chartImages(lookup(root, "spec", "values"), annotations)
+		st.names = map[*yaml.Node]string{}
+		for _, img := range imgs {
+			st.names[img.value] = img.name
+		}
+	}
 	at := func(name string) (string, int) {
 		for _, p := range v1Prefixes {
 			if v, ok := ann[p+name]; ok {
@@ -375,13 +386,19 @@ func (s *Sources) findMarkers(file string, root *yaml.Node, id object.ID, v1 v1S
 		if v1.handled[val] {
 			return
 		}
+		if name, ok := v1.names[val]; ok {
+			container = name
+		}
 		s.Sites = append(s.Sites, Site{File: file, Line: val.Line, Column: val.Column, Object: id, Container: container,
 			Value: val.Value, Style: val.Style, Marker: &m, Locked: v1.locked})
 	}
+	valuePaths := helmValuePaths(root, id)
 	visit = func(n *yaml.Node, container string) {
 		switch n.Kind {
 		case yaml.MappingNode:
-			if name := lookup(n, "name"); name != nil && name.Kind == yaml.ScalarNode {
+			if p, ok := valuePaths[n]; ok {
+				container = p
+			} else if name := lookup(n, "name"); name != nil && name.Kind == yaml.ScalarNode {
 				container = name.Value
 			}
 			for i := 0; i+1 < len(n.Content); i += 2 {
