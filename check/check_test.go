@@ -189,6 +189,18 @@ spec:
 	dir := writeTree(t, map[string]string{
 		"up.yaml":   policy("up", reg.Host()+"/team/app"),
 		"down.yaml": policy("down", closed+"/team/app"),
+		// A helm-operator HelmRelease keeping the tag apart: the
+		// registry asked is the repository's, not the tag's.
+		"release.yaml": `apiVersion: helm.fluxcd.io/v1
+kind: HelmRelease
+metadata:
+  name: r
+  namespace: apps
+  annotations: {fluxcd.io/automated: "true"}
+spec:
+  values:
+    image: {repository: ` + reg.Host() + `/team/app, tag: 1.0.0}
+`,
 		"orphan.yaml": `apiVersion: image.toolkit.fluxcd.io/v1beta2
 kind: ImagePolicy
 metadata: {name: orphan, namespace: flux-system}
@@ -202,7 +214,7 @@ spec:
 	out := text(t, rs)
 	t.Logf("\n%s", out)
 	for _, want := range []string{
-		"✔ registry: " + reg.Host() + "/team/app: 2 tags (for ImagePolicy flux-system:up)",
+		"✔ registry: " + reg.Host() + "/team/app: 2 tags (for ImagePolicy flux-system:up, HelmRelease.helm.fluxcd.io/apps/r (Flux v1 automation))",
 		"✗ registry: " + closed + "/team/app (for ImagePolicy flux-system:down): ",
 		"✗ registry: ImagePolicy flux-system:orphan (orphan.yaml:1) refers to ImageRepository flux-system:nowhere",
 	} {

@@ -96,7 +96,7 @@ func registryTargets(src *images.Sources) (targets map[registryKey]scan.Target, 
 		if site.Pattern == nil || site.Locked {
 			continue
 		}
-		repo := repository(site.Value)
+		repo, _ := site.V1Image()
 		use(registryKey{repo: repo}, scan.Target{Repository: repo}, site.Object.String()+" (Flux v1 automation)")
 	}
 	return targets, users, problems
@@ -159,16 +159,6 @@ func lookup(m map[string]*images.ImageRepository, key string) (*images.ImageRepo
 // policyName prints "namespace:name" keys, which are ":name" when the
 // file sets no namespace.
 func policyName(key string) string { return strings.TrimPrefix(key, ":") }
-
-// repository strips the tag and digest from an image reference as
-// written, without normalising it ("nginx" stays "nginx").
-func repository(ref string) string {
-	repo, _, _ := strings.Cut(ref, "@")
-	if colon := strings.LastIndex(repo, ":"); colon > strings.LastIndex(repo, "/") {
-		repo = repo[:colon]
-	}
-	return repo
-}
 
 func dedupe(ss []string) []string {
 	var out []string

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/tidegate/tidegate/desired"
+	"github.com/tidegate/tidegate/images"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/render"
 )
@@ -124,6 +125,10 @@ var workloadKinds = map[schema.GroupKind]workloadKind{
 	{Group: "batch", Kind: "Job"}:        {"v1", "jobs"},
 	{Group: "batch", Kind: "CronJob"}:    {"v1", "cronjobs"},
 	{Group: "", Kind: "Pod"}:             {"v1", "pods"},
+	// Flux v1 automated helm-operator HelmReleases like workloads; their
+	// images are in spec.values (images.HelmReleaseImages).
+	{Group: "helm.fluxcd.io", Kind: "HelmRelease"}:   {"v1", "helmreleases"},
+	{Group: "flux.weave.works", Kind: "HelmRelease"}: {"v1beta1", "helmreleases"},
 }
 
 // Run renders, joins the repository's policies and prints the listing.
@@ -202,8 +207,13 @@ func workloadName(ns, kind, name string) string {
 	return ns + ":" + strings.ToLower(kind) + "/" + name
 }
 
-// containersOf lists init containers, then containers, in spec order.
+// containersOf lists init containers, then containers, in spec order;
+// for a helm-operator HelmRelease, the images of its values under the
+// names Flux v1 gave them.
 func containersOf(obj map[string]any, kind string) []containerRow {
+	if kind == "HelmRelease" {
+		return releaseContainers(obj)
+	}
 	podSpec, _ := object.PodSpecPath(kind)
 	out := []containerRow{}
 	for _, list := range []string{"initContainers", "containers"} {
@@ -214,6 +224,21 @@ func containersOf(obj map[string]any, kind string) []containerRow {
 			image, _ := m["image"].(string)
 			out = append(out, containerRow{Name: name, Init: list == "initContainers", Image: image})
 		}
+	}
+	return out
+}
+
+// releaseContainers lists a HelmRelease's images. A release whose
+// mapping annotations cannot be read lists none here; images list and
+// update say what is wrong with it.
+func releaseContainers(obj map[string]any) []containerRow {
+	out := []containerRow{}
+	imgs, err := images.HelmReleaseImages(obj)
+	if err != nil {
+		return out
+	}
+	for _, img := range imgs {
+		out = append(out, containerRow{Name: img.Name, Image: img.Image})
 	}
 	return out
 }

@@ -25,6 +25,15 @@
 // hides it from automation. The older flux.weave.works/ prefix is read
 // too.
 //
+// HelmReleases carry images in spec.values. Setter markers there work as
+// in any manifest (a Flux v2 HelmRelease's values are YAML like the
+// rest). A Flux v1 helm-operator HelmRelease (helm.fluxcd.io/v1) takes
+// the same annotations as a Deployment, its images found in its values
+// under the names Flux v1 gave them (chart-image, a key of spec.values,
+// or an alias of repository.fluxcd.io/<alias>, see helmrelease.go).
+// Charts are never fetched here: an image only a chart's templates name
+// is not automated.
+//
 // The work is split so that each step's result is data: Load parses the
 // tree into Sources (pure, no network), Resolve asks the registries and
 // applies the policies (Plan), and Rewrite edits only the bytes of the

@@ -108,8 +108,12 @@ type Change struct {
 	Container string    `json:"container,omitempty"`
 	Marker    string    `json:"marker,omitempty"`
 	Policy    string    `json:"policy"`
-	Old       string    `json:"old"`
-	New       string    `json:"new"`
+	// Repository is the image repository scanned: the only place that
+	// names it when the value is a tag alone (a :tag marker, a Helm
+	// values tag field).
+	Repository string `json:"repository,omitempty"`
+	Old        string `json:"old"`
+	New        string `json:"new"`
 }
 
 // MarshalJSON prints the object as Kind/namespace/name.
@@ -181,7 +185,7 @@ func Resolve(ctx context.Context, src *Sources, opts Options) (*Plan, error) {
 			e.CurrentTag = currentTag(site)
 		} else {
 			e.Policy = site.Pattern.String()
-			e.Repository, e.CurrentTag, _ = SplitImage(site.Value)
+			e.Repository, e.CurrentTag = site.V1Image()
 		}
 		if site.Locked {
 			e.Status, e.Reason = StatusLocked, "the workload is locked or ignored (fluxcd.io/locked, fluxcd.io/ignore)"
@@ -352,7 +356,7 @@ func Resolve(ctx context.Context, src *Sources, opts Options) (*Plan, error) {
 			if e.New != e.Current {
 				e.Status = StatusUpdate
 				plan.Changes = append(plan.Changes, Change{File: e.File, Line: e.Line, Object: e.Object, Container: e.Container,
-					Marker: e.Marker, Policy: e.Policy, Old: e.Current, New: e.New})
+					Marker: e.Marker, Policy: e.Policy, Repository: e.Repository, Old: e.Current, New: e.New})
 			}
 		}
 		if e.Status == StatusError {
@@ -364,6 +368,9 @@ func Resolve(ctx context.Context, src *Sources, opts Options) (*Plan, error) {
 
 func newValue(site Site, pol *ImagePolicy, ir *ImageRepository, e *Entry) string {
 	if site.Marker == nil {
+		if site.TagOf != "" {
+			return e.Latest
+		}
 		repo, _, _ := SplitImage(site.Value)
 		return repo + ":" + e.Latest
 	}

@@ -82,10 +82,32 @@ type Site struct {
 	Pattern *policy.Pattern
 	// Locked workloads (fluxcd.io/locked) are reported but never changed.
 	Locked bool
+	// Registry is set when a Flux v1 HelmRelease keeps the image's
+	// registry in a field of its own: it goes before the repository in
+	// Value, which holds the rest of the reference.
+	Registry string
+	// TagOf is set when a Flux v1 HelmRelease keeps the tag in a field
+	// of its own: Value is the tag alone, TagOf the repository it
+	// belongs to.
+	TagOf string
 }
 
-// Workload is what a Deployment, StatefulSet, DaemonSet, CronJob or Job
-// declares with Flux v1 annotations (fluxcd.io/ or flux.weave.works/).
+// V1Image is the repository a Flux v1 Site's registry is asked about,
+// and the tag the Site holds now.
+func (s Site) V1Image() (repo, tag string) {
+	if s.TagOf != "" {
+		return s.TagOf, s.Value
+	}
+	repo, tag, _ = SplitImage(s.Value)
+	if s.Registry != "" {
+		repo = s.Registry + "/" + repo
+	}
+	return repo, tag
+}
+
+// Workload is what a Deployment, StatefulSet, DaemonSet, CronJob, Job or
+// helm-operator HelmRelease declares with Flux v1 annotations (fluxcd.io/
+// or flux.weave.works/).
 type Workload struct {
 	File   string
 	Object object.ID
@@ -250,6 +272,9 @@ type v1State struct {
 	locked bool
 	// handled holds the scalars the v1 automation already owns.
 	handled map[*yaml.Node]bool
+	// names are the Flux v1 names of a helm-operator HelmRelease's image
+	// scalars, so a marker on one is listed under the same name.
+	names map[*yaml.Node]string
 }
 
 var v1Prefixes = []string{"fluxcd.io/", "flux.weave.works/"}
@@ -257,15 +282,18 @@ var v1Prefixes = []string{"fluxcd.io/", "flux.weave.works/"}
 func (s *Sources) parseV1(file string, root *yaml.Node, id object.ID) (v1State, error) {
 	st := v1State{handled: map[*yaml.Node]bool{}}
 	podPath, ok := v1PodSpec(id.Kind)
-	if !ok {
+	release := helmOperatorRelease(id)
+	if !ok && !release {
 		return st, nil
 	}
-	ann := map[string]string{}
-	annLine := map[string]int{}
-	if m := lookup(root, "metadata", "annotations"); m != nil && m.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			ann[m.Content[i].Value] = m.Content[i+1].Value
-			annLine[m.Content[i].Value] = m.Content[i].Line
+	annotations := readAnnotations(root)
+	ann, annLine := annotations.value, annotations.line
+	if release {
+		// Errors are reported below when the release is automated.
+		imgs, _ := chartImages(lookup(root, "spec", "values"), annotations)
+		st.names = map[*yaml.Node]string{}
+		for _, img := range imgs {
+			st.names[img.value] = img.name
 		}
 	}
 	at := func(name string) (string, int) {
@@ -298,6 +326,9 @@ func (s *Sources) parseV1(file string, root *yaml.Node, id object.ID) (v1State, 
 	if !w.Automated {
 		return st, nil
 	}
+	if release {
+		return st, s.releaseSites(file, root, id, annotations, &st)
+	}
 	var errs []error
 	for _, list := range []string{"initContainers", "containers"} {
 		for _, c := range seq(root, append(slices.Clone(podPath), list)...) {
@@ -309,16 +340,9 @@ func (s *Sources) parseV1(file string, root *yaml.Node, id object.ID) (v1State, 
 			if _, err := marker.Parse(img.LineComment); !errors.Is(err, marker.ErrNoMarker) {
 				continue // a setter marker takes precedence
 			}
-			var raw string
-			line := root.Line
-			for _, k := range []string{"fluxcd.io/tag." + cname, "flux.weave.works/tag." + cname, "filter.fluxcd.io/" + cname, "filter.flux.weave.works/" + cname} {
-				if v, ok := ann[k]; ok {
-					raw, line = v, annLine[k]
-					break
-				}
-			}
-			if raw == "" {
-				raw = "glob:*"
+			raw, line, _ := v1Filter(annotations, cname)
+			if line == 0 {
+				line = root.Line
 			}
 			pat, err := policy.ParsePattern(raw)
 			if err != nil {
@@ -331,6 +355,17 @@ func (s *Sources) parseV1(file string, root *yaml.Node, id object.ID) (v1State, 
 		}
 	}
 	return st, errors.Join(errs...)
+}
+
+// v1Filter is the Flux v1 tag filter of a container, "glob:*" when the
+// annotations give none, with the line and key of the annotation.
+func v1Filter(a annotations, container string) (raw string, line int, key string) {
+	for _, k := range []string{"fluxcd.io/tag." + container, "flux.weave.works/tag." + container, "filter.fluxcd.io/" + container, "filter.flux.weave.works/" + container} {
+		if v, ok := a.value[k]; ok && v != "" {
+			return v, a.line[k], k
+		}
+	}
+	return "glob:*", 0, ""
 }
 
 // findMarkers visits every scalar of the document and records those with
@@ -351,13 +386,19 @@ func (s *Sources) findMarkers(file string, root *yaml.Node, id object.ID, v1 v1S
 		if v1.handled[val] {
 			return
 		}
+		if name, ok := v1.names[val]; ok {
+			container = name
+		}
 		s.Sites = append(s.Sites, Site{File: file, Line: val.Line, Column: val.Column, Object: id, Container: container,
 			Value: val.Value, Style: val.Style, Marker: &m, Locked: v1.locked})
 	}
+	valuePaths := helmValuePaths(root, id)
 	visit = func(n *yaml.Node, container string) {
 		switch n.Kind {
 		case yaml.MappingNode:
-			if name := lookup(n, "name"); name != nil && name.Kind == yaml.ScalarNode {
+			if p, ok := valuePaths[n]; ok {
+				container = p
+			} else if name := lookup(n, "name"); name != nil && name.Kind == yaml.ScalarNode {
 				container = name.Value
 			}
 			for i := 0; i+1 < len(n.Content); i += 2 {

@@ -322,7 +322,7 @@ spec:
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []Change{{File: "all.yaml", Line: 26, Marker: "ns:podinfo", Policy: "ns:podinfo", Old: "registry.test/apps/podinfo:5.0.0", New: "registry.test/apps/podinfo:5.1.0"}}
+			want := []Change{{File: "all.yaml", Line: 26, Marker: "ns:podinfo", Policy: "ns:podinfo", Repository: "registry.test/apps/podinfo", Old: "registry.test/apps/podinfo:5.0.0", New: "registry.test/apps/podinfo:5.1.0"}}
 			if diff := cmp.Diff(want, plan.Changes, cmpopts.IgnoreFields(Change{}, "Object")); diff != "" {
 				t.Errorf("changes (-want +got):\n%s", diff)
 			}

@@ -146,6 +146,9 @@ func newData(g group, base string) Data {
 	for _, c := range g.changes {
 		img, oldTag := splitRef(c.Old)
 		_, newTag := splitRef(c.New)
+		if img == "" {
+			img = c.Repository // a bare tag: the value does not name it
+		}
 		c.File, c.Policy, c.Marker, c.Container = markdown.Line(c.File), markdown.Line(c.Policy), markdown.Line(c.Marker), markdown.Line(c.Container)
 		c.Old, c.New = markdown.Line(c.Old), markdown.Line(c.New)
 		d.Bumps = append(d.Bumps, Bump{Change: c, Image: markdown.Line(img), OldTag: markdown.Line(oldTag), NewTag: markdown.Line(newTag)})

@@ -206,3 +206,23 @@ func TestBranchSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestBareTagBump: a change whose value is a tag alone (a :tag marker,
+// a Helm values tag field) takes its image from the change's repository,
+// so the pull request names what is bumped.
+func TestBareTagBump(t *testing.T) {
+	hr := object.ID{Group: "helm.fluxcd.io", Kind: "HelmRelease", Namespace: "apps", Name: "web"}
+	g := group{policies: []string{hr.String()}, changes: []images.Change{
+		{File: "apps/web.yaml", Line: 14, Object: hr, Container: "chart-image", Policy: "semver:~1.0", Repository: "reg.example/acme/web", Old: "1.0.0", New: "1.0.3"},
+		{File: "apps/web.yaml", Line: 20, Object: hr, Container: "worker", Policy: "glob:*", Old: "2.0", New: "2.1"},
+	}}
+	d := newData(g, "main")
+	var got []string
+	for _, b := range d.Bumps {
+		got = append(got, b.Image+" "+b.Short())
+	}
+	want := []string{"reg.example/acme/web web:1.0.0 → 1.0.3", " *:2.0 → 2.1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bumps (-want +got):\n%s", diff)
+	}
+}
