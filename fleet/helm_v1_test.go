@@ -115,6 +115,14 @@ func TestFleetHelmOperatorRelease(t *testing.T) {
 		t.Errorf("skip reason %q", why)
 	}
 
+	// The second run is an upgrade (the release's objects are in the
+	// inventory): the chart's .Release.IsInstall turns false.
+	if rep, err = run(t, o); err != nil {
+		t.Fatalf("upgrade run: %v", err)
+	}
+	if a := actions(rep)[". ConfigMap/"+ns+"/"+name+"-greeting"]; a != reconcile.Configured || configMapOf(t, ns, name+"-greeting").Data["install"] != "false" {
+		t.Errorf("upgrade run: %q, want configured with install false (all: %v)", a, actions(rep))
+	}
 	if rep, err = run(t, o); err != nil || rep.Changed() {
 		t.Fatalf("no-op run: %v, changed %v", err, actions(rep))
 	}
@@ -218,6 +226,11 @@ func TestFleetHelmOperatorReleaseFromGit(t *testing.T) {
 	}
 	if a := actions(rep)[". ConfigMap/"+target+"/"+name+"-greeting"]; a != reconcile.Created {
 		t.Errorf("the root unit's chart object: %q (all: %v)", a, actions(rep))
+	}
+	// Run two upgrades the release (IsInstall turns false), run three
+	// writes nothing.
+	if _, err = run(t, o); err != nil {
+		t.Fatalf("upgrade run: %v", err)
 	}
 	if rep, err = run(t, o); err != nil || rep.Changed() {
 		t.Errorf("no-op run: %v, changed %v", err, actions(rep))
