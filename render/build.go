@@ -87,7 +87,11 @@ func (r *renderer) buildUnit(dir, rel string, spec buildSpec) ([]rendered, error
 			p = o.ConfiguredIn
 		}
 		if p != "" {
-			files[i] = r.rel(filepath.Join(dir, filepath.FromSlash(p)))
+			abs := filepath.Join(dir, filepath.FromSlash(p))
+			files[i] = r.rel(abs)
+			if k, ok := r.helmOrigins[abs]; ok {
+				files[i] = k // a chart's objects: the kustomization inflating it
+			}
 		}
 	}
 	if !spec.keepOrigin {

@@ -24,7 +24,7 @@ func FuzzKustomizationChecks(f *testing.F) {
 			}
 			return
 		}
-		if err := kustomizationChecks("k/kustomization.yaml", k); err != nil {
+		if err := kustomizationChecks("k/kustomization.yaml", k, false); err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
 				if !strings.HasPrefix(line, "k/kustomization.yaml: ") {
 					t.Errorf("error line does not start with the file name: %q", line)
