@@ -228,6 +228,7 @@ type renderer struct {
 	children   map[string][]string
 	namespaces map[string]string
 	buildRoot  string
+	helmErrs   []error
 }
 
 // rel names a path inside the root in errors: repository-relative.
@@ -346,7 +347,11 @@ func (r *renderer) run(dir string) (m resmap.ResMap, err error) {
 	// (helm.go).
 	opts.PluginConfig = types.DisabledPluginConfig()
 	fs := &repoFS{FileSystem: filesys.MakeFsOnDisk(), r: r}
+	r.helmErrs = nil
 	resMap, err := krusty.MakeKustomizer(opts).Run(fs, dir)
+	if len(r.helmErrs) > 0 {
+		return nil, errors.Join(r.helmErrs...)
+	}
 	if err != nil {
 		return nil, r.clean(err)
 	}
@@ -416,7 +421,13 @@ func (f *repoFS) ReadFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.r.withHelmCharts(abs, data)
+	data, err = f.r.withHelmCharts(abs, data)
+	if err != nil {
+		// krusty takes a kustomization it cannot read for a missing
+		// one and drops the error; run reports it instead.
+		f.r.helmErrs = append(f.r.helmErrs, err)
+	}
+	return data, err
 }
 
 func (f *repoFS) readFile(path string) ([]byte, error) {
