@@ -132,13 +132,17 @@ func helmChecks(file string, k *types.Kustomization) []error {
 				refuse(f+".repo", "%q holds credentials: tidegate fetches helmCharts from public repositories only; remove them", redactURL(c.Repo))
 			}
 		}
-		if isRemote(c.ValuesFile) {
-			errs = append(errs, &RemoteError{File: file, Field: f + ".valuesFile", Entry: c.ValuesFile, Why: whyURL, Fix: fixFile})
-		}
-		for j, p := range c.AdditionalValuesFiles {
-			if isRemote(p) {
-				errs = append(errs, &RemoteError{File: file, Field: fmt.Sprintf("%s.additionalValuesFiles[%d]", f, j), Entry: p, Why: whyURL, Fix: fixFile})
+		paths := func(field, p string) {
+			switch {
+			case isRemote(p):
+				errs = append(errs, &RemoteError{File: file, Field: field, Entry: p, Why: whyURL, Fix: fixFile})
+			case filepath.IsAbs(p):
+				refuse(field, "%q is absolute: give a path relative to the kustomization, inside the repository", p)
 			}
+		}
+		paths(f+".valuesFile", c.ValuesFile)
+		for j, p := range c.AdditionalValuesFiles {
+			paths(fmt.Sprintf("%s.additionalValuesFiles[%d]", f, j), p)
 		}
 	}
 	return errs
@@ -149,9 +153,7 @@ func redactURL(raw string) string {
 	if err != nil {
 		return "(an unparsable URL)"
 	}
-	if u.User != nil {
-		u.User = url.User("***")
-	}
+	u.User = nil
 	return u.String()
 }
 
