@@ -245,9 +245,9 @@ helmCharts:
 					t.Error("a hook rendered with skipHooks")
 				}
 			}},
-		{name: "a base's chart takes the overlay's namespace; nameTemplate", path: "overlay",
+		{name: "a base's chart takes the overlay's namespace; nameTemplate; origin annotations", path: "overlay",
 			files: map[string]string{
-				"overlay/kustomization.yaml": "namespace: ov\nresources: [../base]\ncommonLabels:\n  env: prod\n",
+				"overlay/kustomization.yaml": "namespace: ov\nresources: [../base]\ncommonLabels:\n  env: prod\nbuildMetadata: [originAnnotations]\n",
 				"base/kustomization.yaml": `helmCharts:
 - name: app
   nameTemplate: '{{ printf "%s-%s" "tpl" "rel" }}'
@@ -263,6 +263,9 @@ helmGlobals:
 				}
 				if cm.GetLabels()["env"] != "prod" {
 					t.Errorf("the overlay's labels did not reach the chart's objects: %v", cm.GetLabels())
+				}
+				if o := cm.GetAnnotations()["config.kubernetes.io/origin"]; !strings.Contains(o, "configuredIn: ../base/kustomization.yaml") || !strings.Contains(o, "HelmChartInflationGenerator") {
+					t.Errorf("origin annotation = %q, want kustomize's generator origin", o)
 				}
 			}},
 	}

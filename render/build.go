@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"slices"
 
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -91,6 +93,17 @@ func (r *renderer) buildUnit(dir, rel string, spec buildSpec) ([]rendered, error
 			files[i] = r.rel(abs)
 			if k, ok := r.helmOrigins[abs]; ok {
 				files[i] = k // a chart's objects: the kustomization inflating it
+				if spec.keepOrigin {
+					// What kustomize writes for its generator, not the
+					// file render served the objects under.
+					err := res.SetOrigin(&resource.Origin{
+						ConfiguredIn: filepath.Join(filepath.Dir(p), filepath.Base(k)),
+						ConfiguredBy: kyaml.ResourceIdentifier{TypeMeta: kyaml.TypeMeta{APIVersion: builtinVersion, Kind: "HelmChartInflationGenerator"}},
+					})
+					if err != nil {
+						return nil, err
+					}
+				}
 			}
 		}
 	}
