@@ -3,6 +3,7 @@ package inflate_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/tidegate/tidegate/charts/chartstest"
 	"github.com/tidegate/tidegate/images/registrytest"
 	"github.com/tidegate/tidegate/inflate"
+	"github.com/tidegate/tidegate/internal/sopstest"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/render"
 )
@@ -377,5 +379,72 @@ func TestFetchedFromOCIRegistry(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("the OCI chart renders otherwise than the vendored one (-vendored +oci):\n%s", diff)
+	}
+}
+
+// TestFluxUnitAndSOPSValues renders a kustomization with helmCharts as a
+// Flux Kustomization builds it: targetNamespace becomes the chart's
+// namespace, postBuild substitutes in the chart's output, and a
+// SOPS-encrypted valuesFile is decrypted as every repository file is,
+// the objects holding its values masked.
+func TestFluxUnitAndSOPSValues(t *testing.T) {
+	id := sopstest.NewAgeKey(t)
+	const secret = "s3cr3t-greeting-77"
+	enc := sopstest.EncryptYAML(t, id.Recipient().String(), []byte("greeting: "+secret+"\n"))
+	root := tree(t, map[string]string{
+		"app/kustomization.yaml": "helmCharts:\n- name: app\n  releaseName: rel\n  kubeVersion: v1.34.1\n  valuesFile: secret.values.yaml\n  valuesInline:\n    image:\n      tag: ${tag}\n",
+		"app/secret.values.yaml": string(enc),
+	}, "app/charts/app")
+	objs, err := render.Decode("ks.yaml", []byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app\n  namespace: flux-system\nspec:\n  path: ./app\n  targetNamespace: tn\n  postBuild:\n    substitute:\n      tag: \"9.9\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decrypted []string
+	res, err := render.Render(context.Background(), root, []string{"app"}, render.Options{
+		Helm: inflater(), Keys: render.Keys{Age: []string{id.String()}},
+		Flux:      &render.Flux{Kustomization: objs[0]},
+		Decrypted: func(file string, err error) { decrypted = append(decrypted, file) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm, dep *unstructured.Unstructured
+	for _, o := range res.Objects {
+		switch {
+		case o.GetKind() == "ConfigMap" && o.GetName() == "rel-app":
+			cm = o
+		case o.GetKind() == "Deployment":
+			dep = o
+		}
+	}
+	if cm == nil || dep == nil {
+		t.Fatalf("no ConfigMap rel-app or Deployment in %d objects", len(res.Objects))
+	}
+	if g, _, _ := unstructured.NestedString(cm.Object, "data", "greeting"); g != secret {
+		t.Errorf("greeting = %q, want the encrypted file's value", g)
+	}
+	if diff := cmp.Diff([]string{"app/secret.values.yaml"}, decrypted); diff != "" {
+		t.Errorf("files decrypted (-want +got):\n%s", diff)
+	}
+	if !res.Origins[object.FromUnstructured(cm)].Decrypted {
+		t.Error("the object holding the decrypted value is not marked Decrypted, so diffs would show it")
+	}
+	masked := cm.DeepCopy()
+	res.Mask(masked, nil)
+	if g, _, _ := unstructured.NestedString(masked.Object, "data", "greeting"); g == secret {
+		t.Error("Mask left the decrypted value")
+	}
+	img, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	if !strings.Contains(strings.TrimSpace(fmt.Sprint(img)), "ghcr.io/example/app:9.9") {
+		t.Errorf("postBuild did not substitute in the chart's output: %v", img)
+	}
+	if ns := dep.GetNamespace(); ns != "" && ns != "tn" {
+		t.Errorf("Deployment namespace = %q", ns)
+	}
+	if ann, _, _ := unstructured.NestedString(dep.Object, "spec", "template", "metadata", "annotations", "kube-version"); ann != "v1.34.1" {
+		t.Errorf("kube-version = %q", ann)
+	}
+	if release, _, _ := unstructured.NestedString(dep.Object, "metadata", "labels", "app.kubernetes.io/instance"); release != "" && release != "rel" {
+		t.Errorf("instance label = %q", release)
 	}
 }

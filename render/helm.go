@@ -202,6 +202,7 @@ func (r *renderer) withHelmCharts(abs string, data []byte) ([]byte, error) {
 				c.Namespace = inherited
 			}
 		}
+		count := r.dec.count
 		objs, err := r.inflate(dir, globals, c)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", file, fields[i], err))
@@ -218,6 +219,9 @@ func (r *renderer) withHelmCharts(abs string, data []byte) ([]byte, error) {
 		}
 		r.virtual[name] = stream
 		r.helmOrigins[name] = file
+		// Values from a SOPS file may land anywhere in the chart's
+		// objects, templated or encoded: every one is masked.
+		r.helmDecrypted[name] = r.dec.count > count
 		k.Resources = append(k.Resources, k.Bases...)
 		k.Bases = nil
 		k.Resources = append(k.Resources, "./"+filepath.Base(name))

@@ -135,7 +135,7 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 	lim := opts.limits()
 	lim.budget = &aliasBudget{byFile: map[string]int64{}}
 	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim, helm: opts.Helm,
-		helmOrigins: map[string]string{}, children: map[string][]string{}, namespaces: map[string]string{}}
+		helmOrigins: map[string]string{}, helmDecrypted: map[string]bool{}, children: map[string][]string{}, namespaces: map[string]string{}}
 	if err := r.loadIgnores(opts.Ignore); err != nil {
 		return nil, err
 	}
@@ -218,9 +218,11 @@ type renderer struct {
 
 	// helm inflates helmCharts (helm.go); helmOrigins maps each file a
 	// chart's objects are served under to the kustomization that
-	// lists the chart (repository-relative).
-	helm        HelmInflater
-	helmOrigins map[string]string
+	// lists the chart (repository-relative), helmDecrypted says
+	// whether its values came from a SOPS file.
+	helm          HelmInflater
+	helmOrigins   map[string]string
+	helmDecrypted map[string]bool
 	// children are, per kustomization directory, the directories
 	// krusty builds from it, and namespaces its namespace field: the
 	// namespace kustomize hands down to the charts below. buildRoot is
