@@ -188,19 +188,21 @@ func (r *renderer) withHelmCharts(abs string, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	inherited, err := r.inheritedNamespace(dir, file)
+	// kustomize's order: the entry's namespace, the kustomization's,
+	// the one handed down from above.
+	inherited, nsErr := r.inheritedNamespace(dir, file)
 	var errs []error
+	var served []string
 	for i, c := range charts {
-		if c.Namespace == "" {
-			if k.Namespace != "" {
-				c.Namespace = k.Namespace
-			} else {
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", fields[i], err))
-					continue
-				}
-				c.Namespace = inherited
-			}
+		switch {
+		case c.Namespace != "":
+		case k.Namespace != "":
+			c.Namespace = k.Namespace
+		case nsErr != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", fields[i], nsErr))
+			continue
+		default:
+			c.Namespace = inherited
 		}
 		count := r.dec.count
 		objs, err := r.inflate(dir, globals, c)
@@ -222,13 +224,14 @@ func (r *renderer) withHelmCharts(abs string, data []byte) ([]byte, error) {
 		// Values from a SOPS file may land anywhere in the chart's
 		// objects, templated or encoded: every one is masked.
 		r.helmDecrypted[name] = r.dec.count > count
-		k.Resources = append(k.Resources, k.Bases...)
-		k.Bases = nil
-		k.Resources = append(k.Resources, "./"+filepath.Base(name))
+		served = append(served, "./"+filepath.Base(name))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	// After bases, as kustomize's generators come after them.
+	k.Resources = append(append(k.Resources, k.Bases...), served...)
+	k.Bases = nil
 	k.HelmCharts, k.HelmGlobals, k.HelmChartInflationGenerator = nil, nil, nil
 	return yaml.Marshal(k)
 }
