@@ -30,6 +30,12 @@ import (
 // leaves them alone, as it does for helm's), and the kustomization is
 // served without its helm fields: the checkout is never written, and
 // krusty itself still has Helm off.
+//
+// The inflation runs as krusty reads the kustomization, under the
+// process-wide krusty lock (render.go): a chart fetched then holds up
+// other units' builds for its download, bounded by the fetcher's
+// timeouts. Done before krusty instead, it could not know the
+// namespace kustomize hands down to a base.
 
 // HelmInflater renders the chart of one helmCharts entry the way
 // `helm template` does, with the entry's flags (includeCRDs,
