@@ -77,6 +77,10 @@ func (in *Inflater) Inflate(ctx context.Context, c *render.HelmChart) ([]*unstru
 	if err != nil {
 		return nil, err
 	}
+	// helm template's own check (action.CheckIfInstallable).
+	if t := ch.Chart.Metadata.Type; t != "" && t != "application" {
+		return nil, fmt.Errorf("chart %s %s is a %s chart, and helm installs only application charts: point helmCharts at the chart that uses it", ch.Name, ch.Version, t)
+	}
 	vals, err := values(ch, c)
 	if err != nil {
 		return nil, err

@@ -448,3 +448,17 @@ func TestFluxUnitAndSOPSValues(t *testing.T) {
 		t.Errorf("instance label = %q", release)
 	}
 }
+
+// TestLibraryChartRefused: helm template installs only application
+// charts; a library chart in helmCharts is refused, as helm refuses it.
+func TestLibraryChartRefused(t *testing.T) {
+	root := tree(t, map[string]string{"k/kustomization.yaml": "helmCharts:\n- name: common\n  releaseName: r\n"})
+	lib := filepath.Join("..", "chartrender", "testdata", "charts", "web", "charts", "common")
+	if err := os.CopyFS(filepath.Join(root, "k", "charts", "common"), os.DirFS(lib)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := render.Render(context.Background(), root, []string{"k"}, render.Options{Helm: inflater()})
+	if err == nil || !strings.Contains(err.Error(), "k/kustomization.yaml: helmCharts[common]: chart common") || !strings.Contains(err.Error(), "library chart") {
+		t.Fatalf("err = %v", err)
+	}
+}
