@@ -286,7 +286,8 @@ func (r *renderer) inflate(dir string, globals types.HelmGlobals, c types.HelmCh
 		if err != nil {
 			return nil, err
 		}
-		req.Values = data
+		// An empty file is a file: nil would mean the chart's values.
+		req.Values = append([]byte{}, data...)
 	}
 	for i, p := range c.AdditionalValuesFiles {
 		data, err := read(fmt.Sprintf("additionalValuesFiles[%d]", i), p)
