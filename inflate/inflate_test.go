@@ -162,6 +162,8 @@ func TestMatchesKustomizeWithHelm(t *testing.T) {
 		name  string
 		files map[string]string
 		path  string
+		// chartAt is where the chart is vendored (default app/charts/app).
+		chartAt string
 		// check looks at one effect of the entry's fields, so that a
 		// comparison of two wrong outputs cannot pass unnoticed.
 		check func(t *testing.T, objs []map[string]any)
@@ -247,7 +249,17 @@ helmCharts:
 					t.Error("a hook rendered with skipHooks")
 				}
 			}},
-		{name: "a base's chart takes the overlay's namespace; nameTemplate; origin annotations", path: "overlay",
+		{name: "kustomize's pull layout, used with no network", path: "app", chartAt: "app/charts/app-1.2.3/app",
+			files: map[string]string{
+				// Nothing listens on port 9 (discard): a fetch would fail.
+				"app/kustomization.yaml": "helmCharts:\n- name: app\n  repo: http://127.0.0.1:9/charts\n  version: 1.2.3\n  releaseName: pulled\n  kubeVersion: v1.34.1\n",
+			},
+			check: func(t *testing.T, objs []map[string]any) {
+				if find(objs, "Deployment", "pulled-app") == nil {
+					t.Errorf("no Deployment pulled-app: %v", kinds(objs))
+				}
+			}},
+		{name: "a base's chart takes the overlay's namespace; nameTemplate; origin annotations", path: "overlay", chartAt: "base/vendor/app",
 			files: map[string]string{
 				"overlay/kustomization.yaml": "namespace: ov\nresources: [../base]\ncommonLabels:\n  env: prod\nbuildMetadata: [originAnnotations]\n",
 				"base/kustomization.yaml": `helmCharts:
@@ -273,9 +285,9 @@ helmGlobals:
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			at := "app/charts/app"
-			if c.path == "overlay" {
-				at = "base/vendor/app"
+			at := c.chartAt
+			if at == "" {
+				at = "app/charts/app"
 			}
 			root := tree(t, c.files, at)
 			want := kustomizeBuild(t, bin, root, c.path)
