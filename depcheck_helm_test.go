@@ -65,7 +65,7 @@ func helmVersionClientset(t *testing.T) map[string]bool {
 // stage.
 func TestChartImportRules(t *testing.T) {
 	imports := directImports(t)
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./charts", "./chartrender").CombinedOutput()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, "./charts", "./chartrender", "./inflate", "./render").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
@@ -75,14 +75,23 @@ func TestChartImportRules(t *testing.T) {
 		deps[f[0]] = f[1:]
 	}
 	render, fetch := module+"/chartrender", module+"/charts"
-	if len(deps[render]) == 0 || len(deps[fetch]) == 0 {
+	if len(deps[render]) == 0 || len(deps[fetch]) == 0 || len(deps[module+"/inflate"]) == 0 || len(deps[module+"/render"]) == 0 {
 		t.Fatalf("go list did not list %s and %s; the rules would prove nothing", render, fetch)
 	}
 
 	// The SDK's network side: its own HTTP getter, OCI client, index
 	// downloader and Kubernetes client have none of tidegate's limits.
 	sdkNetwork := []string{"helm.sh/helm/v4/pkg/action", "helm.sh/helm/v4/pkg/getter", "helm.sh/helm/v4/pkg/registry", "helm.sh/helm/v4/pkg/repo", "helm.sh/helm/v4/pkg/downloader", "helm.sh/helm/v4/pkg/kube", "helm.sh/helm/v4/pkg/pusher", "helm.sh/helm/v4/pkg/uploader", "helm.sh/helm/v4/internal/plugin"}
-	for _, pkg := range []string{render, fetch} {
+	// inflate renders helmCharts for render with the two, and fetches
+	// only through charts; render itself links no Helm code: it is
+	// handed the inflater.
+	inflate := module + "/inflate"
+	for _, d := range deps[module+"/render"] {
+		if strings.HasPrefix(d, "helm.sh/") || d == fetch || d == render || d == inflate {
+			t.Errorf("render depends on %s: it is handed a HelmInflater and links no Helm code", d)
+		}
+	}
+	for _, pkg := range []string{render, fetch, inflate} {
 		for _, d := range deps[pkg] {
 			for _, n := range sdkNetwork {
 				if d == n || strings.HasPrefix(d, n+"/") {

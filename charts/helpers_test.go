@@ -7,56 +7,27 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
-	repo "helm.sh/helm/v4/pkg/repo/v1"
+	"github.com/tidegate/tidegate/charts/chartstest"
 )
 
 // seen is one request a test server got.
-type seen struct {
-	Path string
-	// Auth is the Authorization header, empty when none came.
-	Auth string
-}
+type seen = chartstest.Seen
 
 // recorder is a real HTTP server that records every request before
 // handing it on.
-type recorder struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []seen
-}
+type recorder struct{ *chartstest.Server }
 
 func record(t *testing.T, h http.Handler, tlsServer bool) *recorder {
 	t.Helper()
-	r := &recorder{}
-	wrapped := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.mu.Lock()
-		r.reqs = append(r.reqs, seen{Path: req.URL.Path, Auth: req.Header.Get("Authorization")})
-		r.mu.Unlock()
-		h.ServeHTTP(w, req)
-	})
-	if tlsServer {
-		r.Server = httptest.NewTLSServer(wrapped)
-	} else {
-		r.Server = httptest.NewServer(wrapped)
-	}
-	t.Cleanup(r.Server.Close)
-	return r
+	return &recorder{chartstest.Record(t, h, tlsServer)}
 }
 
-func (r *recorder) requests() []seen {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]seen(nil), r.reqs...)
-}
+func (r *recorder) requests() []seen { return r.Requests() }
 
 func (r *recorder) paths() []string {
 	var out []string
@@ -85,25 +56,7 @@ func basicAuth(user, pass string, h http.Handler) http.Handler {
 // absolute.
 func packaged(t *testing.T, baseURL string, versions ...string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for _, v := range versions {
-		ch, err := loader.LoadDir(filepath.Join("testdata", "hello"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ch.Metadata.Version = v
-		if _, err := chartutil.Save(ch, dir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	idx, err := repo.IndexDirectory(dir, baseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idx.WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return chartstest.Package(t, filepath.Join("testdata", "hello"), baseURL, versions...)
 }
 
 func readFile(t *testing.T, p string) []byte {

@@ -9,14 +9,9 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/tidegate/tidegate/charts"
+	"github.com/tidegate/tidegate/charts/chartstest"
 	"github.com/tidegate/tidegate/images/registrytest"
 )
 
@@ -25,29 +20,7 @@ import (
 // and the layer's digests.
 func pushChart(t *testing.T, host string, auth authn.Authenticator, repo, tag string, archive []byte) (manifest, layer string) {
 	t.Helper()
-	l := static.NewLayer(archive, charts.ChartLayerMediaType)
-	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, "application/vnd.cncf.helm.config.v1+json")
-	img, err := mutate.Append(img, mutate.Addendum{Layer: l, MediaType: charts.ChartLayerMediaType})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.NewTag(host + "/" + repo + ":" + tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img, remote.WithAuth(auth)); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ld, err := l.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String(), ld.String()
+	return chartstest.PushOCI(t, host, auth, repo, tag, archive)
 }
 
 func ociRegistry(t *testing.T) (*registrytest.Registry, map[string][2]string, string) {

@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"slices"
 
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -77,6 +79,7 @@ func (r *renderer) buildUnit(dir, rel string, spec buildSpec) ([]rendered, error
 	}
 	resources := m.Resources()
 	files := make([]string, len(resources))
+	fromSOPS := make([]bool, len(resources))
 	for i, res := range resources {
 		o, err := res.GetOrigin()
 		if err != nil || o == nil || o.Repo != "" {
@@ -87,7 +90,23 @@ func (r *renderer) buildUnit(dir, rel string, spec buildSpec) ([]rendered, error
 			p = o.ConfiguredIn
 		}
 		if p != "" {
-			files[i] = r.rel(filepath.Join(dir, filepath.FromSlash(p)))
+			abs := filepath.Join(dir, filepath.FromSlash(p))
+			files[i] = r.rel(abs)
+			if k, ok := r.helmOrigins[abs]; ok {
+				files[i] = k // a chart's objects: the kustomization inflating it
+				fromSOPS[i] = r.helmDecrypted[abs]
+				if spec.keepOrigin {
+					// What kustomize writes for its generator, not the
+					// file render served the objects under.
+					err := res.SetOrigin(&resource.Origin{
+						ConfiguredIn: filepath.Join(filepath.Dir(p), filepath.Base(k)),
+						ConfiguredBy: kyaml.ResourceIdentifier{TypeMeta: kyaml.TypeMeta{APIVersion: builtinVersion, Kind: "HelmChartInflationGenerator"}},
+					})
+					if err != nil {
+						return nil, err
+					}
+				}
+			}
 		}
 	}
 	if !spec.keepOrigin {
@@ -110,7 +129,7 @@ func (r *renderer) buildUnit(dir, rel string, spec buildSpec) ([]rendered, error
 		}
 		origin := Origin{Path: rel, File: files[i], kustomized: !spec.listed[files[i]]}
 		_, fromFile := r.dec.paths[files[i]]
-		origin.Decrypted = fromFile && files[i] != "" || secret[i] ||
+		origin.Decrypted = fromFile && files[i] != "" || secret[i] || fromSOPS[i] ||
 			// A value decrypted on the way (a secretGenerator's
 			// encrypted env file, an encrypted patch) is in the
 			// object, whatever its file says.

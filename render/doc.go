@@ -36,8 +36,12 @@
 // error that names the file. Nothing is read from the network and no
 // program runs: a kustomization entry that would make kustomize clone a
 // Git repository, download a URL, run helm or run a plugin is refused
-// before kustomize runs (remote.go says how). In a plain directory,
-// links to directories inside the root are followed, with loops refused.
+// before kustomize runs (remote.go says how). The one exception is
+// helmCharts, when the caller hands render a HelmInflater
+// (Options.Helm): render reads the entry and its files in the
+// repository, and the inflater, outside this stage, fetches and renders
+// the chart (helm.go). In a plain directory, links to directories
+// inside the root are followed, with loops refused.
 //
 // Every file is bounded before a parser sees it (limits.go): its size,
 // and the nodes its YAML aliases would add when expanded, so that a

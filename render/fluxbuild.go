@@ -85,7 +85,7 @@ func (r *renderer) fluxBuild(dir, rel string, fx *Flux) ([]rendered, error) {
 		k.BuildMetadata = append(k.BuildMetadata, types.OriginAnnotations)
 	}
 	krel := r.rel(kfile)
-	if err := errors.Join(inlineChecks(krel, &k, r.lim), kustomizationChecks(krel, &k)); err != nil {
+	if err := errors.Join(inlineChecks(krel, &k, r.lim), kustomizationChecks(krel, &k, r.helm != nil)); err != nil {
 		return nil, fmt.Errorf("%s: path %s: %w", unit, rel, err)
 	}
 	if errs := r.scanner().entries(dir, krel, &k); len(errs) > 0 {

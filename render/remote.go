@@ -95,7 +95,9 @@ func isRemote(entry string) bool {
 
 // kustomizationChecks refuses every entry of one kustomization that
 // leaves the repository. file names it in errors. It reads no file.
-func kustomizationChecks(file string, k *types.Kustomization) error {
+// helm says whether an inflater will render its helmCharts; without
+// one, they are refused.
+func kustomizationChecks(file string, k *types.Kustomization, helm bool) error {
 	var errs []error
 	refuse := func(field, entry, why, fix string) {
 		errs = append(errs, &RemoteError{File: file, Field: field, Entry: entry, Why: why, Fix: fix})
@@ -156,11 +158,15 @@ func kustomizationChecks(file string, k *types.Kustomization) error {
 	for _, g := range k.SecretGenerator {
 		generator("secretGenerator", g.Name, g.KvPairSources)
 	}
-	for _, h := range k.HelmCharts {
-		refuse(fmt.Sprintf("helmCharts[%s]", h.Name), h.Repo+" "+h.Name+" "+h.Version, whyHelm, fixHelm)
-	}
-	for _, h := range k.HelmChartInflationGenerator {
-		refuse(fmt.Sprintf("helmChartInflationGenerator[%s]", h.ChartName), h.ChartRepoURL+" "+h.ChartName, whyHelm, fixHelm)
+	if helm {
+		errs = append(errs, helmChecks(file, k)...)
+	} else {
+		for _, h := range k.HelmCharts {
+			refuse(fmt.Sprintf("helmCharts[%s]", h.Name), h.Repo+" "+h.Name+" "+h.Version, whyHelm, fixHelm)
+		}
+		for _, h := range k.HelmChartInflationGenerator {
+			refuse(fmt.Sprintf("helmChartInflationGenerator[%s]", h.ChartName), h.ChartRepoURL+" "+h.ChartName, whyHelm, fixHelm)
+		}
 	}
 	for field, entries := range map[string][]string{"generators": k.Generators, "transformers": k.Transformers, "validators": k.Validators} {
 		for _, e := range entries {
@@ -384,7 +390,7 @@ func (s *scanner) scanDir(dir string) error {
 			return err
 		}
 		s.checked[abs] = !encrypted
-		if err := kustomizationChecks(rel, k); err != nil {
+		if err := kustomizationChecks(rel, k, s.r.helm != nil); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -401,6 +407,7 @@ func (s *scanner) scanDir(dir string) error {
 // kustomize parses as YAML are checked as manifests.
 func (s *scanner) entries(dir, file string, k *types.Kustomization) []error {
 	var errs []error
+	s.r.namespaces[dir] = k.Namespace
 	local := func(field, entry string) (abs string, isDir bool, ok bool) {
 		p := filepath.FromSlash(entry)
 		if !filepath.IsAbs(p) {
@@ -426,6 +433,7 @@ func (s *scanner) entries(dir, file string, k *types.Kustomization) []error {
 			return
 		}
 		if isDir {
+			s.r.children[dir] = append(s.r.children[dir], abs)
 			if err := s.kustomization(abs); err != nil {
 				errs = append(errs, err)
 			}
@@ -470,6 +478,9 @@ func (s *scanner) entries(dir, file string, k *types.Kustomization) []error {
 			abs, isDir, ok := local(field, e)
 			if !ok {
 				continue
+			}
+			if isDir {
+				s.r.children[dir] = append(s.r.children[dir], abs)
 			}
 			if err := s.plugins(abs, isDir, file, field); err != nil {
 				errs = append(errs, err)

@@ -53,6 +53,9 @@ type Options struct {
 	// spec.ignore does. They add to Flux's default rules and the
 	// repository's .sourceignore files; they replace nothing.
 	Ignore []string
+	// Helm, when set, inflates the charts of kustomizations' helmCharts
+	// (see HelmInflater); nil refuses them.
+	Helm HelmInflater
 }
 
 // Origin says where an object came from.
@@ -131,7 +134,8 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 	defer dec.close()
 	lim := opts.limits()
 	lim.budget = &aliasBudget{byFile: map[string]int64{}}
-	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim}
+	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim, helm: opts.Helm,
+		helmOrigins: map[string]string{}, helmDecrypted: map[string]bool{}, children: map[string][]string{}, namespaces: map[string]string{}}
 	if err := r.loadIgnores(opts.Ignore); err != nil {
 		return nil, err
 	}
@@ -211,6 +215,22 @@ type renderer struct {
 	// the disk, by absolute path: the kustomization Flux generates or
 	// merges for a directory, never written to the checkout.
 	virtual map[string][]byte
+
+	// helm inflates helmCharts (helm.go); helmOrigins maps each file a
+	// chart's objects are served under to the kustomization that
+	// lists the chart (repository-relative), helmDecrypted says
+	// whether its values came from a SOPS file.
+	helm          HelmInflater
+	helmOrigins   map[string]string
+	helmDecrypted map[string]bool
+	// children are, per kustomization directory, the directories
+	// krusty builds from it, and namespaces its namespace field: the
+	// namespace kustomize hands down to the charts below. buildRoot is
+	// the directory of the krusty build under way.
+	children   map[string][]string
+	namespaces map[string]string
+	buildRoot  string
+	helmErrs   []error
 }
 
 // rel names a path inside the root in errors: repository-relative.
@@ -317,6 +337,7 @@ func (r *renderer) run(dir string) (m resmap.ResMap, err error) {
 			m, err = nil, fmt.Errorf("kustomize failed on this kustomization (%v); check its files", p)
 		}
 	}()
+	r.buildRoot = dir
 	opts := krusty.MakeDefaultOptions()
 	// Overlays reach their bases with ../; the repository root, enforced
 	// by the filesystem below, is the limit instead of the overlay's own
@@ -324,10 +345,15 @@ func (r *renderer) run(dir string) (m resmap.ResMap, err error) {
 	opts.LoadRestrictions = types.LoadRestrictionsNone
 	// Builtins only: no exec, Go or KRM-function plugins, and Helm off
 	// (HelmConfig.Enabled false), so kustomize refuses helmCharts itself
-	// even if the scan missed one.
+	// even if the scan missed one; render serves them inflated instead
+	// (helm.go).
 	opts.PluginConfig = types.DisabledPluginConfig()
 	fs := &repoFS{FileSystem: filesys.MakeFsOnDisk(), r: r}
+	r.helmErrs = nil
 	resMap, err := krusty.MakeKustomizer(opts).Run(fs, dir)
+	if len(r.helmErrs) > 0 {
+		return nil, errors.Join(r.helmErrs...)
+	}
 	if err != nil {
 		return nil, r.clean(err)
 	}
@@ -389,6 +415,24 @@ func (r *renderer) check(path string) error {
 // kustomization or builtin plugin config is checked again for entries
 // that leave the repository, in case the scan did not reach it.
 func (f *repoFS) ReadFile(path string) ([]byte, error) {
+	data, err := f.readFile(path)
+	if err != nil || !isKustomizationFile(path) {
+		return data, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	data, err = f.r.withHelmCharts(abs, data)
+	if err != nil {
+		// krusty takes a kustomization it cannot read for a missing
+		// one and drops the error; run reports it instead.
+		f.r.helmErrs = append(f.r.helmErrs, err)
+	}
+	return data, err
+}
+
+func (f *repoFS) readFile(path string) ([]byte, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -432,7 +476,7 @@ func (f *repoFS) ReadFile(path string) ([]byte, error) {
 	if isKustomizationFile(abs) {
 		var k types.Kustomization
 		if k.Unmarshal(data) == nil {
-			if err := errors.Join(inlineChecks(rel, &k, f.r.lim), kustomizationChecks(rel, &k)); err != nil {
+			if err := errors.Join(inlineChecks(rel, &k, f.r.lim), kustomizationChecks(rel, &k, f.r.helm != nil)); err != nil {
 				return nil, err
 			}
 		}
