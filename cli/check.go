@@ -81,7 +81,7 @@ func (c *CheckCmd) Run(ctx context.Context, g *Globals) error {
 	var res *render.Result
 	if co != nil {
 		var rs []check.Result
-		res, rs = check.Render(ctx, co.Dir, c.Path, render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext(), Helm: g.helmCharts()})
+		res, rs = check.Render(ctx, co.Dir, c.Path, render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext(), Helm: g.helmCharts(c.CacheDir)})
 		add(rs...)
 	}
 	var f *fleet.Fleet

@@ -27,7 +27,7 @@ func (c *CheckCmd) plan(ctx context.Context, g *Globals, co *source.Checkout, ke
 	}
 	f, err := c.fleet(g, &c.SourceFlags, cfg, reconcile.Options{
 		Source: co.URL, Revision: co.Revision, Root: co.Dir, Paths: c.Path,
-		Render:    render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext(), Helm: g.helmCharts()},
+		Render:    render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext(), Helm: g.helmCharts(c.CacheDir)},
 		Inventory: c.parent(), Logger: g.Logger(),
 	})
 	if err != nil {

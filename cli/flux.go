@@ -21,7 +21,7 @@ import (
 type FluxFlags struct {
 	Flux        string `help:"Follow Flux Kustomization objects (kustomize.toolkit.fluxcd.io) as units of the run: auto when the paths render any (or a Flux v1 helm.fluxcd.io HelmRelease), on, or off to apply them as plain objects." enum:"auto,on,off" default:"auto" env:"TIDEGATE_FLUX"`
 	SuspendFlux bool   `help:"Take units over from a running Flux: set spec.suspend: true on each unit's live Kustomization first (without it a live, unsuspended Kustomization refuses its unit: two reconcilers would fight)." env:"TIDEGATE_SUSPEND_FLUX"`
-	CacheDir    string `help:"Keep the chart archives of HelmReleases in this directory between runs (a CI cache); an archive is used again only while it has the digest its repository's index or registry names, else fetched again." env:"TIDEGATE_CACHE_DIR" placeholder:"DIR"`
+	CacheDir    string `help:"Keep the chart archives of HelmReleases and kustomize helmCharts in this directory between runs (a CI cache); an archive is used again only while it has the digest its repository's index or registry names, else fetched again." env:"TIDEGATE_CACHE_DIR" placeholder:"DIR"`
 }
 
 // fleet prepares the run's units. The source flags' credentials also

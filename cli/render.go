@@ -41,7 +41,7 @@ func (c *RenderCmd) Run(ctx context.Context, g *Globals) error {
 	// substituteFrom that Git does not hold) fails and says so.
 	f, err := c.fleet(g, &c.SourceFlags, nil, reconcile.Options{
 		Source: co.URL, Revision: co.Revision, Root: co.Dir, Paths: c.Path,
-		Render: render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext(), Helm: g.helmCharts()},
+		Render: render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext(), Helm: g.helmCharts(c.CacheDir)},
 		Logger: g.Logger(),
 	})
 	if err != nil {
@@ -123,7 +123,7 @@ func renderSource(ctx context.Context, g *Globals, src *SourceFlags, kf *KeyFlag
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := render.Render(ctx, co.Dir, src.Path, render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext(), Helm: g.helmCharts()})
+	res, err := render.Render(ctx, co.Dir, src.Path, render.Options{Keys: keys, Logger: g.Logger(), Plaintext: g.plaintext(), Helm: g.helmCharts("")})
 	if err != nil {
 		co.Close()
 		return nil, nil, err
