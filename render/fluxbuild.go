@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -80,10 +79,7 @@ func (r *renderer) fluxBuild(dir, rel string, fx *Flux) ([]rendered, error) {
 	if err := r.mergeFlux(dir, &k, fx); err != nil {
 		return nil, fmt.Errorf("%s: path %s: %w", unit, rel, err)
 	}
-	spec.keepOrigin = slices.Contains(k.BuildMetadata, types.OriginAnnotations)
-	if !spec.keepOrigin {
-		k.BuildMetadata = append(k.BuildMetadata, types.OriginAnnotations)
-	}
+	spec.track(&k)
 	krel := r.rel(kfile)
 	if err := errors.Join(inlineChecks(krel, &k, r.lim), kustomizationChecks(krel, &k)); err != nil {
 		return nil, fmt.Errorf("%s: path %s: %w", unit, rel, err)

@@ -68,10 +68,24 @@ type Origin struct {
 	// kind (see Result.Mask).
 	Decrypted bool `json:"decrypted,omitempty"`
 
+	// via are Kustomizations, one a line: a string, so that an Origin
+	// stays comparable.
+	via string
 	// kustomized is true when a kustomization file built the object:
 	// messages then name the --path's build, which is where a reader
 	// finds the transformations, rather than the file.
 	kustomized bool
+}
+
+// Kustomizations returns the repository's kustomization files whose
+// transformers (images, patches, namespace, prefixes...) ran over the
+// object on its way into the render, outermost first, as kustomize's
+// transformer annotations say; nil for plain files.
+func (o Origin) Kustomizations() []string {
+	if o.via == "" {
+		return nil
+	}
+	return strings.Split(o.via, "\n")
 }
 
 func (o Origin) String() string {
