@@ -250,7 +250,7 @@ func reportSummary(command string, rep *reconcile.Report, err error) Summary {
 		if e.Action == reconcile.Unchanged {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", markdown.Cell(e.Object), e.Action, markdown.Text(e.Reason))
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", markdown.Cell(e.Object()), e.Action, markdown.Text(e.Reason))
 		rows++
 	}
 	if rows == 0 {

@@ -689,7 +689,7 @@ func TestHostileHelmRelease(t *testing.T) {
 		}
 		var d string
 		for _, e := range rep.Objects {
-			if e.Object == "ConfigMap/"+ns+"/hello-greeting" {
+			if e.Object() == "ConfigMap/"+ns+"/hello-greeting" {
 				d = e.Diff
 			}
 		}

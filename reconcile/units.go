@@ -94,7 +94,7 @@ func (r *Report) writeUnits(w io.Writer, verbose bool) error {
 			if e.Unit != u.Name || (e.Action == Unchanged && !verbose) {
 				continue
 			}
-			line := fmt.Sprintf("  %s\t%s", e.Object, e.Action)
+			line := fmt.Sprintf("  %s\t%s", e.Object(), e.Action)
 			if e.Reason != "" {
 				line += "\t(" + e.Reason + ")"
 			}
