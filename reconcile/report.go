@@ -207,11 +207,17 @@ func (r *Report) writeLines(w io.Writer, verbose bool) error {
 		if e.Action == Unchanged && !verbose {
 			continue
 		}
-		line := fmt.Sprintf("%s\t%s", e.Object(), e.Action)
-		if e.Reason != "" {
-			line += "\t(" + e.Reason + ")"
-		}
-		fmt.Fprintln(tw, line)
+		writeLine(tw, "", e)
 	}
 	return tw.Flush()
+}
+
+// writeLine prints one entry: object, action and, in parentheses, the
+// reason, tab-separated for a tabwriter.
+func writeLine(w io.Writer, indent string, e Entry) {
+	line := fmt.Sprintf("%s%s\t%s", indent, e.Object(), e.Action)
+	if e.Reason != "" {
+		line += "\t(" + e.Reason + ")"
+	}
+	fmt.Fprintln(w, line)
 }
