@@ -29,6 +29,9 @@ type buildSpec struct {
 	listed map[string]bool
 	// flux, when set, adds postBuild and commonMetadata (postbuild.go).
 	flux *Flux
+	// untracked, when set, is the build without the tracking render
+	// adds, for Options.LazyFiles.
+	untracked *buildSpec
 }
 
 // originSpec serves dir's kustomization with origin annotations turned
@@ -61,6 +64,7 @@ func (r *renderer) originSpec(dir string) (buildSpec, error) {
 		return buildSpec{}, fmt.Errorf("%s: %w", rel, err)
 	}
 	spec.kfile, spec.virtual = kfile, out
+	spec.untracked = &buildSpec{keepOrigin: true, keepTransformations: true}
 	return spec, nil
 }
 
@@ -120,9 +124,35 @@ func (r *renderer) kustomizations(dir, raw string, seen map[string]string) strin
 }
 
 // buildUnit builds dir with krusty as spec says and returns the objects
-// with their origins: the file of each from kustomize's origin
-// annotation, and whether it holds decrypted values.
+// with their origins. With Options.LazyFiles a kustomization is first
+// built as it is, and built again with tracking only when its objects
+// need their files: it decrypted a SOPS file (masking reads the file's
+// decrypted key paths) or renders Flux objects (their errors name it).
 func (r *renderer) buildUnit(dir, rel string, spec buildSpec) ([]rendered, error) {
+	if r.lazyFiles && spec.untracked != nil {
+		before := r.dec.count
+		objs, err := r.buildOnce(dir, rel, *spec.untracked)
+		if err != nil || r.dec.count == before && !rendersFlux(objs) {
+			return objs, err
+		}
+	}
+	return r.buildOnce(dir, rel, spec)
+}
+
+// rendersFlux reports whether any object is of one of Flux's API groups.
+func rendersFlux(objs []rendered) bool {
+	for _, o := range objs {
+		if strings.HasSuffix(o.obj.GroupVersionKind().Group, ".toolkit.fluxcd.io") {
+			return true
+		}
+	}
+	return false
+}
+
+// buildOnce is one krusty build of dir as spec says: the objects, the
+// file of each from kustomize's origin annotation, and whether it holds
+// decrypted values.
+func (r *renderer) buildOnce(dir, rel string, spec buildSpec) ([]rendered, error) {
 	before := r.dec.count
 	if spec.kfile != "" {
 		if r.virtual == nil {

@@ -79,6 +79,15 @@ func (r *renderer) fluxBuild(dir, rel string, fx *Flux) ([]rendered, error) {
 	if err := r.mergeFlux(dir, &k, fx); err != nil {
 		return nil, fmt.Errorf("%s: path %s: %w", unit, rel, err)
 	}
+	if existing {
+		// A generated kustomization always tracks: its listed files'
+		// objects are named by their file.
+		plain, err := yaml.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		spec.untracked = &buildSpec{kfile: kfile, virtual: plain, keepOrigin: true, keepTransformations: true, flux: fx}
+	}
 	spec.track(&k)
 	krel := r.rel(kfile)
 	if err := errors.Join(inlineChecks(krel, &k, r.lim), kustomizationChecks(krel, &k)); err != nil {

@@ -48,6 +48,16 @@ type Options struct {
 	// Flux, when set, builds every path as a Flux Kustomization object
 	// says (see Flux).
 	Flux *Flux
+	// LazyFiles leaves Origin.File and Origin.Kustomizations empty for
+	// the objects of a kustomization file's build, unless the build
+	// decrypted a SOPS file or renders Flux objects
+	// (*.toolkit.fluxcd.io): those need the file, and are built again
+	// with kustomize's origin tracking. The tracking costs up to twice a
+	// build's CPU and memory (kustomize then annotates every object at
+	// every transformer); a run that only applies names kustomized
+	// objects by their --path's build anyway. The objects themselves are
+	// the same either way.
+	LazyFiles bool
 	// Ignore are gitignore patterns, relative to the repository root,
 	// that leave files out of the source, as a GitRepository's
 	// spec.ignore does. They add to Flux's default rules and the
@@ -145,7 +155,7 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 	defer dec.close()
 	lim := opts.limits()
 	lim.budget = &aliasBudget{byFile: map[string]int64{}}
-	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim}
+	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim, lazyFiles: opts.LazyFiles}
 	if err := r.loadIgnores(opts.Ignore); err != nil {
 		return nil, err
 	}
@@ -221,6 +231,8 @@ type renderer struct {
 	scan *scanner
 	// ignore holds the source's ignore rules (ignore.go).
 	ignore *ignoreRules
+	// lazyFiles is Options.LazyFiles.
+	lazyFiles bool
 	// virtual are kustomization files served from memory instead of
 	// the disk, by absolute path: the kustomization Flux generates or
 	// merges for a directory, never written to the checkout.
