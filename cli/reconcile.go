@@ -183,7 +183,7 @@ func newReconciler(ctx context.Context, g *Globals, src *SourceFlags, keys *KeyF
 		Revision:           co.Revision,
 		Root:               co.Dir,
 		Paths:              src.Path,
-		Render:             render.Options{Keys: k, Logger: g.Logger(), Plaintext: g.plaintext()},
+		Render:             render.Options{Keys: k, Logger: g.Logger(), Plaintext: g.plaintext(), LazyFiles: true},
 		Inventory:          inv.parent(),
 		Tooling:            "tidegate/" + version.Version(),
 		Prune:              plan.Prune,
