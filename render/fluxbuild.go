@@ -79,7 +79,7 @@ func (r *renderer) fluxBuild(dir, rel string, fx *Flux) ([]rendered, error) {
 	if err := r.mergeFlux(dir, &k, fx); err != nil {
 		return nil, fmt.Errorf("%s: path %s: %w", unit, rel, err)
 	}
-	if existing {
+	if existing && r.lazyFiles {
 		// A generated kustomization always tracks: its listed files'
 		// objects are named by their file.
 		plain, err := yaml.Marshal(k)
