@@ -10,9 +10,12 @@ const module = "github.com/tidegate/tidegate"
 
 // stages are the packages of the data flow. Each does one step and knows
 // nothing of the others; only packages outside them combine stages: the
-// orchestrators (reconcile, cli), which know the order, and check and
-// propose, which read across stages for one command. Keeping the stages
-// apart keeps each one testable on its own.
+// orchestrators (reconcile, fleet for a Flux repository's units, cli),
+// which know the order, and check and propose, which read across stages
+// for one command. Keeping the stages apart keeps each one testable on
+// its own. Beside them are the nouns they share (object, inventory), the
+// pure steps (desired, flux, chartrender, bootstrap) and internal/'s
+// leaves.
 var stages = []string{"source", "render", "apply", "prune", "images", "forge", "charts"}
 
 // TestImportRules keeps the layout described in the README honest.
@@ -29,7 +32,7 @@ func TestImportRules(t *testing.T) {
 	if len(deps) < 5 {
 		t.Fatalf("go list found only %d packages; the check would prove nothing", len(deps))
 	}
-	for _, p := range []string{"object", "inventory", "bootstrap", "internal/gitremote", "flux", "handover"} {
+	for _, p := range []string{"object", "inventory", "bootstrap", "internal/gitremote", "flux", "handover", "desired", "chartrender", "fleet", "internal/resource"} {
 		if _, ok := deps[module+"/"+p]; !ok {
 			t.Fatalf("go list did not list %s; the rules for it would prove nothing", p)
 		}
@@ -65,7 +68,7 @@ func TestImportRules(t *testing.T) {
 			drel := strings.TrimPrefix(d, module+"/")
 			from, to := stageOf(rel), stageOf(drel)
 			if from != "" && to != "" && from != to {
-				t.Errorf("stage %s imports stage %s (%s -> %s); only packages outside the stages (reconcile, cli, check, propose) may combine them", from, to, pkg, d)
+				t.Errorf("stage %s imports stage %s (%s -> %s); only packages outside the stages (reconcile, fleet, cli, check, propose) may combine them", from, to, pkg, d)
 			}
 			if (from != "" || rel == "object") && (topOf(drel) == "cli" || topOf(drel) == "reconcile" || topOf(drel) == "fleet") {
 				t.Errorf("%s imports %s: lower layers must not import the orchestrators", pkg, d)
@@ -110,6 +113,19 @@ func TestImportRules(t *testing.T) {
 			}
 			if rel == "flux" && drel != "object" {
 				t.Errorf("flux may import only object among tidegate's packages, but imports %s", d)
+			}
+			// chartrender renders a chart it is handed, offline: charts
+			// fetches it and fleet combines the two, so rendering never
+			// reaches the network or a cluster through tidegate's code.
+			if rel == "chartrender" && drel != "object" {
+				t.Errorf("chartrender may import only object among tidegate's packages, but imports %s", d)
+			}
+			// internal/ holds the leaves several layers share (HTTP
+			// clients, confined writes, YAML edits, the dynamic client
+			// lookup): a stage reaching one must not reach another stage,
+			// a noun or an orchestrator through it.
+			if strings.HasPrefix(rel, "internal/") && !strings.HasPrefix(drel, "internal/") {
+				t.Errorf("%s imports %s: internal packages import only other internal packages", pkg, d)
 			}
 			// bootstrap is what init writes: plain values in, file contents
 			// out. The command layer reads the repository and delivers the

@@ -400,16 +400,24 @@ func explain(id object.ID, err error) error {
 // Digest is the hash of an object as rendered, without the digest itself.
 // encoding/json sorts map keys, so equal objects hash equal.
 func Digest(u *unstructured.Unstructured) string {
-	c := u.DeepCopy()
-	ann := c.GetAnnotations()
-	delete(ann, DigestAnnotation)
+	d, _ := strip(u.DeepCopy(), DigestAnnotation)
+	return d
+}
+
+// strip removes the annotations named from u, in place, and returns the
+// hash of what is left with u's remaining annotations (nil for none).
+func strip(u *unstructured.Unstructured, names ...string) (string, map[string]string) {
+	ann := u.GetAnnotations()
+	for _, n := range names {
+		delete(ann, n)
+	}
 	if len(ann) == 0 {
 		ann = nil
 	}
-	c.SetAnnotations(ann)
-	b, _ := json.Marshal(c.Object)
+	u.SetAnnotations(ann)
+	b, _ := json.Marshal(u.Object)
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(sum[:16]), ann
 }
 
 // prepare makes u, in place, the object to send: kubectl's last-applied
@@ -419,19 +427,11 @@ func Digest(u *unstructured.Unstructured) string {
 // The digest is Digest's, computed without Digest's copy.
 func prepare(u *unstructured.Unstructured) *unstructured.Unstructured {
 	normalizeSecret(u)
-	ann := u.GetAnnotations()
-	delete(ann, lastApplied)
-	delete(ann, DigestAnnotation)
-	if len(ann) == 0 {
-		ann = nil
-	}
-	u.SetAnnotations(ann)
-	b, _ := json.Marshal(u.Object)
-	sum := sha256.Sum256(b)
+	d, ann := strip(u, lastApplied, DigestAnnotation)
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann[DigestAnnotation] = hex.EncodeToString(sum[:16])
+	ann[DigestAnnotation] = d
 	u.SetAnnotations(ann)
 	return u
 }

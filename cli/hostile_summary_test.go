@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/propose"
 	"github.com/tidegate/tidegate/reconcile"
 	"github.com/tidegate/tidegate/source"
@@ -16,7 +17,7 @@ import (
 func TestHostileSummaryTables(t *testing.T) {
 	hostile := "a|b\n# heading\n<img src=x onerror=alert(1)> @admins `x`"
 	rep := &reconcile.Report{Objects: []reconcile.Entry{
-		{Object: "ConfigMap/default/" + hostile, Action: reconcile.Action("failed"), Reason: hostile},
+		{Change: object.Change{ID: object.ID{Kind: "ConfigMap", Namespace: "default", Name: hostile}, Action: reconcile.Action("failed"), Reason: hostile}},
 	}}
 	res := &propose.Result{Proposals: []propose.Proposal{{Branch: "tidegate/" + hostile, Action: propose.ActionCreated}}}
 	for name, md := range map[string]string{

@@ -195,7 +195,7 @@ func (c *ImagesUpdateCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	// images only plans the rewrite (checking every target); the delivery
 	// writes it, as for every other command that edits the repository.
-	res, err := images.Update(ctx, co.Dir, true, opts)
+	res, err := images.Update(ctx, co.Dir, opts)
 	if res == nil {
 		return err
 	}

@@ -183,7 +183,7 @@ func newReconciler(ctx context.Context, g *Globals, src *SourceFlags, keys *KeyF
 		Revision:           co.Revision,
 		Root:               co.Dir,
 		Paths:              src.Path,
-		Render:             render.Options{Keys: k, Logger: g.Logger(), Plaintext: g.plaintext(), Helm: g.helmCharts(fl.CacheDir)},
+		Render:             render.Options{Keys: k, Logger: g.Logger(), Plaintext: g.plaintext(), Helm: g.helmCharts(fl.CacheDir), LazyFiles: true},
 		Inventory:          inv.parent(),
 		Tooling:            "tidegate/" + version.Version(),
 		Prune:              plan.Prune,
@@ -250,7 +250,7 @@ func reportSummary(command string, rep *reconcile.Report, err error) Summary {
 		if e.Action == reconcile.Unchanged {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", markdown.Cell(e.Object), e.Action, markdown.Text(e.Reason))
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", markdown.Cell(e.Object()), e.Action, markdown.Text(e.Reason))
 		rows++
 	}
 	if rows == 0 {

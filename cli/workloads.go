@@ -50,6 +50,8 @@ type workloadRow struct {
 	Containers []containerRow `json:"containers"`
 
 	group string
+	// origin is where render read the workload (the join's files).
+	origin render.Origin
 }
 
 type containerRow struct {
@@ -142,7 +144,7 @@ func (c *WorkloadsListCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	defer co.Close()
 	rows := workloadRows(ctx, res)
-	attachPolicies(rows, co.Dir, c.Path, g.Logger())
+	attachPolicies(rows, co.Dir, g.Logger())
 	rows = filterRows(rows, c.Namespace, c.Container)
 	if c.Live {
 		if err := readLive(ctx, g, rows); err != nil {
@@ -168,13 +170,19 @@ func (c *WorkloadsListCmd) Run(ctx context.Context, g *Globals) error {
 // the listing is about Git, and check says what is wrong with it.
 func workloadRows(ctx context.Context, res *render.Result) []workloadRow {
 	rows := []workloadRow{}
+	// Resolve settles namespaces in place: the render's identities, which
+	// key its origins, are read before.
+	origins := make(map[*unstructured.Unstructured]render.Origin, len(res.Objects))
+	for _, o := range res.Objects {
+		origins[o] = res.Origins[object.FromUnstructured(o)]
+	}
 	for _, it := range desired.Resolve(ctx, res, workloadScopes{}, desired.Policy{}).Items {
 		gvk := it.Obj.GroupVersionKind()
 		if _, ok := workloadKinds[gvk.GroupKind()]; !ok || it.Verdict == desired.Skip {
 			continue
 		}
 		ns := it.ID.Namespace
-		r := workloadRow{Workload: workloadName(ns, gvk.Kind, it.ID.Name), Namespace: ns, Kind: gvk.Kind, Name: it.ID.Name, group: gvk.Group}
+		r := workloadRow{Workload: workloadName(ns, gvk.Kind, it.ID.Name), Namespace: ns, Kind: gvk.Kind, Name: it.ID.Name, group: gvk.Group, origin: origins[it.Obj]}
 		r.Containers = containersOf(it.Obj.Object, gvk.Kind)
 		rows = append(rows, r)
 	}

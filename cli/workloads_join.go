@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -17,19 +14,19 @@ import (
 
 	"github.com/tidegate/tidegate/desired"
 	"github.com/tidegate/tidegate/images"
-	"github.com/tidegate/tidegate/render"
 )
 
 // The policies of a workload live in the repository's files, as written:
 // comments (setter markers) do not survive a render, and images update
-// acts on the files, not on the render. Joining the two is a prediction:
-// follow the kustomizations from each --path to the files they read, keep
-// what each kustomization on the way does to names (namespace,
-// namePrefix, nameSuffix), and so compute the identity each object of a
-// file gets in the render. What the prediction cannot see (patches that
-// rename, components' prefixes, replacements, remote bases, Helm charts)
-// falls back to kind and name alone when that is unambiguous, and is
-// otherwise listed without a policy.
+// acts on the files, not on the render. render says, for each object, the
+// file it came from and the kustomizations that built it (kustomize's own
+// origin and transformer annotations); joining the two is then a
+// prediction only within those files: keep what the kustomizations do to
+// names (namespace, namePrefix, nameSuffix), and so compute the identity
+// each document of the files gets in the render. What the prediction
+// cannot see (patches that rename, components' prefixes, replacements,
+// remote bases, Helm charts) falls back to kind and name alone when that
+// is unambiguous, and is otherwise listed without a policy.
 
 // nameTransform is what the kustomizations between a --path and a file
 // do to the identity of the objects in that file.
@@ -51,124 +48,77 @@ func (t nameTransform) apply(kind, ns, name string) string {
 	return workloadName(ns, kind, t.prefix+name+t.suffix)
 }
 
-// repoFiles are the repository files a render reads, as far as the
-// kustomizations tell.
+// repoFiles are the repository files the render read for the workloads,
+// as render's origins tell.
 type repoFiles struct {
-	root string
-	// files are slash paths relative to root, with the ways they were
+	// files are slash paths relative to the root, with the ways they were
 	// reached.
 	files map[string][]nameTransform
 	// images are the images entries of each kustomization file.
 	images map[string][]types.Image
+	// kustomizations are the kustomization files read, by path.
+	kustomizations map[string]*kustomizationFile
 }
 
-// reachedFiles follows each path the way render does.
-func reachedFiles(root string, paths []string) (*repoFiles, error) {
-	r := &repoFiles{root: root, files: map[string][]nameTransform{}, images: map[string][]types.Image{}}
-	var errs []error
-	for _, p := range paths {
-		if err := r.visit(path.Clean(filepath.ToSlash(p)), nameTransform{}, 0, true); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return r, errors.Join(errs...)
+// kustomizationFile is what the join needs of one kustomization.
+type kustomizationFile struct {
+	namespace, prefix, suffix string
+	// patches are its patch files, repository-relative: they can carry
+	// markers and annotations of their own.
+	patches []string
 }
 
-func (r *repoFiles) add(file string, t nameTransform) {
-	for _, have := range r.files[file] {
-		if have.namespace == t.namespace && have.prefix == t.prefix && have.suffix == t.suffix && slices.Equal(have.via, t.via) {
-			return
+// originFiles collects, for each row, the file it came from and the
+// patch files of the kustomizations that built it, each with the name
+// transform the kustomizations outside it apply. A kustomization that
+// cannot be read is logged and left out.
+func originFiles(rows []workloadRow, root string, log *slog.Logger) *repoFiles {
+	r := &repoFiles{files: map[string][]nameTransform{}, images: map[string][]types.Image{}, kustomizations: map[string]*kustomizationFile{}}
+	for _, row := range rows {
+		via := row.origin.Kustomizations()
+		var t nameTransform
+		for _, kf := range via {
+			k := r.kustomization(root, kf, log)
+			if k == nil {
+				continue
+			}
+			// The outermost namespace wins: an overlay moves its bases'
+			// objects.
+			if t.namespace == "" {
+				t.namespace = k.namespace
+			}
+			t.prefix, t.suffix = t.prefix+k.prefix, k.suffix+t.suffix
+			t.via = append(slices.Clone(t.via), kf)
+			r.add(kf, t)
+			for _, p := range k.patches {
+				r.add(p, t)
+			}
+		}
+		t.via = via
+		if row.origin.File != "" {
+			r.add(row.origin.File, t)
 		}
 	}
-	r.files[file] = append(r.files[file], t)
+	return r
 }
 
-func (r *repoFiles) abs(rel string) string { return filepath.Join(r.root, filepath.FromSlash(rel)) }
-
-func (r *repoFiles) visit(dir string, t nameTransform, depth int, top bool) error {
-	if depth > 32 {
-		return fmt.Errorf("%s: kustomizations nest more than 32 deep; look for a cycle among their resources", dir)
+// kustomization reads the kustomization file kf once.
+func (r *repoFiles) kustomization(root, kf string, log *slog.Logger) *kustomizationFile {
+	if k, ok := r.kustomizations[kf]; ok {
+		return k
 	}
-	kfile := ""
-	if f, ok := render.KustomizationFile(r.abs(dir)); ok {
-		kfile = path.Join(dir, filepath.Base(f))
-	}
-	if kfile == "" {
-		if !top {
-			return nil // kustomize refuses it; render says so
-		}
-		start := r.abs(dir)
-		return filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if p != start && render.PlainSkipsDir(d.Name()) {
-					return filepath.SkipDir
-				}
-				if _, ok := render.KustomizationFile(p); ok && p != start {
-					// render builds it as one kustomization, in place.
-					rel, err := filepath.Rel(r.root, p)
-					if err != nil {
-						return err
-					}
-					if err := r.visit(filepath.ToSlash(rel), t, depth+1, false); err != nil {
-						return err
-					}
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if render.PlainManifest(d.Name()) {
-				rel, err := filepath.Rel(r.root, p)
-				if err != nil {
-					return err
-				}
-				r.add(filepath.ToSlash(rel), t)
-			}
-			return nil
-		})
-	}
-	data, err := os.ReadFile(r.abs(kfile))
+	r.kustomizations[kf] = nil
+	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(kf)))
 	if err != nil {
-		return err
+		log.Warn("could not read a kustomization; policies of its workloads may be missing", "file", kf, "error", err)
+		return nil
 	}
 	var k types.Kustomization
 	if err := yaml.Unmarshal(data, &k); err != nil {
-		return fmt.Errorf("%s: %w", kfile, err)
+		log.Warn("could not read a kustomization; policies of its workloads may be missing", "file", kf, "error", err)
+		return nil
 	}
-	inner := nameTransform{namespace: t.namespace, prefix: t.prefix + k.NamePrefix, suffix: k.NameSuffix + t.suffix, via: append(slices.Clone(t.via), kfile)}
-	// The outermost namespace wins: an overlay moves its bases' objects.
-	if inner.namespace == "" {
-		inner.namespace = k.Namespace
-	}
-	r.add(kfile, inner)
-	r.images[kfile] = k.Images
-	local := func(ref string) (string, bool) {
-		if strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") || strings.HasPrefix(ref, "github.com/") {
-			return "", false
-		}
-		p := path.Clean(path.Join(dir, filepath.ToSlash(ref)))
-		return p, p != ".." && !strings.HasPrefix(p, "../")
-	}
-	for _, ref := range slices.Concat(k.Resources, k.Bases, k.Components) {
-		p, ok := local(ref)
-		if !ok {
-			continue
-		}
-		fi, err := os.Stat(r.abs(p))
-		switch {
-		case err != nil:
-			continue // render reports missing resources
-		case fi.IsDir():
-			if err := r.visit(p, inner, depth+1, false); err != nil {
-				return err
-			}
-		default:
-			r.add(p, inner)
-		}
-	}
-	// Patch files can carry markers and annotations of their own.
+	out := &kustomizationFile{namespace: k.Namespace, prefix: k.NamePrefix, suffix: k.NameSuffix}
 	var patches []string
 	for _, p := range k.PatchesStrategicMerge {
 		if !strings.Contains(string(p), "\n") {
@@ -180,14 +130,28 @@ func (r *repoFiles) visit(dir string, t nameTransform, depth int, top bool) erro
 			patches = append(patches, p.Path)
 		}
 	}
+	dir := path.Dir(kf)
 	for _, ref := range patches {
-		if p, ok := local(ref); ok {
-			if fi, err := os.Stat(r.abs(p)); err == nil && !fi.IsDir() {
-				r.add(p, inner)
-			}
+		p := path.Clean(path.Join(dir, filepath.ToSlash(ref)))
+		if p == ".." || strings.HasPrefix(p, "../") || path.IsAbs(p) {
+			continue // render refuses it
+		}
+		if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(p))); err == nil && !fi.IsDir() {
+			out.patches = append(out.patches, p)
 		}
 	}
-	return nil
+	r.kustomizations[kf] = out
+	r.images[kf] = k.Images
+	return out
+}
+
+func (r *repoFiles) add(file string, t nameTransform) {
+	for _, have := range r.files[file] {
+		if have.namespace == t.namespace && have.prefix == t.prefix && have.suffix == t.suffix && slices.Equal(have.via, t.via) {
+			return
+		}
+	}
+	r.files[file] = append(r.files[file], t)
 }
 
 // sorted returns the files in lexical order.
@@ -214,13 +178,10 @@ type declared struct {
 }
 
 // attachPolicies fills in each container's policy from the repository
-// files the render read. Problems reading policies are logged: the
-// listing is still useful without them.
-func attachPolicies(rows []workloadRow, root string, paths []string, log *slog.Logger) {
-	files, err := reachedFiles(root, paths)
-	if err != nil {
-		log.Warn("could not follow every kustomization; policies of some workloads may be missing", "error", err)
-	}
+// files the render read for it. Problems reading policies are logged:
+// the listing is still useful without them.
+func attachPolicies(rows []workloadRow, root string, log *slog.Logger) {
+	files := originFiles(rows, root, log)
 	if len(files.files) == 0 {
 		return
 	}

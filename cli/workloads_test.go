@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/tidegate/tidegate/render"
 )
 
 // workloadsFiles is a repository with every kind of policy: a v2 marker
@@ -574,30 +577,37 @@ func TestNameTransform(t *testing.T) {
 	}
 }
 
-// TestReachedFiles follows nested overlays: the outermost namespace wins,
-// prefixes and suffixes compose, patch files count, remote and missing
-// resources are skipped, and files no kustomization names are not read;
-// plain directories give every manifest but those in hidden directories.
-func TestReachedFiles(t *testing.T) {
+// TestOriginFiles follows render's origins: the file each workload came
+// from and the kustomizations that built it, with their patch files; the
+// outermost namespace wins, prefixes and suffixes compose, and files the
+// render did not read for a workload are not read; a plain directory's
+// sub-directory kustomization is one build in place.
+func TestOriginFiles(t *testing.T) {
+	deploy := func(name string) string {
+		return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + "}\n"
+	}
 	dir := writeTree(t, map[string]string{
-		"clusters/prod/kustomization.yaml": "namespace: prod\nnamePrefix: p-\nresources: [../../apps/overlay, https://github.com/acme/x//base, ../../missing]\n",
-		"apps/overlay/kustomization.yaml":  "namespace: ignored\nnamePrefix: o-\nnameSuffix: -s\nresources: [../base]\npatches: [{path: patch.yaml}]\npatchesStrategicMerge: [smp.yaml, \"kind: Deployment\\nmetadata: {name: inline}\\n\"]\n",
-		"apps/overlay/patch.yaml":          "kind: Deployment\n",
-		"apps/overlay/smp.yaml":            "kind: Deployment\n",
-		"apps/overlay/unused.yaml":         "kind: Deployment\n",
-		"apps/base/kustomization.yaml":     "resources: [app.yaml]\n",
-		"apps/base/app.yaml":               "kind: Deployment\n",
-		"apps/base/unused.yaml":            "kind: Deployment\n",
-		"plain/a.yaml":                     "kind: Pod\n",
-		"plain/sub/b.json":                 "{}\n",
-		"plain/.github/workflow.yaml":      "on: push\n",
+		"clusters/prod/kustomization.yaml":     "namespace: prod\nnamePrefix: p-\nresources: [../../apps/overlay]\n",
+		"apps/overlay/kustomization.yaml":      "namespace: ignored\nnamePrefix: o-\nnameSuffix: -s\nresources: [../base]\npatches: [{path: patch.yaml}]\npatchesStrategicMerge: [smp.yaml, \"apiVersion: apps/v1\\nkind: Deployment\\nmetadata: {name: app}\\n\"]\n",
+		"apps/overlay/patch.yaml":              deploy("app"),
+		"apps/overlay/smp.yaml":                deploy("app"),
+		"apps/overlay/unused.yaml":             deploy("unused"),
+		"apps/base/kustomization.yaml":         "resources: [app.yaml]\n",
+		"apps/base/app.yaml":                   deploy("app"),
+		"apps/base/unused.yaml":                deploy("unused"),
+		"plain/a.yaml":                         "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: tools}\n",
+		"plain/.github/workflow.yaml":          "on: push\n",
+		"plain/flux-system/kustomization.yaml": "namespace: flux-system\nresources: [sync.yaml]\n",
+		"plain/flux-system/sync.yaml":          deploy("sync"),
+		"plain/flux-system/not-listed.yaml":    deploy("not-listed"),
 	})
-	r, err := reachedFiles(dir, []string{"clusters/prod", "plain"})
+	res, err := render.Render(context.Background(), dir, []string{"clusters/prod", "plain"}, render.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"apps/base/app.yaml", "apps/base/kustomization.yaml", "apps/overlay/kustomization.yaml", "apps/overlay/patch.yaml",
-		"apps/overlay/smp.yaml", "clusters/prod/kustomization.yaml", "plain/a.yaml", "plain/sub/b.json"}
+	r := originFiles(workloadRows(context.Background(), res), dir, slog.New(slog.DiscardHandler))
+	want := []string{"apps/base/app.yaml", "apps/overlay/kustomization.yaml", "apps/overlay/patch.yaml", "apps/overlay/smp.yaml",
+		"clusters/prod/kustomization.yaml", "plain/a.yaml", "plain/flux-system/kustomization.yaml", "plain/flux-system/sync.yaml"}
 	if diff := cmp.Diff(want, r.sorted()); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
@@ -608,33 +618,16 @@ func TestReachedFiles(t *testing.T) {
 	if got := base[0].apply("Deployment", "", "app"); got != "prod:deployment/p-o-app-s" {
 		t.Errorf("base object lands as %s", got)
 	}
-	if diff := cmp.Diff([]string{"clusters/prod/kustomization.yaml", "apps/overlay/kustomization.yaml", "apps/base/kustomization.yaml"}, base[0].via); diff != "" {
+	if diff := cmp.Diff([]string{"clusters/prod/kustomization.yaml", "apps/overlay/kustomization.yaml"}, base[0].via); diff != "" {
 		t.Errorf("via (-want +got):\n%s", diff)
+	}
+	if got := r.files["apps/overlay/patch.yaml"][0].apply("Deployment", "", "app"); got != "prod:deployment/p-o-app-s" {
+		t.Errorf("patched object predicted as %s", got)
 	}
 	if got := r.files["plain/a.yaml"][0].apply("Pod", "tools", "a"); got != "tools:pod/a" {
 		t.Errorf("plain object lands as %s", got)
 	}
-}
-
-// TestReachedFilesPlainUnits: a plain directory's sub-directory that
-// holds a kustomization is followed as render builds it, one
-// kustomization in place, not file by file.
-func TestReachedFilesPlainUnits(t *testing.T) {
-	dir := writeTree(t, map[string]string{
-		"clusters/prod/apps.yaml":                      "kind: Deployment\n",
-		"clusters/prod/flux-system/kustomization.yaml": "namespace: flux-system\nresources: [sync.yaml]\n",
-		"clusters/prod/flux-system/sync.yaml":          "kind: Deployment\n",
-		"clusters/prod/flux-system/not-listed.yaml":    "kind: Deployment\n",
-	})
-	r, err := reachedFiles(dir, []string{"clusters/prod"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"clusters/prod/apps.yaml", "clusters/prod/flux-system/kustomization.yaml", "clusters/prod/flux-system/sync.yaml"}
-	if diff := cmp.Diff(want, r.sorted()); diff != "" {
-		t.Errorf("files (-want +got):\n%s", diff)
-	}
-	if got := r.files["clusters/prod/flux-system/sync.yaml"][0].apply("Deployment", "", "sync"); got != "flux-system:deployment/sync" {
+	if got := r.files["plain/flux-system/sync.yaml"][0].apply("Deployment", "", "sync"); got != "flux-system:deployment/sync" {
 		t.Errorf("the unit's object lands as %s", got)
 	}
 }

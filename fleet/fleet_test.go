@@ -138,7 +138,7 @@ func unit(rep *reconcile.Report, name string) reconcile.Unit {
 func actions(rep *reconcile.Report) map[string]reconcile.Action {
 	out := map[string]reconcile.Action{}
 	for _, e := range rep.Objects {
-		out[e.Unit+" "+e.Object] = e.Action
+		out[e.Unit+" "+e.Object()] = e.Action
 	}
 	return out
 }

@@ -760,7 +760,7 @@ func secretValuesMasked(t *testing.T, ns, canary, cm string, write func(r *repo,
 	}
 	var d string
 	for _, e := range rep.Objects {
-		if e.Object == "ConfigMap/"+ns+"/"+cm {
+		if e.Object() == "ConfigMap/"+ns+"/"+cm {
 			d = e.Diff
 		}
 	}

@@ -67,7 +67,7 @@ func offlinePlan(t *testing.T, o fleet.Options) *fleet.Plan {
 
 func skipReason(rep *reconcile.Report, object string) string {
 	for _, e := range rep.Objects {
-		if e.Object == object {
+		if e.Object() == object {
 			return e.Reason
 		}
 	}

@@ -17,10 +17,11 @@ func updateGolden(t *testing.T, name string, opts Options) *Result {
 	original := filepath.Join("testdata", name, "original")
 	expected := filepath.Join("testdata", name, "expected")
 	dir := copyTree(t, original)
-	res, err := Update(context.Background(), dir, false, opts)
+	res, err := Update(context.Background(), dir, opts)
 	if err != nil {
 		t.Fatalf("Update() error = %v", err)
 	}
+	deliver(t, dir, res)
 	got := readTree(t, dir)
 	if *update {
 		os.RemoveAll(expected)

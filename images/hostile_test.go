@@ -80,10 +80,11 @@ func TestUpdateKustomizationNamesAndDanglingLinks(t *testing.T) {
 		}
 	}
 	var log bytes.Buffer
-	res, err := Update(context.Background(), dir, false, Options{Scan: sopts, Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	res, err := Update(context.Background(), dir, Options{Scan: sopts, Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
+	deliver(t, dir, res)
 	if diff := cmp.Diff([]string{"a/Kustomization", "b/kustomization.yml", "c/pod.yaml"}, editedNames(res.Files)); diff != "" {
 		t.Errorf("rewritten files (-want +got):\n%s", diff)
 	}
@@ -127,17 +128,17 @@ func TestHostileWriteUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := readTree(t, base)
-	for _, dryRun := range []bool{true, false} {
-		res, err := Update(context.Background(), dir, dryRun, Options{Scan: sopts})
-		if err == nil || !errorsIsOutside(err) || !strings.Contains(err.Error(), "b/linked.yaml: it is a symbolic link that points to "+filepath.Join(outside, "pod.yaml")) || !strings.Contains(err.Error(), "nothing was written") {
-			t.Fatalf("dry run %v: err = %v, want the refusal naming b/linked.yaml", dryRun, err)
-		}
-		if len(res.Files) != 0 {
-			t.Errorf("dry run %v: the refused update reports files %v", dryRun, editedNames(res.Files))
-		}
-		if diff := cmp.Diff(before, readTree(t, base)); diff != "" {
-			t.Fatalf("dry run %v: the refused update wrote (-before +after):\n%s", dryRun, diff)
-		}
+	res, err := Update(context.Background(), dir, Options{Scan: sopts})
+	if err == nil || !errorsIsOutside(err) || !strings.Contains(err.Error(), "b/linked.yaml: it is a symbolic link that points to "+filepath.Join(outside, "pod.yaml")) || !strings.Contains(err.Error(), "nothing was written") {
+		t.Fatalf("err = %v, want the refusal naming b/linked.yaml", err)
+	}
+	if len(res.Files) != 0 {
+		t.Errorf("the refused update reports files %v", editedNames(res.Files))
+	}
+	// What a delivery would write: nothing.
+	deliver(t, dir, res)
+	if diff := cmp.Diff(before, readTree(t, base)); diff != "" {
+		t.Fatalf("the refused update wrote (-before +after):\n%s", diff)
 	}
 }
 

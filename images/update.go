@@ -58,10 +58,11 @@ func (p *Plan) site(c Change) (Site, bool) {
 	return Site{}, false
 }
 
-// Result is what Update did.
+// Result is what Update computed.
 type Result struct {
 	*Plan
-	// Files are the rewritten files (written unless dry-run).
+	// Files are the files to rewrite; the caller writes them (the
+	// delivery: in place, as a diff, or on a proposal's branch).
 	Files []FileEdit
 }
 
@@ -82,11 +83,13 @@ func (r *Result) Diff() string {
 	return b.String()
 }
 
-// Update loads dir, resolves the policies and rewrites the files that
-// change, unless dryRun. Registry failures leave the affected entries
-// untouched and are returned joined with the Result; everything that
-// could be resolved is still written.
-func Update(ctx context.Context, dir string, dryRun bool, opts Options) (*Result, error) {
+// Update loads dir, resolves the policies and computes the rewrite of
+// the files that change; it writes nothing. Registry failures leave the
+// affected entries untouched and are returned joined with the Result;
+// everything that could be resolved is still in it. Every target is
+// checked, so that a file that leads out of the repository leaves no
+// file to write rather than half of them.
+func Update(ctx context.Context, dir string, opts Options) (*Result, error) {
 	opts = opts.withDefaults()
 	src, loadErr := Load(dir, opts.Paths...)
 	plan, resolveErr := Resolve(ctx, src, opts)
@@ -95,21 +98,10 @@ func Update(ctx context.Context, dir string, dryRun bool, opts Options) (*Result
 	if err != nil {
 		return res, errors.Join(loadErr, resolveErr, err)
 	}
-	res.Files = files
-	// Every target is checked before the first write, so that a file
-	// that leads out of the repository fails the run with nothing
-	// written rather than half of it.
 	if err := CheckTargets(dir, files); err != nil {
-		res.Files = nil
 		return res, errors.Join(loadErr, resolveErr, err)
 	}
-	if !dryRun {
-		for _, f := range files {
-			if err := atomicfile.WriteIn(dir, f.File, f.After, 0o644); err != nil {
-				return res, errors.Join(loadErr, resolveErr, &FileError{File: f.File, Err: err})
-			}
-		}
-	}
+	res.Files = files
 	return res, errors.Join(loadErr, resolveErr)
 }
 

@@ -134,7 +134,7 @@ func Run(ctx context.Context, co *source.Checkout, f forge.Forge, opts Options) 
 
 	// The bumps, computed without touching the working tree: each proposal
 	// writes its own subset of files on its own branch.
-	upd, scanErr := images.Update(ctx, co.Dir, true, o.Images)
+	upd, scanErr := images.Update(ctx, co.Dir, o.Images)
 	if upd == nil || upd.Plan == nil {
 		return nil, fmt.Errorf("compute image updates: %w", scanErr)
 	}

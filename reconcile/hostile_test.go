@@ -84,7 +84,7 @@ func wantRefusal(t *testing.T, err error, writes []string, fragments ...string) 
 
 func entryOf(rep *reconcile.Report, object string) reconcile.Entry {
 	for _, e := range rep.Objects {
-		if e.Object == object {
+		if e.Object() == object {
 			return e
 		}
 	}

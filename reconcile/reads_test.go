@@ -97,7 +97,7 @@ func TestDriftReportReadsTheClusterOnce(t *testing.T) {
 		t.Fatalf("err = %v, want ErrDrift", err)
 	}
 	drifted := rep.Filter(reconcile.Drifted)
-	if len(drifted) != 1 || drifted[0].Object != "ConfigMap/"+ns+"/cm1" || !strings.Contains(drifted[0].Diff, "by hand") {
+	if len(drifted) != 1 || drifted[0].Object() != "ConfigMap/"+ns+"/cm1" || !strings.Contains(drifted[0].Diff, "by hand") {
 		t.Fatalf("drifted = %+v, want cm1 with a diff showing the hand edit", drifted)
 	}
 	want := []string{"/api/v1/namespaces/" + ns + "/configmaps"}

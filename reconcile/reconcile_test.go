@@ -88,7 +88,7 @@ func run(t *testing.T, o reconcile.Options) (*reconcile.Report, error) {
 func actions(rep *reconcile.Report) map[string]reconcile.Action {
 	out := map[string]reconcile.Action{}
 	for _, e := range rep.Objects {
-		out[e.Object] = e.Action
+		out[e.Object()] = e.Action
 	}
 	return out
 }
@@ -275,7 +275,7 @@ func TestDriftReportWritesNothing(t *testing.T) {
 			drifted = append(drifted, e)
 		}
 	}
-	if len(drifted) != 1 || drifted[0].Object != "ConfigMap/"+ns+"/a" {
+	if len(drifted) != 1 || drifted[0].Object() != "ConfigMap/"+ns+"/a" {
 		t.Fatalf("drifted entries = %+v, want ConfigMap a only", drifted)
 	}
 	if !strings.Contains(drifted[0].Diff, "by hand") || !strings.Contains(drifted[0].Diff, "from git") {
@@ -418,7 +418,7 @@ func TestDiffShowsChangesAndPrunes(t *testing.T) {
 		t.Error("Changed() = false for a diff with changes")
 	}
 	for _, e := range rep.Objects {
-		if e.Object == "ConfigMap/"+ns+"/a" && !strings.Contains(e.Diff, `"2"`) && !strings.Contains(e.Diff, "2") {
+		if e.Object() == "ConfigMap/"+ns+"/a" && !strings.Contains(e.Diff, `"2"`) && !strings.Contains(e.Diff, "2") {
 			t.Errorf("diff of a does not show the new value:\n%s", e.Diff)
 		}
 	}

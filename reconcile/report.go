@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -30,24 +31,37 @@ const (
 	Failed    = object.Failed
 )
 
-// Entry is one object's line in the report: an object.Change spelled
-// out for the JSON output.
+// Entry is one object's line in the report: the change apply, diff or
+// prune returned for it, and, in a Flux run, the unit it belongs to.
 type Entry struct {
-	// Object is Kind/namespace/name, the form every message uses.
+	object.Change
+	// Unit is the Flux Kustomization (namespace/name) whose run the
+	// object belongs to, in a Flux run.
+	Unit string
+}
+
+// Object is Kind/namespace/name, the form every message uses.
+func (e Entry) Object() string { return e.ID.String() }
+
+// entryJSON is an Entry as the JSON report spells it: the object both as
+// one string and field by field.
+type entryJSON struct {
 	Object    string `json:"object"`
 	Group     string `json:"group,omitempty"`
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
 	Action    Action `json:"action"`
-	// Reason explains a skip or a failure in words a person can act on.
-	Reason string `json:"reason,omitempty"`
-	// Diff is a unified diff of live against desired, with Secret values
-	// masked; set by diff and by reconcile --drift=report.
-	Diff string `json:"diff,omitempty"`
-	// Unit is the Flux Kustomization (namespace/name) whose run the
-	// object belongs to, in a Flux run.
-	Unit string `json:"unit,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Diff      string `json:"diff,omitempty"`
+	Unit      string `json:"unit,omitempty"`
+}
+
+// MarshalJSON writes the entry in the report's shape.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	id := e.ID
+	return json.Marshal(entryJSON{Object: id.String(), Group: id.Group, Kind: id.Kind, Namespace: id.Namespace, Name: id.Name,
+		Action: e.Action, Reason: e.Reason, Diff: e.Diff, Unit: e.Unit})
 }
 
 // Health is the readiness of one applied object after --wait.
@@ -90,19 +104,35 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 func (r *Report) add(e Entry) { r.Objects = append(r.Objects, e) }
 
 // entryOf is the report's line for one change.
-func entryOf(c object.Change) Entry {
-	id := c.ID
-	return Entry{Object: id.String(), Group: id.Group, Kind: id.Kind, Namespace: id.Namespace, Name: id.Name, Action: c.Action, Reason: c.Reason, Diff: c.Diff}
-}
+func entryOf(c object.Change) Entry { return Entry{Change: c} }
 
-// finish sorts the entries and counts them by action.
+// finish sorts the entries by object and counts them by action.
 func (r *Report) finish(started time.Time) {
 	r.Duration = Duration(time.Since(started))
-	sort.SliceStable(r.Objects, func(i, j int) bool { return r.Objects[i].Object < r.Objects[j].Object })
+	r.sortObjects()
 	r.Counts = map[Action]int{}
 	for _, e := range r.Objects {
 		r.Counts[e.Action]++
 	}
+}
+
+// sortObjects orders the entries by Object, computing each key once
+// rather than two per comparison.
+func (r *Report) sortObjects() {
+	if len(r.Objects) < 2 {
+		return
+	}
+	keys := make([]string, len(r.Objects))
+	order := make([]int, len(r.Objects))
+	for i, e := range r.Objects {
+		keys[i], order[i] = e.Object(), i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return keys[order[i]] < keys[order[j]] })
+	sorted := make([]Entry, len(r.Objects))
+	for i, at := range order {
+		sorted[i] = r.Objects[at]
+	}
+	r.Objects = sorted
 }
 
 // Changed reports whether the run changed (or, dry, would change) anything.
@@ -177,11 +207,17 @@ func (r *Report) writeLines(w io.Writer, verbose bool) error {
 		if e.Action == Unchanged && !verbose {
 			continue
 		}
-		line := fmt.Sprintf("%s\t%s", e.Object, e.Action)
-		if e.Reason != "" {
-			line += "\t(" + e.Reason + ")"
-		}
-		fmt.Fprintln(tw, line)
+		writeLine(tw, "", e)
 	}
 	return tw.Flush()
+}
+
+// writeLine prints one entry: object, action and, in parentheses, the
+// reason, tab-separated for a tabwriter.
+func writeLine(w io.Writer, indent string, e Entry) {
+	line := fmt.Sprintf("%s%s\t%s", indent, e.Object(), e.Action)
+	if e.Reason != "" {
+		line += "\t(" + e.Reason + ")"
+	}
+	fmt.Fprintln(w, line)
 }

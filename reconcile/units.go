@@ -94,11 +94,7 @@ func (r *Report) writeUnits(w io.Writer, verbose bool) error {
 			if e.Unit != u.Name || (e.Action == Unchanged && !verbose) {
 				continue
 			}
-			line := fmt.Sprintf("  %s\t%s", e.Object, e.Action)
-			if e.Reason != "" {
-				line += "\t(" + e.Reason + ")"
-			}
-			fmt.Fprintln(tw, line)
+			writeLine(tw, "  ", e)
 		}
 	}
 	return tw.Flush()

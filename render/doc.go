@@ -29,7 +29,12 @@
 // Each object says where it came from (Origin): the --path, and the
 // repository file, which for kustomize output is read from kustomize's
 // origin annotations (turned on for the build, then removed again unless
-// the kustomization asked for them).
+// the kustomization asked for them), with the kustomizations that built
+// it (Origin.Kustomizations, from the transformer annotations kustomize
+// records along). The tracking doubles the cost of a build with
+// transformers, so a run that only applies asks for it lazily
+// (Options.LazyFiles): only builds whose objects need their file, for
+// masking or for Flux objects' errors, are built again with it.
 //
 // Nothing is read outside the repository root: a kustomization that
 // reaches for ../../elsewhere, or a symlink that leaves the root, is an

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -80,10 +79,16 @@ func (r *renderer) fluxBuild(dir, rel string, fx *Flux) ([]rendered, error) {
 	if err := r.mergeFlux(dir, &k, fx); err != nil {
 		return nil, fmt.Errorf("%s: path %s: %w", unit, rel, err)
 	}
-	spec.keepOrigin = slices.Contains(k.BuildMetadata, types.OriginAnnotations)
-	if !spec.keepOrigin {
-		k.BuildMetadata = append(k.BuildMetadata, types.OriginAnnotations)
+	if existing && r.lazyFiles {
+		// A generated kustomization always tracks: its listed files'
+		// objects are named by their file.
+		plain, err := yaml.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		spec.untracked = &buildSpec{kfile: kfile, virtual: plain, keepOrigin: true, keepTransformations: true, flux: fx}
 	}
+	spec.track(&k)
 	krel := r.rel(kfile)
 	if err := errors.Join(inlineChecks(krel, &k, r.lim), kustomizationChecks(krel, &k, r.helm != nil)); err != nil {
 		return nil, fmt.Errorf("%s: path %s: %w", unit, rel, err)

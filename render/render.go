@@ -48,6 +48,16 @@ type Options struct {
 	// Flux, when set, builds every path as a Flux Kustomization object
 	// says (see Flux).
 	Flux *Flux
+	// LazyFiles leaves Origin.File and Origin.Kustomizations empty for
+	// the objects of a kustomization file's build, unless the build
+	// decrypted a SOPS file or renders Flux objects
+	// (*.toolkit.fluxcd.io): those need the file, and are built again
+	// with kustomize's origin tracking. The tracking costs up to twice a
+	// build's CPU and memory (kustomize then annotates every object at
+	// every transformer); a run that only applies names kustomized
+	// objects by their --path's build anyway. The objects themselves are
+	// the same either way.
+	LazyFiles bool
 	// Ignore are gitignore patterns, relative to the repository root,
 	// that leave files out of the source, as a GitRepository's
 	// spec.ignore does. They add to Flux's default rules and the
@@ -71,10 +81,24 @@ type Origin struct {
 	// kind (see Result.Mask).
 	Decrypted bool `json:"decrypted,omitempty"`
 
+	// via are Kustomizations, one a line: a string, so that an Origin
+	// stays comparable.
+	via string
 	// kustomized is true when a kustomization file built the object:
 	// messages then name the --path's build, which is where a reader
 	// finds the transformations, rather than the file.
 	kustomized bool
+}
+
+// Kustomizations returns the repository's kustomization files whose
+// transformers (images, patches, namespace, prefixes...) ran over the
+// object on its way into the render, outermost first, as kustomize's
+// transformer annotations say; nil for plain files.
+func (o Origin) Kustomizations() []string {
+	if o.via == "" {
+		return nil
+	}
+	return strings.Split(o.via, "\n")
 }
 
 func (o Origin) String() string {
@@ -134,7 +158,7 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 	defer dec.close()
 	lim := opts.limits()
 	lim.budget = &aliasBudget{byFile: map[string]int64{}}
-	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim, helm: opts.Helm,
+	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim, helm: opts.Helm, lazyFiles: opts.LazyFiles,
 		helmOrigins: map[string]string{}, helmDecrypted: map[string]bool{}, children: map[string][]string{}, namespaces: map[string]string{}}
 	if err := r.loadIgnores(opts.Ignore); err != nil {
 		return nil, err
@@ -211,6 +235,8 @@ type renderer struct {
 	scan *scanner
 	// ignore holds the source's ignore rules (ignore.go).
 	ignore *ignoreRules
+	// lazyFiles is Options.LazyFiles.
+	lazyFiles bool
 	// virtual are kustomization files served from memory instead of
 	// the disk, by absolute path: the kustomization Flux generates or
 	// merges for a directory, never written to the checkout.

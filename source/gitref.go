@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -89,20 +88,12 @@ func cloneGitRef(ctx context.Context, rawURL string, o options) (*Checkout, erro
 		}
 		constraint = c
 	}
-	endpoint := rawURL
-	if fi, err := os.Stat(rawURL); err == nil && fi.IsDir() {
-		endpoint = absPath(rawURL)
-	}
-	auth, err := transportAuth(endpoint, o.auth, o.net)
+	c, auth, err := newClone(rawURL, ref.String(), o)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "tidegate-source-")
-	if err != nil {
-		return nil, err
-	}
-	c := &Checkout{Dir: dir, URL: safe, Ref: ref.String(), Ignore: o.ignore, remote: endpoint, auth: o.auth, log: o.log, net: o.net,
-		cleanup: func() error { return os.RemoveAll(dir) }}
+	c.Ignore = o.ignore
+	endpoint, dir := c.remote, c.Dir
 	start := time.Now()
 	o.log.Info("cloning", "source", safe, "ref", ref.String())
 	ctx, cancel := o.net.bound(ctx, "the clone")

@@ -220,23 +220,33 @@ func openDir(path string, o options) (*Checkout, error) {
 
 var shaPattern = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
 
-func clone(ctx context.Context, rawURL string, o options) (*Checkout, error) {
-	safe := Redact(rawURL)
+// newClone prepares a clone of rawURL at ref: the endpoint (a local
+// repository by its absolute path), its transport credentials, and a
+// Checkout in a fresh temporary directory that Close removes.
+func newClone(rawURL, ref string, o options) (*Checkout, transport.AuthMethod, error) {
 	endpoint := rawURL
 	if fi, err := os.Stat(rawURL); err == nil && fi.IsDir() {
-		abs, _ := filepath.Abs(rawURL)
-		endpoint = abs
+		endpoint = absPath(rawURL)
 	}
 	auth, err := transportAuth(endpoint, o.auth, o.net)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir, err := os.MkdirTemp("", "tidegate-source-")
 	if err != nil {
+		return nil, nil, err
+	}
+	c := &Checkout{Dir: dir, URL: Redact(rawURL), Ref: ref, remote: endpoint, auth: o.auth, log: o.log, net: o.net,
+		cleanup: func() error { return os.RemoveAll(dir) }}
+	return c, auth, nil
+}
+
+func clone(ctx context.Context, rawURL string, o options) (*Checkout, error) {
+	c, auth, err := newClone(rawURL, o.ref, o)
+	if err != nil {
 		return nil, err
 	}
-	c := &Checkout{Dir: dir, URL: safe, Ref: o.ref, remote: endpoint, auth: o.auth, log: o.log, net: o.net,
-		cleanup: func() error { return os.RemoveAll(dir) }}
+	safe, endpoint, dir := c.URL, c.remote, c.Dir
 	start := time.Now()
 	o.log.Info("cloning", "source", safe, "ref", o.ref)
 	ctx, cancel := o.net.bound(ctx, "the clone")
