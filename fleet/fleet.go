@@ -134,6 +134,9 @@ type Unit struct {
 	// their charts are not rendered, so the unit does not prune (it
 	// cannot tell their objects from removed ones).
 	SuspendedReleases []string
+	// HelmReleases are the releases rendered into Rendered, with their
+	// hooks, which the unit's reconcile runs around its apply.
+	HelmReleases []reconcile.Release
 }
 
 // IsRoot reports whether u is the run's own paths.
