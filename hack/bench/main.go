@@ -78,7 +78,7 @@ func run(n, workers, units int, withKubectl bool) error {
 		return err
 	}
 	client := env.Client()
-	for _, ns := range []string{"bench-floor", "bench-tidegate", "bench-kubectl", "bench-flux"} {
+	for _, ns := range []string{"bench-floor", "bench-tidegate", "bench-kubectl", "bench-flux", "bench-helm", "bench-helm-floor"} {
 		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			return err
 		}
@@ -130,6 +130,16 @@ func run(n, workers, units int, withKubectl bool) error {
 		scenarios = append(scenarios, "flux-create", "flux-no-op")
 	}
 
+	// The same count of objects rendered from HelmReleases.
+	htide, hfloor, err := helmRows(ctx, client, bin, kubeconfig, work, n, workers)
+	if err != nil {
+		return err
+	}
+	for _, s := range []string{"helm-create", "helm-no-op"} {
+		tide[s], floor[s] = htide[s], hfloor[s]
+		scenarios = append(scenarios, s)
+	}
+
 	kubectl, _ := exec.LookPath("kubectl")
 	if kubectl != "" && withKubectl {
 		krepo := filepath.Join(work, "krepo")
@@ -152,6 +162,7 @@ func run(n, workers, units int, withKubectl bool) error {
 	if units > 0 {
 		fmt.Printf("flux rows: the same %d objects as %d independent Flux Kustomizations (%d objects each), against the floor of the same objects; targets: flux-create <= 1.5x, flux-no-op <= 0.5x\n", n, units, n/units)
 	}
+	fmt.Printf("helm rows: %d HelmReleases of one chart from an HTTP chart repository (%d ConfigMaps each) in one Flux unit, against the floor of the same rendered objects; the no-op run sends no write request (fleet's TestFleetHelmNoOpWritesNothing)\n", helmReleases, n/helmReleases)
 	return nil
 }
 
