@@ -554,6 +554,9 @@ func writeHooks(w io.Writer, hooks []HookRun) {
 		if h.Message != "" {
 			line += " (" + h.Message + ")"
 		}
+		if h.Unit != "" {
+			line += " [unit " + h.Unit + "]"
+		}
 		fmt.Fprintln(w, line)
 	}
 }

@@ -135,9 +135,11 @@ func run(n, workers, units int, withKubectl bool) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range []string{"helm-create", "helm-no-op"} {
-		tide[s], floor[s] = htide[s], hfloor[s]
-		scenarios = append(scenarios, s)
+	for _, s := range []string{"helm-create", "helm-no-op", "helm-render"} {
+		if _, ok := htide[s]; ok {
+			tide[s], floor[s] = htide[s], hfloor[s]
+			scenarios = append(scenarios, s)
+		}
 	}
 
 	kubectl, _ := exec.LookPath("kubectl")
@@ -163,6 +165,9 @@ func run(n, workers, units int, withKubectl bool) error {
 		fmt.Printf("flux rows: the same %d objects as %d independent Flux Kustomizations (%d objects each), against the floor of the same objects; targets: flux-create <= 1.5x, flux-no-op <= 0.5x\n", n, units, n/units)
 	}
 	fmt.Printf("helm rows: %d HelmReleases of one chart from an HTTP chart repository (%d ConfigMaps each) in one Flux unit, against the floor of the same rendered objects; the no-op run sends no write request (fleet's TestFleetHelmNoOpWritesNothing)\n", helmReleases, n/helmReleases)
+	if _, ok := tide["helm-render"]; ok {
+		fmt.Println("helm-render: tidegate render of one of those HelmReleases (chart fetched over HTTP) against `helm template` of the same chart and values as the floor (TIDEGATE_HELM; best of 3 processes each); target <= 1.2x")
+	}
 	return nil
 }
 
