@@ -14,6 +14,7 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -325,8 +326,14 @@ func ownerWords(live *unstructured.Unstructured) string {
 	return "written by " + strings.Join(managers, ", ")
 }
 
+// liveHook reads a hook object; nil when it does not exist, also when
+// its kind does not exist yet (a post hook of a kind whose CRD the
+// release brings: no object of it can be there).
 func (r *Reconciler) liveHook(ctx context.Context, id object.ID) (*unstructured.Unstructured, error) {
 	ri, _, err := resource.Client(ctx, r.dyn, r.mapper, id.GroupKind(), id.Namespace)
+	if meta.IsNoMatchError(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", id, err)
 	}
@@ -487,14 +494,11 @@ func hookDone(u *unstructured.Unstructured) (done, failed bool, msg string) {
 // deleteHook deletes a hook object this inventory created, and waits
 // until it is gone; one it did not create is never deleted.
 func (r *Reconciler) deleteHook(ctx context.Context, rr *releaseRun, id object.ID) error {
+	live, err := r.liveHook(ctx, id)
+	if err != nil || live == nil {
+		return err
+	}
 	ri, _, err := resource.Client(ctx, r.dyn, r.mapper, id.GroupKind(), id.Namespace)
-	if err != nil {
-		return fmt.Errorf("%s: %w", id, err)
-	}
-	live, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", id, err)
 	}
