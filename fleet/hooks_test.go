@@ -19,8 +19,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/tidegate/tidegate/fleet"
@@ -576,5 +578,42 @@ func TestFleetHelmNoOpWritesNothing(t *testing.T) {
 	}
 	if rep.Changed() || len(rep.Hooks) > 0 || len(rep.Filter(reconcile.Unchanged)) != 20 {
 		t.Errorf("no-op run: changed %v, hooks %v, %d unchanged (want 20)", actions(rep), hookLines(rep), len(rep.Filter(reconcile.Unchanged)))
+	}
+}
+
+// TestFleetHelmPostHookOfOwnCRD: a post-install hook of a kind whose
+// CRD the release itself brings (crds/) runs once the CRD is applied:
+// before the apply its kind is unknown, which is no refusal.
+func TestFleetHelmPostHookOfOwnCRD(t *testing.T) {
+	ns := env.Namespace(t)
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	dyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = dyn.Resource(crds).Delete(context.Background(), "gadgets.hooks.tidegate.test", metav1.DeleteOptions{})
+	})
+	srv := newChartRepo(t, nil)
+	srv.publishChart("crdhook", "0.1.0")
+	r := newRepo(t)
+	r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+	r.write("apps/repository.yaml", helmRepository(ns, "charts", srv.srv.URL, ""))
+	r.write("apps/release.yaml", strings.ReplaceAll(hookedRelease(ns, "web", ""), "chart: hooked", "chart: crdhook"))
+	o := options(r, ns)
+	rep, err := run(t, o)
+	if err != nil {
+		logUnits(t, rep)
+		t.Fatalf("install: %v", err)
+	}
+	if d := cmp.Diff([]string{"post-install Gadget.hooks.tidegate.test/" + ns + "/web-gadget succeeded"}, hookLines(rep)); d != "" {
+		t.Errorf("hooks (-want +got):\n%s", d)
+	}
+	g, err := dyn.Resource(schema.GroupVersionResource{Group: "hooks.tidegate.test", Version: "v1", Resource: "gadgets"}).Namespace(ns).Get(context.Background(), "web-gadget", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the post hook's Gadget: %v", err)
+	}
+	if got := g.GetLabels()[inventory.PartOfLabel]; got != fleet.UnitInventory(o.Run.Inventory, ns, "apps").ID() {
+		t.Errorf("the Gadget's %s=%q", inventory.PartOfLabel, got)
 	}
 }
