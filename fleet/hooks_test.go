@@ -133,6 +133,8 @@ type observer struct {
 	ns     string
 	prefix string
 	end    jobEnd
+	// ends overrides end for the Jobs it names.
+	ends   map[string]jobEnd
 	mu     sync.Mutex
 	events []string
 	// atJob lists, per Job creation, the ConfigMaps of the release that
@@ -222,12 +224,18 @@ func observe(t *testing.T, ns, prefix string, end jobEnd) *observer {
 // finish writes the Job's status through the status subresource, as the
 // Job controller would.
 func (o *observer) finish(ctx context.Context, job *batchv1.Job) error {
-	if o.end == jobLeave {
+	o.mu.Lock()
+	end, ok := o.ends[job.Name]
+	o.mu.Unlock()
+	if !ok {
+		end = o.end
+	}
+	if end == jobLeave {
 		return nil
 	}
 	now := metav1.Now()
 	job.Status.StartTime = &now
-	if o.end == jobComplete {
+	if end == jobComplete {
 		job.Status.Succeeded = 1
 		job.Status.CompletionTime = &now
 		job.Status.Conditions = []batchv1.JobCondition{
@@ -615,5 +623,56 @@ func TestFleetHelmPostHookOfOwnCRD(t *testing.T) {
 	}
 	if got := g.GetLabels()[inventory.PartOfLabel]; got != fleet.UnitInventory(o.Run.Inventory, ns, "apps").ID() {
 		t.Errorf("the Gadget's %s=%q", inventory.PartOfLabel, got)
+	}
+}
+
+// TestFleetHelmPostHookFails: a post-install hook that fails fails the
+// unit after its objects were applied, and the release's digest is not
+// recorded: the next run upgrades and runs its hooks again (pre and
+// post), and the run after that, with nothing changed, runs none.
+func TestFleetHelmPostHookFails(t *testing.T) {
+	ns := env.Namespace(t)
+	srv := newChartRepo(t, nil)
+	srv.publishChart("hooked", "0.1.0")
+	r := newRepo(t)
+	r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))
+	r.write("apps/repository.yaml", helmRepository(ns, "charts", srv.srv.URL, ""))
+	r.write("apps/release.yaml", hookedRelease(ns, "web", "  values:\n    postJob: true\n"))
+	o := options(r, ns)
+	obs := observe(t, ns, "web-", jobComplete)
+	obs.mu.Lock()
+	obs.ends = map[string]jobEnd{"web-check": jobFail}
+	obs.mu.Unlock()
+
+	rep, err := run(t, o)
+	u := unit(rep, ns+"/apps")
+	if err == nil || u.Status != reconcile.UnitFailed || !strings.Contains(u.Reason, "post-install hook: Job.batch/"+ns+"/web-check: failed") {
+		t.Fatalf("unit %s (%s), error %v; want it failed on the post hook", u.Status, u.Reason, err)
+	}
+	if !exists(t, ns, "web-app") {
+		t.Error("the release's object is not applied, though only a post hook failed")
+	}
+	if got := hookLines(rep); len(got) != 5 || got[4] != "post-install Job.batch/"+ns+"/web-check failed" {
+		t.Errorf("hooks: %v", got)
+	}
+
+	obs.mu.Lock()
+	obs.ends = nil
+	obs.mu.Unlock()
+	rep, err = run(t, o)
+	if err != nil {
+		logUnits(t, rep)
+		t.Fatalf("the run after the failed post hook: %v", err)
+	}
+	if d := cmp.Diff([]string{
+		"pre-upgrade Job.batch/" + ns + "/web-migrate succeeded, deleted",
+		"pre-upgrade ConfigMap/" + ns + "/web-pre-config succeeded",
+		"post-upgrade ConfigMap/" + ns + "/web-post-done succeeded, deleted",
+		"post-upgrade Job.batch/" + ns + "/web-check succeeded",
+	}, hookLines(rep)); d != "" {
+		t.Errorf("hooks run again (-want +got):\n%s", d)
+	}
+	if rep, err = run(t, o); err != nil || len(rep.Hooks) > 0 {
+		t.Errorf("third run: hooks %v, error %v; want none", hookLines(rep), err)
 	}
 }

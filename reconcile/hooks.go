@@ -51,8 +51,9 @@ import (
 //   - delete policies: before-hook-creation (the default when none is
 //     given) deletes the previous hook object first; hook-succeeded
 //     deletes it once every hook of the event succeeded; hook-failed
-//     deletes the hook that failed. Without before-hook-creation a hook
-//     object left from an earlier run fails the hook, as in Helm;
+//     deletes the hook that failed. A hook object left from an earlier
+//     run is deleted before the hook runs again also without
+//     before-hook-creation (Helm would fail on it instead);
 //   - hooks are not members of the inventory (Helm does not track them
 //     as release resources): a hook object left in the cluster stays when
 //     the release is removed. They carry the inventory's part-of label,
@@ -401,19 +402,14 @@ func (r *Reconciler) runEvent(ctx context.Context, rep *Report, p *pass, rr *rel
 }
 
 // runHook creates one hook object and waits until it is done.
+// A hook object left from an earlier run is deleted first, whatever the
+// policy: before-hook-creation says so, and without it Helm would fail
+// on it ("already exists"), which leaves a run that failed once (its
+// hook-succeeded hooks were not deleted) failing until a person deletes
+// them; tidegate created it, so it may.
 func (r *Reconciler) runHook(ctx context.Context, p *pass, rr *releaseRun, hk Hook) error {
-	if hk.policy("before-hook-creation") {
-		if err := r.deleteHook(ctx, rr, hk.ID); err != nil {
-			return fmt.Errorf("delete the previous hook object (before-hook-creation): %w", err)
-		}
-	} else {
-		live, err := r.liveHook(ctx, hk.ID)
-		if err != nil {
-			return err
-		}
-		if live != nil {
-			return fmt.Errorf("%s: the hook object of an earlier run is still there, and its helm.sh/hook-delete-policy has no before-hook-creation: delete it, or add before-hook-creation to the policy", hk.ID)
-		}
+	if err := r.deleteHook(ctx, rr, hk.ID); err != nil {
+		return fmt.Errorf("delete the previous hook object: %w", err)
 	}
 	cs, err := r.apply.Apply(ctx, []*unstructured.Unstructured{p.hooks.objs[hk.ID]}, apply.ApplyOptions{Force: r.opts.Force})
 	if err != nil {
