@@ -140,6 +140,9 @@ type Unit struct {
 	// their charts are not rendered, so the unit does not prune (it
 	// cannot tell their objects from removed ones).
 	SuspendedReleases []string
+	// HelmReleases are the releases rendered into Rendered, with their
+	// hooks, which the unit's reconcile runs around its apply.
+	HelmReleases []reconcile.Release
 
 	// prefetch reads the unit's inventory and live objects while other
 	// units render; the unit's reconcile takes it over.

@@ -37,10 +37,14 @@ import (
 // not the crds/ files, as in helm-controller; spec.chart.spec.valuesFiles
 // replace the chart's values.yaml as source-controller merges them.
 //
-// Hooks: pre-/post-install and pre-/post-upgrade hooks are applied as
-// ordinary objects of the release, in the same apply (not waited for
-// before or after the other objects), and their delete policies are not
-// honoured; test hooks and delete/rollback-only hooks are not rendered.
+// Hooks: pre-/post-install and pre-/post-upgrade hooks stay in the
+// render (render and images see them) and are recorded in
+// u.HelmReleases, so that the unit's reconcile sets them aside from the
+// apply and runs them around it, as Helm does: pre hooks applied and
+// waited for before anything else is written, post hooks after, by
+// weight, with their delete policies, and only when the release
+// installs or changes (see reconcile.Release). Test hooks and
+// delete/rollback-only hooks are not rendered.
 func (e *expander) helmReleases(ctx context.Context, u *Unit) error {
 	if u.Rendered == nil {
 		return nil
@@ -204,9 +208,11 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 	for _, o := range out.Objects {
 		objs = append(objs, o.Object)
 	}
+	var hooks []chartrender.Hook
 	for _, h := range out.Hooks {
 		if h.Has("pre-install") || h.Has("post-install") || h.Has("pre-upgrade") || h.Has("post-upgrade") {
 			objs = append(objs, h.Object.Object)
+			hooks = append(hooks, h)
 		}
 	}
 	// The release's own CRDs say the scope of kinds the cluster may not
@@ -219,6 +225,7 @@ func (e *expander) helmRelease(ctx context.Context, u *Unit, cl *clusterClient, 
 			o.SetNamespace(ns)
 		}
 	}
+	u.HelmReleases = append(u.HelmReleases, releaseOf(hr, objs, hooks))
 	e.f.log.Info("rendered HelmRelease", "unit", u.Name, "helmrelease", hr.Namespace+"/"+hr.Name, "chart", ch.Name, "version", ch.Version, "upgrade", opts.IsUpgrade, "objects", len(objs))
 	return objs, secretValues, nil
 }

@@ -206,6 +206,7 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 	opts.Skip = skipFlux
 	opts.Inventory = u.Inventory
 	opts.Logger = f.log.With("unit", u.Name)
+	opts.Releases = u.HelmReleases
 	cl := f.clients.run
 	if k := u.Kustomization; k != nil {
 		if !u.IsRoot() {

@@ -34,6 +34,12 @@ const (
 	membersEncodingSeparator = "\n"
 )
 
+// HooksAnnotation records, per Helm release of the inventory, the digest
+// of the release as its hooks last ran to the end (a JSON object,
+// release → digest): a run whose release renders the same runs no hook.
+// Absent when no release has hooks.
+const HooksAnnotation = "tidegate.dev/helm-hooks"
+
 // Parent is the object that holds the inventory.
 type Parent struct {
 	// Kind is ConfigMap or Secret.
@@ -80,6 +86,9 @@ type Inventory struct {
 	Revision string
 	// Members, sorted.
 	Members []object.ID
+	// Hooks are the releases whose hooks ran, with the digest of what
+	// the release rendered then (HooksAnnotation); nil when none.
+	Hooks map[string]string
 }
 
 // Store reads and writes one parent.
@@ -135,6 +144,10 @@ func (s *Store) Load(ctx context.Context) (*Inventory, error) {
 		return nil, fmt.Errorf("%s has ApplySet id %s, want %s; it was not written by tidegate for this name", s.parent, id, inv.ID)
 	}
 	inv.Revision = u.GetAnnotations()[RevisionAnnotation]
+	if h := u.GetAnnotations()[HooksAnnotation]; h != "" {
+		// Unreadable, it only makes the next run run the hooks again.
+		_ = json.Unmarshal([]byte(h), &inv.Hooks)
+	}
 	raw, err := membersText(u)
 	if err != nil {
 		return nil, &CorruptError{Parent: s.parent, Partial: inv, Bad: []string{err.Error()}}
@@ -240,6 +253,13 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 			},
 		},
 		"data": data,
+	}
+	if len(inv.Hooks) > 0 {
+		h, err := json.Marshal(inv.Hooks)
+		if err != nil {
+			return err
+		}
+		u["metadata"].(map[string]any)["annotations"].(map[string]any)[HooksAnnotation] = string(h)
 	}
 	body, err := json.Marshal(u)
 	if err != nil {

@@ -172,3 +172,42 @@ func TestRepairAdvice(t *testing.T) {
 		}
 	}
 }
+
+// TestHookDigests: the releases' hook digests are saved on the parent
+// and read back; saving without them removes the annotation (a parent
+// without hooked releases carries none), and Changed sees a digest
+// change, so a run that only ran hooks records them.
+func TestHookDigests(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	parent := inventory.Parent{Kind: "ConfigMap", Namespace: ns, Name: "inv"}
+	store := inventory.NewStore(dynamicClient(t, env.Config), parent, "tidegate/test")
+	inv := &inventory.Inventory{ID: parent.ID(), Revision: "r", Hooks: map[string]string{ns + "/web": "d1", ns + "/db": "d2"}}
+	if err := store.Save(ctx, inv); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(inv.Hooks, got.Hooks); d != "" {
+		t.Errorf("hooks read back (-want +got):\n%s", d)
+	}
+	next := &inventory.Inventory{ID: parent.ID(), Revision: "r", Hooks: map[string]string{ns + "/web": "d3", ns + "/db": "d2"}}
+	if !inventory.Changed(got, next) {
+		t.Error("another digest is no change")
+	}
+	if inventory.Changed(got, &inventory.Inventory{ID: parent.ID(), Revision: "r", Hooks: map[string]string{ns + "/db": "d2", ns + "/web": "d1"}}) {
+		t.Error("the same digests count as a change")
+	}
+	if err := store.Save(ctx, &inventory.Inventory{ID: parent.ID(), Revision: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := env.Client().CoreV1().ConfigMaps(ns).Get(ctx, parent.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := cm.Annotations[inventory.HooksAnnotation]; ok {
+		t.Errorf("saved without hooks, the parent still has %s: %s", inventory.HooksAnnotation, v)
+	}
+}

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/tidegate/tidegate/object"
@@ -88,7 +89,7 @@ func (s Set) Equal(o Set) bool {
 // list an object before it is created, so that a run that dies half-way
 // leaves nothing untracked.
 func Widened(prev *Inventory, desired Set) *Inventory {
-	return &Inventory{ID: prev.ID, Revision: prev.Revision, Members: NewSet(prev.Members...).Union(desired).Members()}
+	return &Inventory{ID: prev.ID, Revision: prev.Revision, Members: NewSet(prev.Members...).Union(desired).Members(), Hooks: prev.Hooks}
 }
 
 // Stale returns, sorted, the previous members that the desired set no
@@ -101,16 +102,17 @@ func Stale(prev *Inventory, desired Set) []object.ID {
 // applied: the desired objects and the stale members still held, which
 // are the deletes that failed and the members the prune kept (or every
 // stale member when the run does not prune). They stay ours, so that a
-// later run retries them.
+// later run retries them. The hook digests stay the previous ones: the
+// caller records the releases whose hooks ran.
 func Final(prev *Inventory, revision string, desired, remaining Set) *Inventory {
-	return &Inventory{ID: prev.ID, Revision: revision, Members: desired.Union(remaining).Members()}
+	return &Inventory{ID: prev.ID, Revision: revision, Members: desired.Union(remaining).Members(), Hooks: prev.Hooks}
 }
 
 // Changed reports whether next records something prev does not: another
-// revision or other members. An unchanged inventory is not written
+// revision, other members or other hook digests. An unchanged inventory is not written
 // again, so that a run that changes nothing writes nothing.
 func Changed(prev, next *Inventory) bool {
-	if prev.Revision != next.Revision {
+	if prev.Revision != next.Revision || !maps.Equal(prev.Hooks, next.Hooks) {
 		return true
 	}
 	a, b := slices.Clone(prev.Members), slices.Clone(next.Members)

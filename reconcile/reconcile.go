@@ -106,6 +106,10 @@ type Options struct {
 	// DefaultNamespace is given to namespaced objects that name none, as
 	// kubectl does with the kubeconfig's namespace.
 	DefaultNamespace string
+	// Releases are the Helm releases rendered into the run's objects:
+	// their hook objects are run around the apply instead of applied
+	// with it (see Release).
+	Releases []Release
 
 	Logger *slog.Logger
 }
@@ -225,6 +229,16 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 			return rep, r.reportDrift(ctx, rep, drifted)
 		}
 	}
+	// Pre hooks run before anything else is written: one that fails
+	// leaves the cluster as it was, but for the hooks themselves.
+	if err := r.checkHooks(ctx, p); err != nil {
+		return rep, r.fail(rep, fmt.Errorf("%w (nothing was written)", err))
+	}
+	if r.opts.DryRun {
+		r.reportWouldRun(rep, p)
+	} else if err := r.runHooks(ctx, rep, p, true); err != nil {
+		return rep, r.fail(rep, fmt.Errorf("%w (nothing else was applied or pruned)", err))
+	}
 	if err := r.widen(ctx, p); err != nil {
 		return rep, r.fail(rep, err)
 	}
@@ -253,6 +267,9 @@ func (r *Reconciler) Run(ctx context.Context) (*Report, error) {
 		if err := r.wait(ctx, rep, waitFor); err != nil {
 			return rep, r.fail(rep, err)
 		}
+	}
+	if err := r.postHooks(ctx, rep, p); err != nil {
+		return rep, r.fail(rep, err)
 	}
 	return rep, nil
 }
@@ -302,6 +319,10 @@ func (r *Reconciler) Diff(ctx context.Context) (*Report, error) {
 	if p.refusal != nil {
 		return rep, r.fail(rep, fmt.Errorf("%w (a reconcile would write nothing)", p.refusal))
 	}
+	if err := r.checkHooks(ctx, p); err != nil {
+		return rep, r.fail(rep, fmt.Errorf("%w (a reconcile would write nothing)", err))
+	}
+	r.reportWouldRun(rep, p)
 	return rep, nil
 }
 
@@ -323,6 +344,11 @@ type pass struct {
 	adopted map[object.ID]prune.Claim
 	refused map[object.ID]bool
 	refusal error
+	// hooks are the releases' hook objects, set aside from objs, and
+	// the releases that run them; saved is the inventory as last
+	// written (or read), for the hook digests written after post hooks.
+	hooks *releaseHooks
+	saved *inventory.Inventory
 }
 
 // start prepares the run (render, inventory, labels), plans it against
@@ -332,6 +358,7 @@ func (r *Reconciler) start(ctx context.Context, rep *Report, command string) (*p
 	if err != nil {
 		return nil, err
 	}
+	objs, hooks := r.setHooksAside(objs)
 	// Plan reads live state in bulk and tells Git changes from drift.
 	_, pre, _ := pf.result()
 	plan, err := r.apply.Plan(ctx, objs, apply.WithPreload(pre))
@@ -341,7 +368,10 @@ func (r *Reconciler) start(ctx context.Context, rep *Report, command string) (*p
 	}
 	current := ids(objs)
 	want := inventory.NewSet(current...)
-	p := &pass{objs: objs, current: current, want: want, stale: inventory.Stale(prev, want), store: store, prev: prev, plan: plan}
+	// A hook that was an object of the last run is not stale: it runs.
+	stale := inventory.Stale(prev, want.Union(inventory.NewSet(hooks.ids()...)))
+	p := &pass{objs: objs, current: current, want: want, stale: stale, store: store, prev: prev, plan: plan, hooks: hooks, saved: prev}
+	p.planHooks(r.opts.Releases)
 	p.adopted, p.refused, p.refusal = r.claims(plan, prev, rep, command)
 	return p, nil
 }
@@ -434,12 +464,15 @@ func (r *Reconciler) pruner(p *pass, dryRun bool) *prune.Pruner {
 // written again: a no-op run writes nothing at all.
 func (r *Reconciler) finalize(ctx context.Context, p *pass, remaining []object.ID) error {
 	final := inventory.Final(p.prev, r.opts.Revision, p.want, inventory.NewSet(remaining...))
+	final.Hooks = p.hookDigests(false)
 	if r.opts.DryRun || (!r.repair && !inventory.Changed(p.prev, final)) {
+		p.saved = final
 		return nil
 	}
 	if err := p.store.Save(ctx, final); err != nil {
 		return fmt.Errorf("write inventory %s: %w", r.opts.Inventory.String(), err)
 	}
+	p.saved = final
 	return nil
 }
 

@@ -85,6 +85,9 @@ type Report struct {
 	Objects   []Entry        `json:"objects"`
 	Counts    map[Action]int `json:"counts"`
 	NotReady  []Health       `json:"notReady,omitempty"`
+	// Hooks are the Helm hooks the run ran (or, dry, would run), in the
+	// order they ran.
+	Hooks []HookRun `json:"hooks,omitempty"`
 	// Units are a Flux run's units in the order they ran; empty in a
 	// run without Flux Kustomizations.
 	Units []Unit `json:"units,omitempty"`
@@ -137,7 +140,7 @@ func (r *Report) sortObjects() {
 
 // Changed reports whether the run changed (or, dry, would change) anything.
 func (r *Report) Changed() bool {
-	return r.Counts[Created]+r.Counts[Configured]+r.Counts[Adopted]+r.Counts[Deleted] > 0
+	return r.Counts[Created]+r.Counts[Configured]+r.Counts[Adopted]+r.Counts[Deleted] > 0 || len(r.Hooks) > 0
 }
 
 // Filter returns the entries with one of the given actions.
@@ -168,6 +171,7 @@ func (r *Report) WriteText(w io.Writer, verbose bool) error {
 	for _, h := range r.NotReady {
 		fmt.Fprintf(w, "not ready: %s: %s: %s\n", h.Object, h.Status, h.Message)
 	}
+	writeHooks(w, r.Hooks)
 	mode := ""
 	if r.DryRun {
 		mode = " (dry-run: nothing was written)"

@@ -67,6 +67,10 @@ func (r *Report) AddUnit(u Unit, sub *Report) {
 			u.Counts[e.Action]++
 		}
 		r.NotReady = append(r.NotReady, sub.NotReady...)
+		for _, h := range sub.Hooks {
+			h.Unit = u.Name
+			r.Hooks = append(r.Hooks, h)
+		}
 		u.Duration = sub.Duration
 	}
 	r.Units = append(r.Units, u)

@@ -152,6 +152,11 @@ func run(n, workers, units, reps int, withKubectl bool) error {
 		return err
 	}
 	client := env.Client()
+	for _, ns := range []string{"bench-helm", "bench-helm-floor"} {
+		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
 
 	scenarios := []string{"create", "no-op", "prune"}
 	if units > 0 {
@@ -178,6 +183,18 @@ func run(n, workers, units, reps int, withKubectl bool) error {
 	}
 	floor["flux-create"], floor["flux-no-op"] = floor["create"], floor["no-op"]
 
+	// The same count of objects rendered from HelmReleases.
+	htide, hfloor, err := helmRows(ctx, client, bin, kubeconfig, work, n, workers)
+	if err != nil {
+		return err
+	}
+	for _, s := range []string{"helm-create", "helm-no-op", "helm-render"} {
+		if _, ok := htide[s]; ok {
+			tide[s], floor[s] = htide[s], hfloor[s]
+			scenarios = append(scenarios, s)
+		}
+	}
+
 	kubectl, _ := exec.LookPath("kubectl")
 	if kubectl != "" && withKubectl {
 		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench-kubectl"}}, metav1.CreateOptions{}); err != nil {
@@ -203,6 +220,10 @@ func run(n, workers, units, reps int, withKubectl bool) error {
 	fmt.Println("ratio = seconds / floor seconds; lower is better. targets: create <= 1.5x, no-op <= 0.6x, prune <= 1.5x; tidegate RSS <= 150 MB at -n 5000")
 	if units > 0 {
 		fmt.Printf("flux rows: the same %d objects as %d independent Flux Kustomizations (%d objects each), against the floor of the same objects; targets: flux-create <= 1.5x, flux-no-op <= 0.5x\n", n, units, n/units)
+	}
+	fmt.Printf("helm rows: %d HelmReleases of one chart from an HTTP chart repository (%d ConfigMaps each) in one Flux unit, against the floor of the same rendered objects; the no-op run sends no write request (fleet's TestFleetHelmNoOpWritesNothing)\n", helmReleases, n/helmReleases)
+	if _, ok := tide["helm-render"]; ok {
+		fmt.Println("helm-render: tidegate render of one of those HelmReleases (chart fetched over HTTP) against `helm template` of the same chart and values as the floor (TIDEGATE_HELM; best of 3 processes each); target <= 1.2x")
 	}
 	return nil
 }
