@@ -554,9 +554,11 @@ func TestHostileHelmHookName(t *testing.T) {
 }
 
 // TestFleetHelmNoOpWritesNothing is the benchmark's claim as a test:
-// ten HelmReleases (each with a pre-install hook) reconciled twice; the
-// second run sends the API server no write request (no PATCH, POST,
-// PUT or DELETE, dry-run or not) and runs no hook.
+// ten HelmReleases (each with a pre-install hook) reconciled three times
+// (the second is each release's upgrade: the test chart renders
+// .Release.IsInstall, so it changes and runs its pre-upgrade hook); the
+// third sends the API server no write request (no PATCH, POST, PUT or
+// DELETE, dry-run or not) and runs no hook.
 func TestFleetHelmNoOpWritesNothing(t *testing.T) {
 	ns := env.Namespace(t)
 	srv := newChartRepo(t, nil)
@@ -575,6 +577,9 @@ func TestFleetHelmNoOpWritesNothing(t *testing.T) {
 	}
 	if n := len(rep.Filter(reconcile.Created)); n != 20 || len(rep.Hooks) != 10 {
 		t.Fatalf("first run: %d objects created, %d hooks; want 20 and 10", n, len(rep.Hooks))
+	}
+	if rep, err = run(t, o); err != nil || len(rep.Filter(reconcile.Configured)) != 10 || len(rep.Hooks) != 10 {
+		t.Fatalf("upgrade run: %v; %d configured, hooks %v; want 10 and 10", err, len(rep.Filter(reconcile.Configured)), hookLines(rep))
 	}
 	var w writes
 	rep, err = runWith(t, w.config(), o)
