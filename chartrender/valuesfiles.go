@@ -32,7 +32,9 @@ func WithValuesFiles(ch *chartv2.Chart, files []ValuesFile) (*chartv2.Chart, err
 			}
 			vals = v
 		}
-		merged = mergeMaps(merged, copyValue(vals).(map[string]any))
+		// vals is a map, so its copy is one too.
+		copied, _ := copyValue(vals).(map[string]any)
+		merged = mergeMaps(merged, copied)
 	}
 	out := new(chartv2.Chart)
 	*out = *ch

@@ -238,28 +238,29 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) error {
 	if s.parent.Kind == parentKindSecret {
 		data[membersKey] = base64.StdEncoding.EncodeToString([]byte(text))
 	}
-	u := map[string]any{
-		"apiVersion": "v1",
-		"kind":       s.parent.Kind,
-		"metadata": map[string]any{
-			"name":      s.parent.Name,
-			"namespace": s.parent.Namespace,
-			"labels":    s.parentLabels(inv.ID),
-			"annotations": map[string]any{
-				ToolingAnnotation:    s.tooling,
-				GroupKindsAnnotation: joinSorted(gks),
-				NamespacesAnnotation: joinSorted(namespaces),
-				RevisionAnnotation:   inv.Revision,
-			},
-		},
-		"data": data,
+	annotations := map[string]any{
+		ToolingAnnotation:    s.tooling,
+		GroupKindsAnnotation: joinSorted(gks),
+		NamespacesAnnotation: joinSorted(namespaces),
+		RevisionAnnotation:   inv.Revision,
 	}
 	if len(inv.Hooks) > 0 {
 		h, err := json.Marshal(inv.Hooks)
 		if err != nil {
 			return err
 		}
-		u["metadata"].(map[string]any)["annotations"].(map[string]any)[HooksAnnotation] = string(h)
+		annotations[HooksAnnotation] = string(h)
+	}
+	u := map[string]any{
+		"apiVersion": "v1",
+		"kind":       s.parent.Kind,
+		"metadata": map[string]any{
+			"name":        s.parent.Name,
+			"namespace":   s.parent.Namespace,
+			"labels":      s.parentLabels(inv.ID),
+			"annotations": annotations,
+		},
+		"data": data,
 	}
 	body, err := json.Marshal(u)
 	if err != nil {

@@ -54,7 +54,8 @@ func objectOf(n *yaml.Node) (map[string]any, bool) {
 	if !ok {
 		return nil, false
 	}
-	return v.(map[string]any), true
+	m, ok := v.(map[string]any) // a mapping node's value is one
+	return m, ok
 }
 
 // resolvedTags are the tags yaml.v3 gives nodes written without one; a
