@@ -90,12 +90,13 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured, o
 	}
 	p := &Plan{Items: make([]Planned, len(objs)), listed: map[listedKey]map[string]*unstructured.Unstructured{}}
 	groups := map[listKey][]int{}
+	mappings := resource.NewMappings(m.dyn, m.mapper)
 	for i, o := range objs {
 		it := &p.Items[i]
 		it.ID = object.FromUnstructured(o)
 		it.Desired = prepare(o)
 		gvk := o.GroupVersionKind()
-		client, mapping, err := resource.Client(ctx, m.dyn, m.mapper, gvk.GroupKind(), o.GetNamespace(), gvk.Version)
+		client, mapping, err := mappings.Client(ctx, gvk.GroupKind(), o.GetNamespace(), gvk.Version)
 		if err != nil {
 			if meta.IsNoMatchError(err) {
 				it.err = fmt.Errorf("the cluster does not know the kind %s (install its CustomResourceDefinition, or add it to the repository)", gvk)

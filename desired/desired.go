@@ -198,10 +198,33 @@ func Resolve(ctx context.Context, res *render.Result, scopes Scopes, p Policy) *
 	}
 	crds := object.CRDs(res.Objects)
 	set := &Set{Items: make([]Item, 0, len(res.Objects))}
+	// One lookup per kind: a mapper's lookup costs far more than a map's,
+	// and a render holds many objects of few kinds.
+	scopes = &onePerKind{Scopes: scopes, seen: map[schema.GroupVersionKind]scope{}}
 	for _, o := range res.Objects {
 		set.Items = append(set.Items, decide(ctx, o, res.Origins, crds, scopes, p))
 	}
 	return set
+}
+
+type scope struct {
+	namespaced bool
+	err        error
+}
+
+// onePerKind remembers a Scopes' answers for one Resolve.
+type onePerKind struct {
+	Scopes
+	seen map[schema.GroupVersionKind]scope
+}
+
+func (c *onePerKind) Namespaced(ctx context.Context, gvk schema.GroupVersionKind) (bool, error) {
+	if s, ok := c.seen[gvk]; ok {
+		return s.namespaced, s.err
+	}
+	n, err := c.Scopes.Namespaced(ctx, gvk)
+	c.seen[gvk] = scope{n, err}
+	return n, err
 }
 
 func decide(ctx context.Context, o *unstructured.Unstructured, origins map[object.ID]render.Origin, crds map[schema.GroupKind]object.CRD, scopes Scopes, p Policy) Item {

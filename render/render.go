@@ -387,6 +387,9 @@ func (r *renderer) run(dir string) (m resmap.ResMap, err error) {
 }
 
 func toUnstructured(res *resource.Resource) (*unstructured.Unstructured, error) {
+	if m, ok := objectOfResource(res); ok {
+		return &unstructured.Unstructured{Object: m}, nil
+	}
 	j, err := res.MarshalJSON()
 	if err != nil {
 		return nil, err

@@ -34,3 +34,50 @@ func Client(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper, 
 	}
 	return c.Namespace(namespace), mapping, nil
 }
+
+// Mappings answers Client for one pass over many objects, asking the
+// mapper once per kind and version: a discovery mapper's lookup costs far
+// more than a map's, and a run holds many objects of few kinds. It is
+// not safe for concurrent use.
+type Mappings struct {
+	dyn    dynamic.Interface
+	mapper meta.RESTMapper
+	seen   map[mappingKey]mappingResult
+}
+
+type mappingKey struct {
+	gk      schema.GroupKind
+	version string
+}
+
+type mappingResult struct {
+	mapping *meta.RESTMapping
+	err     error
+}
+
+// NewMappings returns an empty Mappings of dyn and mapper.
+func NewMappings(dyn dynamic.Interface, mapper meta.RESTMapper) *Mappings {
+	return &Mappings{dyn: dyn, mapper: mapper, seen: map[mappingKey]mappingResult{}}
+}
+
+// Client is the package's Client, for one preferred version at most.
+func (m *Mappings) Client(ctx context.Context, gk schema.GroupKind, namespace, version string) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
+	k := mappingKey{gk, version}
+	r, ok := m.seen[k]
+	if !ok {
+		var versions []string
+		if version != "" {
+			versions = []string{version}
+		}
+		r.mapping, r.err = meta.ToRESTMapperWithContext(m.mapper).RESTMappingWithContext(ctx, gk, versions...)
+		m.seen[k] = r
+	}
+	if r.err != nil {
+		return nil, nil, r.err
+	}
+	c := m.dyn.Resource(r.mapping.Resource)
+	if r.mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		return c, r.mapping, nil
+	}
+	return c.Namespace(namespace), r.mapping, nil
+}

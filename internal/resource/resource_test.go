@@ -61,6 +61,22 @@ func TestClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Mappings answers the same, asking the mapper once.
+			counted := &countingMapper{RESTMapper: mapper}
+			ms := NewMappings(dyn, counted)
+			version := ""
+			if len(tc.versions) > 0 {
+				version = tc.versions[0]
+			}
+			for range 3 {
+				mc, mm, err := ms.Client(context.Background(), tc.gk, tc.namespace, version)
+				if err != nil || mm.Resource != mapping.Resource || mc == nil {
+					t.Fatalf("Mappings.Client = %v, %v; want the mapping %v", mm, err, mapping.Resource)
+				}
+			}
+			if counted.n != 1 {
+				t.Errorf("Mappings asked the mapper %d times for one kind, want once", counted.n)
+			}
 			if mapping.GroupVersionKind.GroupKind() != tc.gk {
 				t.Errorf("mapping for %v, want %v", mapping.GroupVersionKind, tc.gk)
 			}
@@ -132,4 +148,15 @@ func TestHostileLookupHonoursContext(t *testing.T) {
 	if conns.Load() == 0 {
 		t.Fatal("the lookup never reached the server: the test proves nothing")
 	}
+}
+
+// countingMapper counts RESTMapping calls.
+type countingMapper struct {
+	meta.RESTMapper
+	n int
+}
+
+func (c *countingMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
+	c.n++
+	return c.RESTMapper.RESTMapping(gk, versions...)
 }
