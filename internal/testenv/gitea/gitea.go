@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -90,13 +91,27 @@ func Start(tb testing.TB) *Server {
 	if bin == "" {
 		tb.Skip("gitea binary not found: run hack/gitea.sh (builds Gitea " + Version + " once) or set TIDEGATE_GITEA")
 	}
-	s, stop, err := start(bin, tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
+	// The port is free when chosen and taken when Gitea binds it if
+	// another process (a test API server, another Gitea) got there
+	// first: that start is tried again on another port.
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		var s *Server
+		var stop func()
+		if s, stop, err = start(bin, tb.TempDir()); err == nil {
+			tb.Cleanup(stop)
+			return s
+		}
+		if !errors.Is(err, errPortTaken) {
+			break
+		}
 	}
-	tb.Cleanup(stop)
-	return s
+	tb.Fatal(err)
+	return nil
 }
+
+// errPortTaken is a start that lost its port to another process.
+var errPortTaken = errors.New("gitea's port was taken by another process")
 
 func start(bin, dir string) (*Server, func(), error) {
 	static, err := staticRoot()
@@ -212,7 +227,7 @@ ROOT_PATH = %[2]s/log
 		out, _ := os.ReadFile(filepath.Join(dir, "gitea.out"))
 		return nil, nil, fmt.Errorf("%w\ngitea output:\n%s", err, tail(out, 3000))
 	}
-	if err := s.waitReady(exited); err != nil {
+	if err := s.waitReady(exited, filepath.Join(dir, "gitea.out")); err != nil {
 		return fail(err)
 	}
 	if out, err := s.admin("user", "create", "--admin", "--username", s.User, "--password", s.Password,
@@ -230,13 +245,18 @@ ROOT_PATH = %[2]s/log
 	return s, stop, nil
 }
 
-func (s *Server) waitReady(exited <-chan error) error {
+func (s *Server) waitReady(exited <-chan error, logPath string) error {
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
 			return fmt.Errorf("gitea exited while starting: %v", err)
 		default:
+		}
+		// Gitea logs a failed bind and may stay up without serving; what
+		// answers on the port then is someone else.
+		if out, _ := os.ReadFile(logPath); bytes.Contains(out, []byte("address already in use")) {
+			return fmt.Errorf("%w (%s)", errPortTaken, s.URL)
 		}
 		resp, err := http.Get(s.URL + "/api/v1/version")
 		if err == nil {
