@@ -38,6 +38,14 @@
 // A Flux v1 repository has no Kustomizations: its releases make an Auto
 // run a Flux run of the root unit alone.
 //
+// Reads go ahead of the story where nothing depends on them: the root's
+// inventory and live objects are read while the run's paths render, each
+// unit without dependsOn has its own read while the units render
+// (reconcile.Prefetch; a unit plans on it only while it is a few seconds
+// old), and the inventories of units removed from Git are listed while
+// the units run. Only reads: nothing is written before the whole set of
+// units is known.
+//
 // A run whose paths render no Flux Kustomization and no Flux v1
 // HelmRelease (or with Mode Off) is one plain unit: exactly what
 // reconcile.Reconciler does on its own.
