@@ -39,16 +39,20 @@ func (f *Fetcher) dependencies(ctx context.Context, fsys fs.FS, dir string, ch *
 		file, lockFile = "requirements.yaml", "requirements.lock"
 	}
 	var lock []*chartv2.Dependency
-	if ch.Lock != nil {
-		if err := lockInSync(ch, reqs); err != nil {
-			return fmt.Errorf("%s: %w: it was written for other dependencies than %s declares: run helm dependency update and commit %s", lockFile, ErrLockOutOfSync, file, lockFile)
-		}
-		lock = ch.Lock.Dependencies
-	}
+	checked := false
 	for i, d := range reqs {
 		if d == nil || vendored(ch, d.Name) {
 			continue
 		}
+		// The lock matters only to what is fetched: a chart with all
+		// its sub-charts vendored renders whatever its lock says.
+		if !checked && ch.Lock != nil {
+			if err := lockInSync(ch, reqs); err != nil {
+				return fmt.Errorf("%s: %w: it was written for other dependencies than %s declares: run helm dependency update and commit %s", lockFile, ErrLockOutOfSync, file, lockFile)
+			}
+			lock = ch.Lock.Dependencies
+		}
+		checked = true
 		where := fmt.Sprintf("%s dependency %s", file, d.Name)
 		version := d.Version
 		if l := locked(lock, i, d); l != nil {
