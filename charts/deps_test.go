@@ -390,11 +390,7 @@ func TestHostileDependencies(t *testing.T) {
 				}
 			}
 			if srv != nil {
-				var got []string
-				for _, p := range srv.paths() {
-					got = append(got, p)
-				}
-				if diff := cmp.Diff(c.paths, got); diff != "" {
+				if diff := cmp.Diff(c.paths, srv.paths()); diff != "" {
 					t.Errorf("requests (-allowed +got):\n%s", diff)
 				}
 			}
