@@ -87,6 +87,7 @@ func (s *depServers) checkout(t *testing.T) string {
 		"apps/parent/Chart.yaml": "apiVersion: v2\nname: parent\nversion: 1.0.0\ndependencies:\n" +
 			"  - name: hello\n    version: \"^0.1.0\"\n    repository: " + s.http.URL + "\n" +
 			"  - name: greet\n    version: \"~0.4.0\"\n    repository: oci://" + s.registry.Host() + "/charts\n    alias: hi\n" +
+			"  - name: greet\n    version: \"~0.4.0\"\n    repository: oci://" + s.registry.Host() + "/charts\n    alias: hey\n" +
 			"  - name: local\n    version: \">=0.3.0\"\n    repository: file://../../libs/local\n    condition: local.enabled\n",
 		"apps/parent/values.yaml":         "hello:\n  message: set by the parent\nhi:\n  message: aliased\nlocal:\n  enabled: true\n",
 		"apps/parent/templates/cm.yaml":   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-parent\ndata:\n  name: {{ .Chart.Name | quote }}\n",
@@ -200,8 +201,8 @@ func TestDirectoryDependencies(t *testing.T) {
 	}
 	helmChart := helmDependencyBuild(t, bin, root)
 	want := helmTemplate(t, bin, helmChart)
-	if len(want) != 4 {
-		t.Fatalf("helm template printed %d objects, want 4 (parent, hello, hi, local): %v", len(want), want)
+	if len(want) != 5 {
+		t.Fatalf("helm template printed %d objects, want 5 (parent, hello, hi, hey, local): %v", len(want), want)
 	}
 	if diff := cmp.Diff(want, rendered(t, got)); diff != "" {
 		t.Errorf("objects differ from helm template after helm dependency build (-helm +tidegate):\n%s", diff)
