@@ -2,6 +2,7 @@ package charts
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,16 +12,25 @@ import (
 	"strings"
 
 	"helm.sh/helm/v4/pkg/chart/loader/archive"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/ignore"
 )
 
-// FromDirectory loads the chart at dir (slash-separated, relative to
-// root), a Git checkout's work tree. Files are read through root, so a
-// symbolic link that leaves the checkout fails instead of reading the
-// runner's files; links to directories are refused. The SDK's own
-// LoadDir follows every link, which is why it is not used here.
+// FromDirectory is FromDirectoryContext without a context of its own:
+// each fetch of a dependency still has the Timeout deadline.
 func (f *Fetcher) FromDirectory(root, dir string) (*Chart, error) {
+	return f.FromDirectoryContext(context.Background(), root, dir)
+}
+
+// FromDirectoryContext loads the chart at dir (slash-separated, relative
+// to root), a Git checkout's work tree, and fetches the dependencies it
+// declares that are not in its charts/ (see deps.go). Files are read
+// through root, so a symbolic link that leaves the checkout fails
+// instead of reading the runner's files; links to directories are
+// refused. The SDK's own LoadDir follows every link, which is why it is
+// not used here.
+func (f *Fetcher) FromDirectoryContext(ctx context.Context, root, dir string) (*Chart, error) {
 	where := fmt.Sprintf("chart directory %s", dir)
 	clean := path.Clean(strings.TrimPrefix(filepath.ToSlash(dir), "./"))
 	if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
@@ -32,24 +42,37 @@ func (f *Fetcher) FromDirectory(root, dir string) (*Chart, error) {
 	}
 	defer r.Close()
 	fsys := r.FS()
-	st, err := fs.Stat(fsys, clean)
+	ch, used, err := f.readDirectory(fsys, clean, f.opts.MaxChartBytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
+	if err := f.dependencies(ctx, fsys, clean, ch, f.opts.MaxChartBytes-used); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return &Chart{Chart: ch, Name: ch.Metadata.Name, Version: ch.Metadata.Version, URL: clean}, nil
+}
+
+// readDirectory loads the chart at clean in fsys, at most limit bytes,
+// and returns how many it read.
+func (f *Fetcher) readDirectory(fsys fs.FS, clean string, limit int64) (*chartv2.Chart, int64, error) {
+	st, err := fs.Stat(fsys, clean)
+	if err != nil {
+		return nil, 0, err
+	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("%s: not a directory: point at the directory that holds Chart.yaml", where)
+		return nil, 0, errors.New("not a directory: point at the directory that holds Chart.yaml")
 	}
 
 	rules := ignore.Empty()
 	if data, err := fs.ReadFile(fsys, path.Join(clean, ignore.HelmIgnore)); err == nil {
 		if rules, err = ignore.Parse(bytes.NewReader(data)); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", where, ignore.HelmIgnore, err)
+			return nil, 0, fmt.Errorf("%s: %w", ignore.HelmIgnore, err)
 		}
 	}
 	rules.AddDefaults()
 
 	var files []*archive.BufferedFile
-	remaining := f.opts.MaxChartBytes
+	remaining := limit
 	err = fs.WalkDir(fsys, clean, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -85,7 +108,7 @@ func (f *Fetcher) FromDirectory(root, dir string) (*Chart, error) {
 			return fmt.Errorf("%s is not a regular file", rel)
 		}
 		if info.Size() > remaining {
-			return fmt.Errorf("the chart is larger than %s: raise the limit if the repository is trusted", size(f.opts.MaxChartBytes))
+			return fmt.Errorf("the chart is larger than %s: raise the limit if the repository is trusted", size(limit))
 		}
 		data, err := fs.ReadFile(fsys, p)
 		if err != nil {
@@ -93,20 +116,20 @@ func (f *Fetcher) FromDirectory(root, dir string) (*Chart, error) {
 		}
 		remaining -= int64(len(data))
 		if remaining < 0 {
-			return fmt.Errorf("the chart is larger than %s: raise the limit if the repository is trusted", size(f.opts.MaxChartBytes))
+			return fmt.Errorf("the chart is larger than %s: raise the limit if the repository is trusted", size(limit))
 		}
 		files = append(files, &archive.BufferedFile{Name: rel, ModTime: info.ModTime(), Data: bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF"))})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		return nil, 0, err
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("%s: %w", where, errors.New("no files: point at the directory that holds Chart.yaml"))
+		return nil, 0, errors.New("no files: point at the directory that holds Chart.yaml")
 	}
 	ch, err := loader.LoadFiles(files)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		return nil, 0, err
 	}
-	return &Chart{Chart: ch, Name: ch.Metadata.Name, Version: ch.Metadata.Version, URL: clean}, nil
+	return ch, limit - remaining, nil
 }

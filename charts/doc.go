@@ -18,6 +18,15 @@
 //	                    checkout only (symbolic links that leave it are
 //	                    refused), with .helmignore honoured.
 //
+// A chart directory may declare dependencies (Chart.yaml's
+// dependencies, requirements.yaml for apiVersion v1) that its charts/
+// does not hold: packaged charts carry theirs, directories often do
+// not. Those are fetched as helm dependency build would, each from its
+// repository (an https:// index, an oci:// registry, or a file://
+// directory of the same checkout), at the version the lock file pins or
+// else the highest the range allows. Repositories named after helm repo
+// add state (@name, alias:name) are refused: a one-shot run has none.
+//
 // A repository's credentials come from its secretRef's data, passed in
 // as the map the caller read: username and password (basic auth),
 // ca.crt (or caFile) for a private CA, tls.crt and tls.key (or certFile

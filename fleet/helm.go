@@ -318,7 +318,7 @@ func (e *expander) chart(ctx context.Context, u *Unit, cl *clusterClient, hr *fl
 		if err != nil {
 			return nil, fmt.Errorf("spec.chart.git: %w", err)
 		}
-		return chartDirectory(e.charts, src, hr.Chart, "spec.chart.path "+hr.Chart+" of "+src.display)
+		return chartDirectory(ctx, e.charts, src, hr.Chart, "spec.chart.path "+hr.Chart+" of "+src.display)
 	}
 	ref := hr.SourceRef
 	switch ref.Kind {
@@ -364,15 +364,15 @@ func (e *expander) chart(ctx context.Context, u *Unit, cl *clusterClient, hr *fl
 		if err != nil {
 			return nil, fmt.Errorf("spec.chart.spec.sourceRef: %w", err)
 		}
-		return chartDirectory(e.charts, src, hr.Chart, "spec.chart.spec.chart "+hr.Chart+" of "+ref.String())
+		return chartDirectory(ctx, e.charts, src, hr.Chart, "spec.chart.spec.chart "+hr.Chart+" of "+ref.String())
 	}
 	return nil, fmt.Errorf("spec.chart.spec.sourceRef: kind %s is not supported", ref.Kind)
 }
 
 // chartDirectory loads the chart at dir of a checkout, confined to it;
 // where names the field in errors.
-func chartDirectory(f *charts.Fetcher, src *fetched, dir, where string) (*charts.Chart, error) {
-	c, err := f.FromDirectory(src.root, strings.TrimPrefix(dir, "./"))
+func chartDirectory(ctx context.Context, f *charts.Fetcher, src *fetched, dir, where string) (*charts.Chart, error) {
+	c, err := f.FromDirectoryContext(ctx, src.root, strings.TrimPrefix(dir, "./"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}

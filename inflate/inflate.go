@@ -140,7 +140,7 @@ func (in *Inflater) Inflate(ctx context.Context, c *render.HelmChart) ([]*unstru
 // chart loads the vendored chart or fetches it, once per run.
 func (in *Inflater) chart(ctx context.Context, c *render.HelmChart) (*charts.Chart, error) {
 	if c.ChartDir != "" {
-		return in.fetch.FromDirectory(c.Root, c.ChartDir)
+		return in.fetch.FromDirectoryContext(ctx, c.Root, c.ChartDir)
 	}
 	repo := strings.TrimSuffix(c.Repo, "/")
 	key := repo + "\x00" + c.Name + "\x00" + c.Version
