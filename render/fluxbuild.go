@@ -36,6 +36,7 @@ func (r *renderer) fluxBuild(dir, rel string, fx *Flux) ([]rendered, error) {
 	}
 	spec := buildSpec{flux: fx}
 	var k types.Kustomization
+	var plainDir *plainUnit
 	kfile, existing := KustomizationFile(dir)
 	if existing && r.ignored(kfile) {
 		existing = false
@@ -67,11 +68,11 @@ func (r *renderer) fluxBuild(dir, rel string, fx *Flux) ([]rendered, error) {
 		}
 	} else {
 		kfile = filepath.Join(dir, kustomizationFiles[0])
-		listed, err := r.generate(dir, &k)
+		listed, p, err := r.generate(dir, &k)
 		if err != nil {
 			return nil, err
 		}
-		spec.listed = listed
+		spec.listed, plainDir = listed, p
 	}
 	if k.APIVersion == "" && k.Kind == "" {
 		k.APIVersion, k.Kind = types.KustomizationVersion, types.KustomizationKind
@@ -96,6 +97,9 @@ func (r *renderer) fluxBuild(dir, rel string, fx *Flux) ([]rendered, error) {
 	if errs := r.scanner().entries(dir, krel, &k); len(errs) > 0 {
 		return nil, fmt.Errorf("%s: path %s: %w", unit, rel, errors.Join(errs...))
 	}
+	if out, ok := r.plainBuild(rel, &k, spec, plainDir); ok {
+		return out, nil
+	}
 	data, err := yaml.Marshal(k)
 	if err != nil {
 		return nil, err
@@ -116,42 +120,48 @@ func (r *renderer) fluxBuild(dir, rel string, fx *Flux) ([]rendered, error) {
 // a kustomization as one entry, in walk order. The manifests are
 // checked here as a plain directory's are (bounds, duplicate keys,
 // lines, objects given twice); it returns them, repository-relative.
-func (r *renderer) generate(dir string, k *types.Kustomization) (map[string]bool, error) {
+func (r *renderer) generate(dir string, k *types.Kustomization) (map[string]bool, *plainUnit, error) {
 	var files []plainFile
 	if err := r.walkPlain(dir, dir, map[string]bool{dir: true}, true, &files); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	plain := &plainUnit{}
 	listed := map[string]bool{}
 	seen := map[object.ID]string{}
 	var errs []error
 	for _, f := range files {
 		entry, err := filepath.Rel(dir, f.path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		k.Resources = append(k.Resources, "./"+filepath.ToSlash(entry))
 		if f.unit {
 			if err := r.scanner().kustomization(f.real); err != nil {
 				errs = append(errs, err)
 			}
+			plain = nil
 			continue
 		}
 		name := r.rel(f.path)
 		listed[name] = true
 		data, err := readFile(f.real, name, r.lim)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if isEncrypted(data) {
 			// Decrypted as krusty reads it; the plaintext is checked then.
 			if err := checkYAML(name, data, r.lim, false); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			plain = nil
 			continue
 		}
-		docs, err := decode(name, data, r.lim)
+		docs, texts, roots, err := decodeDocuments(name, data, r.lim)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if plain != nil {
+			plain.files = append(plain.files, plainDocs{name: name, docs: texts, roots: roots})
 		}
 		r.scanner().checked[f.real] = true
 		for _, o := range docs {
@@ -168,7 +178,10 @@ func (r *renderer) generate(dir string, k *types.Kustomization) (map[string]bool
 		// kustomization empty.
 		k.Namespace = "_placeholder"
 	}
-	return listed, errors.Join(errs...)
+	if len(k.Resources) == 0 {
+		plain = nil
+	}
+	return listed, plain, errors.Join(errs...)
 }
 
 // fluxSelector is a patch target as Flux's API gives it.

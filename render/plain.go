@@ -172,9 +172,16 @@ func Decode(name string, data []byte) ([]*unstructured.Unstructured, error) {
 }
 
 func decode(name string, data []byte, lim limits) ([]*unstructured.Unstructured, error) {
+	objs, _, _, err := decodeDocuments(name, data, lim)
+	return objs, err
+}
+
+// decodeDocuments is decode that also returns the documents and their
+// parsed roots (see documents), for a reader that needs them again.
+func decodeDocuments(name string, data []byte, lim limits) ([]*unstructured.Unstructured, []document, []*yaml3.Node, error) {
 	docs, roots, err := documents(name, data, lim)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	var out []*unstructured.Unstructured
 	for i, d := range docs {
@@ -185,10 +192,10 @@ func decode(name string, data []byte, lim limits) ([]*unstructured.Unstructured,
 		if !fast {
 			j, err := yaml.YAMLToJSON(d.text)
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, d.line+lineOf(err)-1, strings.TrimPrefix(trimLine(err.Error()), "yaml: "))
+				return nil, nil, nil, fmt.Errorf("%s:%d: invalid YAML: %s (fix the file; nothing was applied)", name, d.line+lineOf(err)-1, strings.TrimPrefix(trimLine(err.Error()), "yaml: "))
 			}
 			if m, err = jsonObject(j); err != nil {
-				return nil, fmt.Errorf("%s:%d: the document is not a mapping: %w", name, d.line, err)
+				return nil, nil, nil, fmt.Errorf("%s:%d: the document is not a mapping: %w", name, d.line, err)
 			}
 		}
 		if m == nil {
@@ -198,7 +205,7 @@ func decode(name string, data []byte, lim limits) ([]*unstructured.Unstructured,
 		if u.IsList() {
 			list, err := u.ToList()
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", name, d.line, err)
+				return nil, nil, nil, fmt.Errorf("%s:%d: %w", name, d.line, err)
 			}
 			for i := range list.Items {
 				out = append(out, &list.Items[i])
@@ -206,11 +213,11 @@ func decode(name string, data []byte, lim limits) ([]*unstructured.Unstructured,
 			continue
 		}
 		if u.GetKind() == "" || u.GetAPIVersion() == "" {
-			return nil, fmt.Errorf("%s:%d: the document has no apiVersion or kind; every document in a plain directory must be a Kubernetes object (move other YAML out of the --path)", name, d.line)
+			return nil, nil, nil, fmt.Errorf("%s:%d: the document has no apiVersion or kind; every document in a plain directory must be a Kubernetes object (move other YAML out of the --path)", name, d.line)
 		}
 		out = append(out, u)
 	}
-	return out, nil
+	return out, docs, roots, nil
 }
 
 // documents bounds and parses data (checkYAML, strict) and cuts it into

@@ -58,6 +58,9 @@ type Options struct {
 	// objects by their --path's build anyway. The objects themselves are
 	// the same either way.
 	LazyFiles bool
+	// noPlainBuild turns plainBuild off, for the tests that compare it
+	// with kustomize.
+	noPlainBuild bool
 	// Ignore are gitignore patterns, relative to the repository root,
 	// that leave files out of the source, as a GitRepository's
 	// spec.ignore does. They add to Flux's default rules and the
@@ -127,6 +130,9 @@ type Result struct {
 	// paths are, per decrypted file, the key paths of its decrypted
 	// values.
 	paths map[string]map[string]bool
+	// plainBuilds counts the Flux units read without a kustomize build
+	// (plainBuild), for the tests that compare the two.
+	plainBuilds int
 }
 
 // kustomizationFiles are the names kustomize recognises, in its order.
@@ -158,7 +164,7 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 	defer dec.close()
 	lim := opts.limits()
 	lim.budget = &aliasBudget{byFile: map[string]int64{}}
-	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim, helm: opts.Helm, lazyFiles: opts.LazyFiles,
+	r := &renderer{ctx: ctx, root: absRoot, dec: dec, lim: lim, helm: opts.Helm, lazyFiles: opts.LazyFiles, noPlainBuild: opts.noPlainBuild,
 		helmOrigins: map[string]string{}, helmDecrypted: map[string]bool{}, children: map[string][]string{}, namespaces: map[string]string{}}
 	if err := r.loadIgnores(opts.Ignore); err != nil {
 		return nil, err
@@ -210,6 +216,7 @@ func Render(ctx context.Context, root string, paths []string, opts Options) (*Re
 		}
 		return nil, errors.Join(errs...)
 	}
+	res.plainBuilds = r.plainBuilds
 	return res, nil
 }
 
@@ -237,6 +244,11 @@ type renderer struct {
 	ignore *ignoreRules
 	// lazyFiles is Options.LazyFiles.
 	lazyFiles bool
+	// noPlainBuild makes every Flux unit's plain directory a kustomize
+	// build, for the tests that compare the two (plainBuild).
+	noPlainBuild bool
+	// plainBuilds counts plainBuild's reads (Result.plainBuilds).
+	plainBuilds int
 	// virtual are kustomization files served from memory instead of
 	// the disk, by absolute path: the kustomization Flux generates or
 	// merges for a directory, never written to the checkout.

@@ -17,7 +17,11 @@ import (
 // non-string key, NaN) returns false, for the old path and its errors.
 // TestObjectOfResourceMatches compares the two.
 func objectOfResource(res *resource.Resource) (map[string]any, bool) {
-	n := res.YNode()
+	return objectOfNode(res.YNode())
+}
+
+// objectOfNode is objectOfResource of a resource's node.
+func objectOfNode(n *yaml.Node) (map[string]any, bool) {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil, false
 	}
