@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
-	"time"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
@@ -126,23 +124,6 @@ func configMapsIn(env []string, bin string, args ...string) int {
 		return -1
 	}
 	return bytes.Count(out, []byte("name: app-00-"))
-}
-
-// processEnv is process with more environment.
-func processEnv(env []string, bin string, args ...string) result {
-	start := time.Now()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
-	if out, err := cmd.Output(); err != nil {
-		fmt.Fprintf(os.Stderr, "bench: %s: %v\n%s\n", filepath.Base(bin), err, out)
-		return result{seconds: -1}
-	}
-	r := result{seconds: time.Since(start).Seconds()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssMB = float64(ru.Maxrss) / 1024
-	}
-	return r
 }
 
 // publishBenchChart packages the bench chart with the SDK and indexes

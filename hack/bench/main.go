@@ -248,8 +248,14 @@ func timed(f func() error) result {
 }
 
 // process runs a command and returns its wall time and peak RSS.
-func process(bin string, args ...string) result {
+func process(bin string, args ...string) result { return processEnv(nil, bin, args...) }
+
+// processEnv is process with more environment.
+func processEnv(env []string, bin string, args ...string) result {
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	out, err := cmd.Output()
