@@ -28,11 +28,17 @@ func Client(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper, 
 	if err != nil {
 		return nil, nil, err
 	}
+	return scoped(dyn, mapping, namespace), mapping, nil
+}
+
+// scoped is the client of mapping's resource, in namespace when the kind
+// is namespaced.
+func scoped(dyn dynamic.Interface, mapping *meta.RESTMapping, namespace string) dynamic.ResourceInterface {
 	c := dyn.Resource(mapping.Resource)
 	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
-		return c, mapping, nil
+		return c
 	}
-	return c.Namespace(namespace), mapping, nil
+	return c.Namespace(namespace)
 }
 
 // Mappings answers Client for one pass over many objects, asking the
@@ -75,9 +81,5 @@ func (m *Mappings) Client(ctx context.Context, gk schema.GroupKind, namespace, v
 	if r.err != nil {
 		return nil, nil, r.err
 	}
-	c := m.dyn.Resource(r.mapping.Resource)
-	if r.mapping.Scope.Name() != meta.RESTScopeNameNamespace {
-		return c, r.mapping, nil
-	}
-	return c.Namespace(namespace), r.mapping, nil
+	return scoped(m.dyn, r.mapping, namespace), r.mapping, nil
 }
