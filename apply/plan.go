@@ -77,6 +77,16 @@ type listKey struct {
 	ns  string
 }
 
+// listKeyOf is the LIST that reads objects of mapping in namespace:
+// Plan groups its objects by it, and uses a Preload's LIST only under
+// the same key.
+func listKeyOf(mapping *meta.RESTMapping, namespace string) listKey {
+	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		namespace = ""
+	}
+	return listKey{mapping.Resource, namespace}
+}
+
 // Plan reads live state and classifies each object, writing nothing to
 // the cluster. The objects become the plan's Desired: each gets the digest
 // annotation, and loses kubectl's last-applied one, in place.
@@ -106,11 +116,7 @@ func (m *Manager) Plan(ctx context.Context, objs []*unstructured.Unstructured, o
 			return nil, fmt.Errorf("%s: look up the kind: %w", it.ID, err)
 		}
 		it.client = client
-		ns := ""
-		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-			ns = o.GetNamespace()
-		}
-		k := listKey{mapping.Resource, ns}
+		k := listKeyOf(mapping, o.GetNamespace())
 		groups[k] = append(groups[k], i)
 	}
 

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -71,10 +70,7 @@ func (m *Manager) Preload(ctx context.Context, id string, members []object.ID) *
 			if err != nil {
 				continue // Plan looks the kind up again and says why
 			}
-			key := listKey{mapping.Resource, ""}
-			if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-				key.ns = k.ns
-			}
+			key := listKeyOf(mapping, k.ns)
 			if p.lists[key] != nil {
 				continue
 			}
