@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/tidegate/tidegate/apply"
 	"github.com/tidegate/tidegate/internal/resource"
@@ -290,7 +291,7 @@ func (r *Reconciler) checkHooks(ctx context.Context, p *pass) error {
 	var errs []error
 	for _, rr := range p.hooks.runs {
 		for _, hk := range append(slices.Clone(rr.pre), rr.post...) {
-			live, err := r.liveHook(ctx, hk.ID)
+			_, live, err := r.liveHook(ctx, hk.ID)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -327,25 +328,25 @@ func ownerWords(live *unstructured.Unstructured) string {
 	return "written by " + strings.Join(managers, ", ")
 }
 
-// liveHook reads a hook object; nil when it does not exist, also when
-// its kind does not exist yet (a post hook of a kind whose CRD the
-// release brings: no object of it can be there).
-func (r *Reconciler) liveHook(ctx context.Context, id object.ID) (*unstructured.Unstructured, error) {
+// liveHook reads a hook object, with the client that reads it; nil when
+// it does not exist, also when its kind does not exist yet (a post hook
+// of a kind whose CRD the release brings: no object of it can be there).
+func (r *Reconciler) liveHook(ctx context.Context, id object.ID) (dynamic.ResourceInterface, *unstructured.Unstructured, error) {
 	ri, _, err := resource.Client(ctx, r.dyn, r.mapper, id.GroupKind(), id.Namespace)
 	if meta.IsNoMatchError(err) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", id, err)
+		return nil, nil, fmt.Errorf("%s: %w", id, err)
 	}
 	live, err := ri.Get(ctx, id.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nil
+		return ri, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: read the hook object: %w", id, err)
+		return nil, nil, fmt.Errorf("%s: read the hook object: %w", id, err)
 	}
-	return live, nil
+	return ri, live, nil
 }
 
 // runHooks runs the pre (or post) hooks of every release that runs
@@ -490,13 +491,9 @@ func hookDone(u *unstructured.Unstructured) (done, failed bool, msg string) {
 // deleteHook deletes a hook object this inventory created, and waits
 // until it is gone; one it did not create is never deleted.
 func (r *Reconciler) deleteHook(ctx context.Context, rr *releaseRun, id object.ID) error {
-	live, err := r.liveHook(ctx, id)
+	ri, live, err := r.liveHook(ctx, id)
 	if err != nil || live == nil {
 		return err
-	}
-	ri, _, err := resource.Client(ctx, r.dyn, r.mapper, id.GroupKind(), id.Namespace)
-	if err != nil {
-		return fmt.Errorf("%s: %w", id, err)
 	}
 	if !r.ownsHook(live) {
 		return r.notOurs(id, rr, live)
