@@ -145,8 +145,10 @@ type Unit struct {
 	HelmReleases []reconcile.Release
 
 	// prefetch reads the unit's inventory and live objects while other
-	// units render; the unit's reconcile takes it over.
-	prefetch *reconcile.Prefetch
+	// units render, with prefetchBy's access; the unit's reconcile takes
+	// it over when it runs with that same access.
+	prefetch   *reconcile.Prefetch
+	prefetchBy *clusterClient
 }
 
 // IsRoot reports whether u is the run's own paths.

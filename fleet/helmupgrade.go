@@ -29,7 +29,15 @@ func (e *expander) unitMembers(ctx context.Context, u *Unit, cl *clusterClient) 
 	if s, ok := e.members[u.Inventory]; ok {
 		return s, nil
 	}
-	inv, err := inventory.NewStore(cl.dyn, u.Inventory, "").Load(ctx)
+	// The unit's prefetch read the inventory already when it read with
+	// cl; without one (a unit with dependsOn) it is read here.
+	var inv *inventory.Inventory
+	var err error
+	if u.prefetch != nil && u.prefetchBy == cl {
+		inv, err = u.prefetch.Inventory()
+	} else {
+		inv, err = inventory.NewStore(cl.dyn, u.Inventory, "").Load(ctx)
+	}
 	var corrupt *inventory.CorruptError
 	switch {
 	case errors.As(err, &corrupt):

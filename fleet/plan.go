@@ -34,7 +34,7 @@ func (f *Fleet) Plan(ctx context.Context) (*Plan, error) {
 	run := f.opts.Run
 	start := time.Now()
 	root := &Unit{Name: ".", Path: strings.Join(run.Paths, ","), Root: run.Root, Revision: run.Revision, Inventory: run.Inventory}
-	root.prefetch = f.prefetch(ctx, f.clients.run, root.Inventory)
+	f.prefetch(ctx, root, f.clients.run)
 	res, err := render.Render(ctx, run.Root, run.Paths, run.Render)
 	if err != nil {
 		root.prefetch.Stop()

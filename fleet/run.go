@@ -10,7 +10,6 @@ import (
 
 	"github.com/tidegate/tidegate/flux"
 	"github.com/tidegate/tidegate/handover"
-	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/reconcile"
 )
@@ -202,7 +201,7 @@ const (
 // the run's.
 func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconcile.Report, error) {
 	opts := f.opts.Run
-	opts.Rendered, opts.Prefetch = u.Rendered, u.prefetch
+	opts.Rendered = u.Rendered
 	opts.Skip = skipFlux
 	opts.Inventory = u.Inventory
 	opts.Logger = f.log.With("unit", u.Name)
@@ -241,6 +240,12 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 			f.log.Warn("Flux still reconciles this Kustomization; a reconcile of its unit needs --suspend-flux", "unit", u.Name)
 		}
 	}
+	// A root unit whose Kustomization reads as a ServiceAccount (or
+	// another cluster) was prefetched with the run's own access before
+	// that was known: it reads again, as the unit.
+	if u.prefetchBy == cl {
+		opts.Prefetch = u.prefetch
+	}
 	if len(u.SuspendedReleases) > 0 && opts.Prune {
 		// Flux leaves a suspended release as it is: pruning the objects
 		// its chart is no longer rendered into would uninstall it.
@@ -257,13 +262,13 @@ func (f *Fleet) reconcileUnit(ctx context.Context, u *Unit, diff bool) (*reconci
 	return rec.Run(ctx)
 }
 
-// prefetch starts a unit's first reads with cl, the clients its
-// reconcile will use; nil without a cluster.
-func (f *Fleet) prefetch(ctx context.Context, cl *clusterClient, parent inventory.Parent) *reconcile.Prefetch {
+// prefetch starts u's first reads with cl, the clients its reconcile
+// will use; nothing without a cluster.
+func (f *Fleet) prefetch(ctx context.Context, u *Unit, cl *clusterClient) {
 	if cl == nil || cl.dyn == nil {
-		return nil
+		return
 	}
-	return reconcile.StartPrefetch(ctx, cl.dyn, cl.mapper, parent, f.opts.Run.Concurrency)
+	u.prefetch, u.prefetchBy = reconcile.StartPrefetch(ctx, cl.dyn, cl.mapper, u.Inventory, f.opts.Run.Concurrency), cl
 }
 
 // healthCheckID is the object a healthCheck names; its namespace, when

@@ -34,7 +34,7 @@ func (e *expander) render(ctx context.Context, it pending, depth int) *Unit {
 		// when they are done (they often wait for health), not on what
 		// the cluster held before them.
 		if cl, err := e.f.clients.forUnit(ctx, k); err == nil {
-			u.prefetch = e.f.prefetch(ctx, cl, u.Inventory)
+			e.f.prefetch(ctx, u, cl)
 		}
 	}
 	src, err := e.source(ctx, k)

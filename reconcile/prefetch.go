@@ -63,6 +63,14 @@ func (p *Prefetch) Stop() {
 	p.pre.Wait()
 }
 
+// Inventory waits for the inventory read and returns what Store.Load
+// returned, for a caller that needs the previous members before the run
+// (a unit's HelmReleases render as upgrades when theirs are there).
+func (p *Prefetch) Inventory() (*inventory.Inventory, error) {
+	prev, _, err := p.result()
+	return prev, err
+}
+
 // result waits for the inventory read. The preload's LISTs go on: Plan
 // takes them.
 func (p *Prefetch) result() (*inventory.Inventory, *apply.Preload, error) {
