@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
@@ -78,8 +79,14 @@ func (c *ReconcileCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer co.Close()
+	release := func() {}
 	if c.Lease && !c.DryRun {
-		var release func()
+		// The run's first reads wait for the Lease; the cluster's kinds
+		// need not.
+		dctx, cancel := context.WithCancel(ctx)
+		discovered := make(chan struct{})
+		go func() { defer close(discovered); r.Discover(dctx) }()
+		defer func() { cancel(); <-discovered }()
 		ctx, release, err = c.takeLease(ctx, g)
 		if err != nil {
 			return err
@@ -88,6 +95,8 @@ func (c *ReconcileCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	rep, err := r.Run(ctx)
 	err = leaseLost(ctx, err)
+	// The run writes nothing more: the next may start while it reports.
+	release()
 	if perr := printReport(g, rep); perr != nil && err == nil {
 		err = perr
 	}
@@ -100,7 +109,7 @@ func (c *ReconcileCmd) Run(ctx context.Context, g *Globals) error {
 
 // takeLease holds the run's Lease, renewed while the run lasts, and
 // returns the context to run under (it ends if the Lease is lost) and the
-// Lease's release.
+// Lease's release, which may be called more than once.
 func (c *ReconcileCmd) takeLease(ctx context.Context, g *Globals) (context.Context, func(), error) {
 	cfg, err := g.RESTConfig()
 	if err != nil {
@@ -116,14 +125,14 @@ func (c *ReconcileCmd) takeLease(ctx context.Context, g *Globals) (context.Conte
 	if err != nil {
 		return ctx, nil, err
 	}
-	return lock.Hold(ctx), func() {
+	return lock.Hold(ctx), sync.OnceFunc(func() {
 		// The run's context may be cancelled (SIGTERM); release anyway.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := lock.Release(rctx); err != nil {
 			g.Logger().Warn("could not release the lease; it expires by itself", "error", err)
 		}
-	}, nil
+	}), nil
 }
 
 // DiffCmd shows what a reconcile would do.

@@ -245,3 +245,16 @@ func (f *Fleet) UnitConfig(ctx context.Context, u *Unit) (*rest.Config, error) {
 	}
 	return cl.cfg, nil
 }
+
+// Discover reads the cluster's kinds into the run's REST mapper, for a
+// caller that has something to wait for before Run (its Lease) and can
+// read them meanwhile. The kinds are the cluster's API, no object a run
+// decides on; a kind made after they were read (a CRD another run
+// applied) is what discovery misses anyway until it refreshes, as when
+// this run applies CRDs itself.
+func (f *Fleet) Discover(ctx context.Context) {
+	if f.clients.run.mapper == nil {
+		return
+	}
+	_, _ = meta.ToRESTMapperWithContext(f.clients.run.mapper).RESTMappingWithContext(ctx, schema.GroupKind{Kind: "Namespace"}, "v1")
+}

@@ -98,7 +98,11 @@ func expiry(l *coordinationv1.Lease) (time.Time, bool) {
 }
 
 // Release stops the renewal and gives the lease up, so the next run need
-// not wait for it to expire. It only clears a lease this lock still holds.
+// not wait for it to expire. It deletes the lease, so that the next run
+// takes it with one create, but only as this lock last wrote it (its
+// UID and resourceVersion): a lease someone changed since, or RBAC
+// without delete, is released by clearing its holder, and only if this
+// lock still holds it.
 func (l *Lock) Release(ctx context.Context) error {
 	if l.stop != nil {
 		close(l.stop)
@@ -106,6 +110,14 @@ func (l *Lock) Release(ctx context.Context) error {
 		l.stop = nil
 	}
 	leases := l.client.Leases(l.namespace)
+	uid, rv := l.lease.UID, l.lease.ResourceVersion
+	err := leases.Delete(ctx, l.lease.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+		return nil
+	case !apierrors.IsConflict(err) && !apierrors.IsForbidden(err):
+		return err
+	}
 	cur, err := leases.Get(ctx, l.lease.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil

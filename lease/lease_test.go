@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/rest"
@@ -104,9 +107,13 @@ func TestConcurrentAcquireHasOneWinner(t *testing.T) {
 }
 
 // holder reads who holds the lease now.
+// holder is who holds the lease; nobody when it is gone (released).
 func holder(t *testing.T, ns, name string) string {
 	t.Helper()
 	l, err := env.Client().CoordinationV1().Leases(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return ""
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,4 +273,132 @@ func TestHostileLeaseRenewalFails(t *testing.T) {
 	}
 	broken.Store(false)
 	_ = lock.Release(ctx)
+}
+
+// countingLeases counts the requests a client sends, by verb.
+func countingLeases(t *testing.T, cfg *rest.Config) (coordclient.LeasesGetter, map[string]int) {
+	t.Helper()
+	cfg = rest.CopyConfig(cfg)
+	var mu sync.Mutex
+	counts := map[string]int{}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(req *http.Request) (*http.Response, error) {
+			mu.Lock()
+			counts[req.Method]++
+			mu.Unlock()
+			return rt.RoundTrip(req)
+		})
+	})
+	c, err := coordclient.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, counts
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestReleasedLeaseIsTakenInOneRequest: a released lease is deleted, so
+// the next run's take is one create, and a release one delete.
+func TestReleasedLeaseIsTakenInOneRequest(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	c, counts := countingLeases(t, env.Config)
+	for run := range 3 {
+		clear(counts)
+		lock, err := lease.Acquire(ctx, c, ns, "fleet", fmt.Sprintf("run-%d", run), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lock.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]int{"POST": 1, "DELETE": 1}; !maps.Equal(counts, want) {
+			t.Errorf("run %d sent %v, want %v", run, counts, want)
+		}
+	}
+}
+
+// TestReleaseWithoutDeleteRights: RBAC that grants no delete (as tidegate
+// asked before it deleted leases) still releases, by clearing the
+// holder, and the next run takes the lease at once.
+func TestReleaseWithoutDeleteRights(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	cfg, err := env.AddUser("lease-no-delete-" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grantLeases(t, ns, "lease-no-delete-"+ns, "get", "create", "update")
+	c, err := coordclient.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := lease.Acquire(ctx, c, ns, "fleet", "first", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.Release(ctx); err != nil {
+		t.Fatalf("release without delete rights: %v", err)
+	}
+	l, err := c.Leases(ns).Get(ctx, "fleet", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the lease should remain, cleared: %v", err)
+	}
+	if l.Spec.HolderIdentity != nil {
+		t.Errorf("holder = %q after release", *l.Spec.HolderIdentity)
+	}
+	next, err := lease.Acquire(ctx, c, ns, "fleet", "second", time.Minute)
+	if err != nil {
+		t.Fatalf("acquire after a release without delete rights: %v", err)
+	}
+	_ = next.Release(ctx)
+}
+
+// TestReleaseKeepsAChangedLease: a lease changed after this lock last
+// wrote it is not deleted; a lease another holder took stays theirs.
+func TestReleaseKeepsAChangedLease(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	c := env.Client().CoordinationV1()
+	lock, err := lease.Acquire(ctx, c, ns, "fleet", "old-run", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another run took it over (as after expiry): same object, new holder.
+	l, err := c.Leases(ns).Get(ctx, "fleet", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "new-run"
+	l.Spec.HolderIdentity = &other
+	if _, err := c.Leases(ns).Update(ctx, l, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := holder(t, ns, "fleet"); h != "new-run" {
+		t.Errorf("holder = %q after the old run released, want new-run", h)
+	}
+}
+
+// grantLeases lets user do verbs on leases in ns.
+func grantLeases(t *testing.T, ns, user string, verbs ...string) {
+	t.Helper()
+	ctx := context.Background()
+	rbac := env.Client().RbacV1()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: verbs}}}
+	if _, err := rbac.Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: user},
+		Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}}
+	if _, err := rbac.RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tidegate/tidegate/apply"
 	"github.com/tidegate/tidegate/desired"
+	"github.com/tidegate/tidegate/internal/listjson"
 	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 	"github.com/tidegate/tidegate/prune"
@@ -164,7 +165,9 @@ func New(cfg *rest.Config, opts Options) (*Reconciler, error) {
 // behind the mapper, for callers that need the cluster's API versions
 // too (a chart's .Capabilities) without discovering them again.
 func Clients(cfg *rest.Config) (dynamic.Interface, meta.ResettableRESTMapper, discovery.CachedDiscoveryInterface, error) {
-	dyn, err := dynamic.NewForConfig(cfg)
+	// LISTs are most of what a run waits for before its first write:
+	// listjson decodes them in one pass.
+	dyn, err := listjson.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("connect to the cluster: %w", err)
 	}
