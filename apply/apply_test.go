@@ -2,13 +2,16 @@ package apply_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,6 +26,7 @@ import (
 
 	"github.com/tidegate/tidegate/apply"
 	"github.com/tidegate/tidegate/internal/testenv"
+	"github.com/tidegate/tidegate/inventory"
 	"github.com/tidegate/tidegate/object"
 )
 
@@ -629,3 +633,82 @@ func TestPlanDigestIsDigest(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstPlanReadsASharedNamespaceByPages: a first run's objects are
+// not labelled yet, so the plan reads their namespace whole; in a
+// namespace that holds many objects of others (other units, other
+// teams) it reads it a page at a time and keeps only what it asked for.
+func TestFirstPlanReadsASharedNamespaceByPages(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	_, dyn, _ := newManager(t)
+	var g errgroup.Group
+	g.SetLimit(16)
+	const others = 1100
+	// Two of this run's objects exist already, made by someone else.
+	existing := []string{"mine-0", "mine-1"}
+	for i := range others {
+		existing = append(existing, fmt.Sprintf("other-%04d", i))
+	}
+	for _, name := range existing {
+		o := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "+name+"\n  namespace: "+ns+"\n")
+		g.Go(func() error {
+			_, err := dyn.Resource(configMaps).Namespace(ns).Create(ctx, o, metav1.CreateOptions{})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var desired []*unstructured.Unstructured
+	for i := range 6 {
+		o := obj(t, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mine-%d\n  namespace: %s\n", i, ns))
+		o.SetLabels(map[string]string{inventory.PartOfLabel: "applyset-test-v1"})
+		desired = append(desired, o)
+	}
+	var mu sync.Mutex
+	var limits []string
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/configmaps") {
+				mu.Lock()
+				limits = append(limits, r.URL.Query().Get("labelSelector")+"|"+r.URL.Query().Get("limit"))
+				mu.Unlock()
+			}
+			return rt.RoundTrip(r)
+		})
+	}
+	paged, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := apply.New(paged, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), apply.Options{})
+	p, err := m.Plan(ctx, desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range p.Items {
+		if exists := i < 2; (it.Live != nil) != exists {
+			t.Errorf("%s: live = %v, want it found: %v", it.ID, it.Live != nil, exists)
+		}
+	}
+	if _, ok := p.Listed(object.ID{Kind: "ConfigMap", Namespace: ns, Name: "other-0007"}); ok {
+		t.Error("the plan holds an object of someone else that it did not ask for")
+	}
+	if _, ok := p.Listed(object.ID{Kind: "ConfigMap", Namespace: ns, Name: "mine-1"}); !ok {
+		t.Error("the plan does not hold an object it asked for")
+	}
+	want := []string{inventory.PartOfLabel + "=applyset-test-v1|", "|500", "|500", "|500"}
+	if !slices.Equal(limits, want) {
+		t.Errorf("LISTs sent (selector|limit): %q, want %q", limits, want)
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

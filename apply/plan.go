@@ -199,14 +199,14 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 			if len(rest) < bulkThreshold {
 				break
 			}
-			// Many are not ours yet (a first run): one LIST of the
-			// whole namespace reads them cheaper than a GET each.
-			all, err := ri.List(ctx, metav1.ListOptions{})
-			if err != nil {
-				break // GET each below, as without LIST rights
+			// Many are not ours yet (a first run): a LIST of the whole
+			// namespace reads them cheaper than a GET each.
+			asked := make(map[string]bool, len(rest))
+			for _, i := range rest {
+				asked[items[i].ID.Name] = true
 			}
-			for i := range all.Items {
-				out[all.Items[i].GetName()] = &all.Items[i]
+			if err := listNamed(ctx, ri, asked, out); err != nil {
+				break // GET each below, as without LIST rights
 			}
 			return out, true, nil
 		case !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err):
@@ -226,6 +226,36 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 		out[it.ID.Name] = live
 	}
 	return out, listed, nil
+}
+
+// namespacePage is how many objects a LIST of a whole namespace reads
+// at once: a namespace that other units or teams share may hold many
+// times what this run asks for.
+const namespacePage = 500
+
+// listNamed adds to out the objects of ri named in names, reading the
+// namespace a page at a time and keeping only those: the rest would be
+// held for nothing (a prune reads with a GET what is not in the plan).
+// The pages are one snapshot, as a single LIST is.
+func listNamed(ctx context.Context, ri dynamic.ResourceInterface, names map[string]bool, out map[string]*unstructured.Unstructured) error {
+	opts := metav1.ListOptions{Limit: namespacePage}
+	for {
+		page, err := ri.List(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for i := range page.Items {
+			// A copy: an element of page.Items would keep the whole
+			// page from being collected.
+			if o := page.Items[i]; names[o.GetName()] {
+				compactManagedFields(&o)
+				out[o.GetName()] = &o
+			}
+		}
+		if opts.Continue = page.GetContinue(); opts.Continue == "" {
+			return nil
+		}
+	}
 }
 
 // csaManagers are the field managers of kubectl's client-side apply,
