@@ -174,17 +174,14 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 		if id := items[idx[0]].Desired.GetLabels()[inventory.PartOfLabel]; id != "" {
 			opts.LabelSelector = inventory.PartOfLabel + "=" + id
 		}
-		var list *unstructured.UnstructuredList
-		if preloaded, ok := pre.take(k, opts.LabelSelector); ok {
-			list = &unstructured.UnstructuredList{Items: preloaded}
-		} else {
-			list, err = ri.List(ctx, opts)
+		got, ok := pre.take(k, opts.LabelSelector)
+		if !ok {
+			got, err = listCompact(ctx, ri, opts, nil)
 		}
 		switch {
 		case err == nil:
-			for i := range list.Items {
-				compactManagedFields(&list.Items[i])
-				out[list.Items[i].GetName()] = &list.Items[i]
+			for i := range got {
+				out[got[i].GetName()] = &got[i]
 			}
 			if opts.LabelSelector == "" {
 				return out, true, nil
@@ -205,8 +202,12 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 			for _, i := range rest {
 				asked[items[i].ID.Name] = true
 			}
-			if err := listNamed(ctx, ri, asked, out); err != nil {
+			named, err := listCompact(ctx, ri, metav1.ListOptions{}, func(name string) bool { return asked[name] })
+			if err != nil {
 				break // GET each below, as without LIST rights
+			}
+			for i := range named {
+				out[named[i].GetName()] = &named[i]
 			}
 			return out, true, nil
 		case !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err):
@@ -228,32 +229,35 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 	return out, listed, nil
 }
 
-// namespacePage is how many objects a LIST of a whole namespace reads
-// at once: a namespace that other units or teams share may hold many
-// times what this run asks for.
-const namespacePage = 500
+// listPage is how many objects one LIST response holds. A run reads a
+// large kind a page at a time: what it holds at once is one page as
+// decoded, not the whole kind (each page loses its field sets before
+// the next is read), and the objects of others in a namespace shared
+// with other units or teams are dropped as they come.
+const listPage = 1000
 
-// listNamed adds to out the objects of ri named in names, reading the
-// namespace a page at a time and keeping only those: the rest would be
-// held for nothing (a prune reads with a GET what is not in the plan).
+// listCompact reads the objects of ri that opts selects, a page at a
+// time, with their managedFields compacted; keep, when set, says by name
+// which to keep (a prune reads with a GET what the plan does not hold).
 // The pages are one snapshot, as a single LIST is.
-func listNamed(ctx context.Context, ri dynamic.ResourceInterface, names map[string]bool, out map[string]*unstructured.Unstructured) error {
-	opts := metav1.ListOptions{Limit: namespacePage}
+func listCompact(ctx context.Context, ri dynamic.ResourceInterface, opts metav1.ListOptions, keep func(name string) bool) ([]unstructured.Unstructured, error) {
+	opts.Limit = listPage
+	var out []unstructured.Unstructured
 	for {
 		page, err := ri.List(ctx, opts)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for i := range page.Items {
-			// A copy: an element of page.Items would keep the whole
-			// page from being collected.
-			if o := page.Items[i]; names[o.GetName()] {
+		// Copies: an element of page.Items would keep the whole page
+		// from being collected.
+		for _, o := range page.Items {
+			if keep == nil || keep(o.GetName()) {
 				compactManagedFields(&o)
-				out[o.GetName()] = &o
+				out = append(out, o)
 			}
 		}
 		if opts.Continue = page.GetContinue(); opts.Continue == "" {
-			return nil
+			return out, nil
 		}
 	}
 }

@@ -77,17 +77,9 @@ func (m *Manager) Preload(ctx context.Context, id string, members []object.ID) *
 			pl := &preloaded{}
 			p.lists[key] = pl
 			g.Go(func() error {
-				list, err := c.List(ctx, metav1.ListOptions{LabelSelector: p.selector})
-				if err != nil {
-					pl.err = err
-					return nil
-				}
 				// Held until the plan takes it: as small as the plan
 				// would make it.
-				for i := range list.Items {
-					compactManagedFields(&list.Items[i])
-				}
-				pl.items = list.Items
+				pl.items, pl.err = listCompact(ctx, c, metav1.ListOptions{LabelSelector: p.selector}, nil)
 				return nil
 			})
 		}
