@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	yaml3 "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/tidegate/tidegate/internal/jsonvalue"
 )
 
 // plainDir reads every manifest below dir, in lexical path order, and
@@ -172,8 +174,65 @@ func Decode(name string, data []byte) ([]*unstructured.Unstructured, error) {
 }
 
 func decode(name string, data []byte, lim limits) ([]*unstructured.Unstructured, error) {
+	if objs, ok := jsonManifests(data, lim); ok {
+		return objs, nil
+	}
 	objs, _, _, err := decodeDocuments(name, data, lim)
 	return objs, err
+}
+
+// jsonManifests reads a file of JSON objects (generated manifests:
+// jsonnet, CUE, kubectl -o json) without the YAML parser, as kubectl
+// reads the same text as YAML 1.1; false for anything else: a document
+// that is not a JSON object, holds what YAML reads differently from
+// JSON (package jsonvalue's YAML11 rules: floats, a repeated key,
+// some escapes and characters), is a List or lacks apiVersion or kind.
+// The YAML path then reads the file, and says what is wrong with it.
+// JSON has no aliases or tags: the YAML bounds have nothing to count.
+func jsonManifests(data []byte, lim limits) ([]*unstructured.Unstructured, bool) {
+	if int64(len(data)) > lim.fileBytes || !startsJSON(data) {
+		return nil, false
+	}
+	var out []*unstructured.Unstructured
+	for _, d := range splitDocuments(data) {
+		if isBlank(d.text) {
+			continue
+		}
+		v, err := jsonvalue.Parse(d.text, jsonvalue.Options{YAML11: true})
+		if err != nil {
+			return nil, false
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if u.IsList() || u.GetKind() == "" || u.GetAPIVersion() == "" {
+			return nil, false
+		}
+		out = append(out, u)
+	}
+	return out, true
+}
+
+// startsJSON tells whether the first line of data that is not blank, a
+// comment or a document separator opens a JSON object: a YAML file is
+// told apart without reading it twice.
+func startsJSON(data []byte) bool {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		t := bytes.TrimSpace(line)
+		if len(t) == 0 || t[0] == '#' || string(t) == "---" {
+			continue
+		}
+		return t[0] == '{'
+	}
+	return false
 }
 
 // decodeDocuments is decode that also returns the documents and their

@@ -1,3 +1,8 @@
+// Package listjson is a dynamic client whose List decodes the API
+// server's response in one pass (jsonvalue.List) instead of
+// apimachinery's three: LISTs are most of what a run waits for before
+// its first write. What jsonvalue declines, apimachinery decodes, from
+// the same bytes: a result is never different, only sometimes slower.
 package listjson
 
 import (
@@ -11,12 +16,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+
+	"github.com/tidegate/tidegate/internal/jsonvalue"
 )
 
 // NewForConfig returns a dynamic client of cfg whose List decodes with
-// Decode; everything else is client-go's dynamic client, sharing its
-// connections. A response Decode leaves to apimachinery is decoded by
-// it, from the same bytes.
+// jsonvalue.List; everything else is client-go's dynamic client, sharing
+// its connections.
 func NewForConfig(cfg *rest.Config) (dynamic.Interface, error) {
 	config := dynamic.ConfigFor(cfg)
 	hc, err := rest.HTTPClientFor(config)
@@ -99,8 +105,8 @@ func (l lister) List(ctx context.Context, opts metav1.ListOptions) (*unstructure
 	if err != nil {
 		return nil, err
 	}
-	list, err := Decode(raw)
-	if errors.Is(err, ErrSlow) {
+	list, err := jsonvalue.List(raw)
+	if errors.Is(err, jsonvalue.ErrDeclined) {
 		list = &unstructured.UnstructuredList{}
 		err = runtime.DecodeInto(unstructured.UnstructuredJSONScheme, raw, list)
 	}

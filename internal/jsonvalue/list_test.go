@@ -1,4 +1,4 @@
-package listjson_test
+package jsonvalue_test
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/tidegate/tidegate/internal/listjson"
+	"github.com/tidegate/tidegate/internal/jsonvalue"
 )
 
 // reference decodes as client-go's dynamic client does.
@@ -20,24 +20,24 @@ func reference(data []byte) (*unstructured.UnstructuredList, error) {
 	return list, err
 }
 
-// same fails unless Decode decodes data on the fast path to what
+// same fails unless List decodes data on the fast path to what
 // apimachinery decodes it to.
 func same(t *testing.T, data string) {
 	t.Helper()
-	got, err := listjson.Decode([]byte(data))
+	got, err := jsonvalue.List([]byte(data))
 	if err != nil {
-		t.Fatalf("Decode(%s): %v, want the fast path", data, err)
+		t.Fatalf("List(%s): %v, want the fast path", data, err)
 	}
 	want, err := reference([]byte(data))
 	if err != nil {
 		t.Fatalf("apimachinery cannot decode %s: %v", data, err)
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("Decode(%s)\n got %#v\nwant %#v", data, got, want)
+		t.Fatalf("List(%s)\n got %#v\nwant %#v", data, got, want)
 	}
 }
 
-func TestDecodeMatchesApimachinery(t *testing.T) {
+func TestListMatchesApimachinery(t *testing.T) {
 	for _, doc := range []string{
 		// A LIST as the API server sends it: items without kind.
 		`{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"42","continue":"abc"},"items":[` +
@@ -62,7 +62,7 @@ func TestDecodeMatchesApimachinery(t *testing.T) {
 	}
 }
 
-func TestDecodeLeavesTheRestToApimachinery(t *testing.T) {
+func TestListLeavesTheRestToApimachinery(t *testing.T) {
 	for name, doc := range map[string]string{
 		"invalid UTF-8":        "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"items\":[{\"a\":\"\xff\"}]}",
 		"surrogate pair":       `{"kind":"PodList","apiVersion":"v1","items":[{"a":"\ud83d\ude00"}]}`,
@@ -88,14 +88,14 @@ func TestDecodeLeavesTheRestToApimachinery(t *testing.T) {
 		"single quotes":        `{'kind':'PodList'}`,
 		"too deep":             `{"kind":"PodList","apiVersion":"v1","items":[{"a":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}]}`,
 	} {
-		if _, err := listjson.Decode([]byte(doc)); !errors.Is(err, listjson.ErrSlow) {
-			t.Errorf("%s: Decode = %v, want ErrSlow", name, err)
+		if _, err := jsonvalue.List([]byte(doc)); !errors.Is(err, jsonvalue.ErrDeclined) {
+			t.Errorf("%s: List = %v, want ErrDeclined", name, err)
 		}
 	}
 }
 
-// FuzzDecode: whatever Decode decodes, apimachinery decodes the same.
-func FuzzDecode(f *testing.F) {
+// FuzzList: whatever List decodes, apimachinery decodes the same.
+func FuzzList(f *testing.F) {
 	for _, s := range []string{
 		`{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[{"metadata":{"name":"a"},"spec":{"n":1,"f":1.5,"b":true,"z":null,"l":["x",{}]}}]}`,
 		`{"kind":"ConfigMapList","apiVersion":"v1","items":[{"data":{"k":"\u003c\"\\\n\u00e9"}},null,{"kind":"X"}]}`,
@@ -104,26 +104,26 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := listjson.Decode(data)
-		if errors.Is(err, listjson.ErrSlow) {
+		got, err := jsonvalue.List(data)
+		if errors.Is(err, jsonvalue.ErrDeclined) {
 			return
 		}
 		if err != nil {
-			t.Fatalf("Decode returned %v, want a list or ErrSlow", err)
+			t.Fatalf("List returned %v, want a list or ErrDeclined", err)
 		}
 		want, rerr := reference(data)
 		if rerr != nil {
-			t.Fatalf("Decode accepted %q, apimachinery refuses it: %v", data, rerr)
+			t.Fatalf("List accepted %q, apimachinery refuses it: %v", data, rerr)
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("Decode(%q)\n got %#v\nwant %#v", data, got, want)
+			t.Fatalf("List(%q)\n got %#v\nwant %#v", data, got, want)
 		}
 	})
 }
 
-// BenchmarkDecode decodes a LIST of 1,000 ConfigMaps as the API server
+// BenchmarkList decodes a LIST of 1,000 ConfigMaps as the API server
 // sends it, against apimachinery's decoder of the same bytes.
-func BenchmarkDecode(b *testing.B) {
+func BenchmarkList(b *testing.B) {
 	var s strings.Builder
 	s.WriteString(`{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"1234"},"items":[`)
 	for i := range 1000 {
@@ -137,10 +137,10 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	s.WriteString(`]}`)
 	raw := []byte(s.String())
-	b.Run("listjson", func(b *testing.B) {
+	b.Run("jsonvalue", func(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		for b.Loop() {
-			if _, err := listjson.Decode(raw); err != nil {
+			if _, err := jsonvalue.List(raw); err != nil {
 				b.Fatal(err)
 			}
 		}
