@@ -703,7 +703,7 @@ func TestFirstPlanReadsASharedNamespaceByPages(t *testing.T) {
 	if _, ok := p.Listed(object.ID{Kind: "ConfigMap", Namespace: ns, Name: "mine-1"}); !ok {
 		t.Error("the plan does not hold an object it asked for")
 	}
-	want := []string{inventory.PartOfLabel + "=applyset-test-v1|1000", "|1000", "|1000"}
+	want := []string{inventory.PartOfLabel + "=applyset-test-v1|1000", "|250", "|250", "|250", "|250", "|250"}
 	if !slices.Equal(limits, want) {
 		t.Errorf("LISTs sent (selector|limit): %q, want %q", limits, want)
 	}

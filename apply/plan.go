@@ -232,9 +232,14 @@ func (m *Manager) readLive(ctx context.Context, k listKey, items []Planned, idx 
 // listPage is how many objects one LIST response holds. A run reads a
 // large kind a page at a time: what it holds at once is one page as
 // decoded, not the whole kind (each page loses its field sets before
-// the next is read), and the objects of others in a namespace shared
-// with other units or teams are dropped as they come.
-const listPage = 1000
+// the next is read). A namespace read for the few objects of a run
+// among those of others (other units, other teams) takes smaller pages,
+// whose objects are mostly dropped as they come: the units of a Flux
+// run read theirs at the same time.
+const (
+	listPage      = 1000
+	namespacePage = 250
+)
 
 // listCompact reads the objects of ri that opts selects, a page at a
 // time, with their managedFields compacted; keep, when set, says by name
@@ -242,6 +247,9 @@ const listPage = 1000
 // The pages are one snapshot, as a single LIST is.
 func listCompact(ctx context.Context, ri dynamic.ResourceInterface, opts metav1.ListOptions, keep func(name string) bool) ([]unstructured.Unstructured, error) {
 	opts.Limit = listPage
+	if keep != nil {
+		opts.Limit = namespacePage
+	}
 	var out []unstructured.Unstructured
 	for {
 		page, err := ri.List(ctx, opts)
