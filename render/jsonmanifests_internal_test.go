@@ -128,3 +128,22 @@ func FuzzJSONManifests(f *testing.F) {
 		checkJSONSame(t, "fuzz.json", data)
 	})
 }
+
+// TestHostileDeepJSONManifest: a JSON manifest nested deeper than the
+// JSON path follows goes the YAML way, which reads what it can and
+// refuses the rest with the file's name, not a crash.
+func TestHostileDeepJSONManifest(t *testing.T) {
+	deep := func(n int) []byte {
+		return []byte(fmt.Sprintf(cm, `{"a":`+strings.Repeat("[", n)+strings.Repeat("]", n)+`}`))
+	}
+	if _, ok := jsonManifests(deep(600), Options{}.limits()); ok {
+		t.Fatal("the JSON path followed 600 levels; it stops at 512")
+	}
+	if objs, err := Decode("deep.json", deep(600)); err != nil || len(objs) != 1 {
+		t.Errorf("600 levels: %v, %d objects; want the YAML path to read it", err, len(objs))
+	}
+	_, err := Decode("deep.json", deep(100_000))
+	if err == nil || !strings.Contains(err.Error(), "deep.json:1:") || !strings.Contains(err.Error(), "depth") {
+		t.Errorf("100,000 levels: %v; want an error naming the file, its line and the depth", err)
+	}
+}
