@@ -78,6 +78,9 @@ func TestJSONManifestsMatch(t *testing.T) {
 		"line separator":     fmt.Sprintf(cm, "{\"a\":\"x\u2028y\"}"),
 		"NEL":                fmt.Sprintf(cm, "{\"a\":\"x\u0085y\"}"),
 		"BOM":                fmt.Sprintf(cm, "{\"a\":\"x\ufeffy\"}"),
+		"DEL":                fmt.Sprintf(cm, "{\"a\":\"x\x7fy\"}"),
+		"DEL after escape":   fmt.Sprintf(cm, "{\"a\":\"\\n\x7f\"}"),
+		"C1 control":         fmt.Sprintf(cm, "{\"a\":\"x\u0090y\"}"),
 		"tab between tokens": fmt.Sprintf(cm, "{\"a\":\t\"1\"}"),
 		"carriage return":    fmt.Sprintf(cm, "{\"a\":\r\"1\"}"),
 		"YAML file":          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
@@ -118,6 +121,7 @@ func FuzzJSONManifests(f *testing.F) {
 		fmt.Sprintf(cm, `{"k":"v","n":"1"}`),
 		"---\n" + fmt.Sprintf(cm, `{"q":"a\"b\\c\n\u003c"}`) + "\n---\n{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"Secret\",\n  \"metadata\": {\"name\": \"s\"}\n}\n",
 		`{"apiVersion":"v1","kind":"X","spec":{"i":3,"b":true,"z":null,"l":[1,[2],{"a":"é"}]}}`,
+		fmt.Sprintf(cm, "{\"a\":\"~\x7f\u00a0\"}"),
 	} {
 		f.Add([]byte(s))
 	}

@@ -25,9 +25,9 @@ type Options struct {
 	// same text, kubectl's reading of a manifest: it declines floats,
 	// integers beyond int64, a key given twice, the merge key "<<",
 	// escapes other than \" \\ \n \t \r \b \f and \u of printable ASCII,
-	// characters YAML 1.1 treats apart (line and paragraph separators,
-	// NEL, BOM, C1 controls) and whitespace other than spaces and
-	// newlines. Without it Parse reads as apimachinery's JSON decoder
+	// characters YAML 1.1 refuses or treats apart (DEL, C1 controls,
+	// line and paragraph separators, NEL, BOM) and whitespace other than
+	// spaces and newlines. Without it Parse reads as apimachinery's JSON decoder
 	// (sigs.k8s.io/json with PreserveInts): int64 or float64 numbers,
 	// the last of a repeated key.
 	YAML11 bool
@@ -259,7 +259,7 @@ func (p *parser) str() (string, error) {
 			return p.keep(raw), nil
 		case c == '\\':
 			return p.escaped(start)
-		case c < 0x20:
+		case c < 0x20, c == 0x7F && p.o.YAML11:
 			return "", ErrDeclined
 		case c >= 0x80 && p.o.YAML11:
 			if !p.yamlRune() {
@@ -313,7 +313,7 @@ func (p *parser) escaped(start int) (string, error) {
 		case c == '"':
 			p.i++
 			return string(out), nil
-		case c < 0x20:
+		case c < 0x20, c == 0x7F && p.o.YAML11:
 			return "", ErrDeclined
 		case c >= 0x80 && p.o.YAML11:
 			from := p.i
