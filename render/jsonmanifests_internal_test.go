@@ -55,6 +55,10 @@ func TestJSONManifestsMatch(t *testing.T) {
 		fmt.Sprintf(cm, `{"q":"a\"b\\c","n":"l1\nl2","t":"a\tb","r":"\r","bf":"\b\f","html":"\u003cb\u003e \u0026","uni":"ünï 中文 😀"}`),
 		// Integers, booleans, null, nesting.
 		`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"replicas":3,"paused":false,"x":null,"neg":-7,"zero":0,"nz":-0,"max":9223372036854775807,"min":-9223372036854775808,"l":[1,"two",[true],{"k":[]}]}}`,
+		// Line breaks after a key's colon, around commas; a long key
+		// and a long value.
+		fmt.Sprintf(cm, "{\"a\":\n\"v\"\n,\n\"b\" : \"w\"}"),
+		fmt.Sprintf(cm, `{"`+strings.Repeat("k", 990)+`":"`+strings.Repeat("v", 5000)+`"}`),
 		// Lines that end in CRLF.
 		fmt.Sprintf(cm, `{"a":"1"}`) + "\r\n---\r\n" + fmt.Sprintf(cm, `{}`) + "\r\n",
 		// Blank documents and comment-only documents are skipped.
@@ -79,6 +83,8 @@ func TestJSONManifestsMatch(t *testing.T) {
 		"NEL":                fmt.Sprintf(cm, "{\"a\":\"x\u0085y\"}"),
 		"BOM":                fmt.Sprintf(cm, "{\"a\":\"x\ufeffy\"}"),
 		"DEL":                fmt.Sprintf(cm, "{\"a\":\"x\x7fy\"}"),
+		"key then line":      fmt.Sprintf(cm, "{\"a\"\n:\"v\"}"),
+		"key of 2,000 bytes": fmt.Sprintf(cm, `{"`+strings.Repeat("k", 2000)+`":"v"}`),
 		"DEL after escape":   fmt.Sprintf(cm, "{\"a\":\"\\n\x7f\"}"),
 		"C1 control":         fmt.Sprintf(cm, "{\"a\":\"x\u0090y\"}"),
 		"tab between tokens": fmt.Sprintf(cm, "{\"a\":\t\"1\"}"),

@@ -10,6 +10,7 @@
 package jsonvalue
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"unicode/utf8"
@@ -23,7 +24,9 @@ var ErrDeclined = errors.New("jsonvalue: declined")
 type Options struct {
 	// YAML11 reads as sigs.k8s.io/yaml (goyaml.v2, YAML 1.1) reads the
 	// same text, kubectl's reading of a manifest: it declines floats,
-	// integers beyond int64, a key given twice, the merge key "<<",
+	// integers beyond int64, a key given twice, the merge key "<<", a
+	// key YAML cannot read as a simple key (a line break before its ':',
+	// or more than 1,000 bytes),
 	// escapes other than \" \\ \n \t \r \b \f and \u of printable ASCII,
 	// characters YAML 1.1 refuses or treats apart (DEL, C1 controls,
 	// line and paragraph separators, NEL, BOM) and whitespace other than
@@ -132,16 +135,15 @@ func (p *parser) object(depth int) (any, error) {
 	}
 	for {
 		p.space()
+		from := p.i
 		key, err := p.str()
 		if err != nil {
 			return nil, err
 		}
-		if p.o.YAML11 {
-			if _, dup := m[key]; dup || key == "<<" {
-				return nil, ErrDeclined
-			}
-		}
 		p.space()
+		if p.o.YAML11 && !p.yamlKey(m, key, from) {
+			return nil, ErrDeclined
+		}
 		if !p.next(':') {
 			return nil, ErrDeclined
 		}
@@ -159,6 +161,18 @@ func (p *parser) object(depth int) (any, error) {
 		}
 		return nil, ErrDeclined
 	}
+}
+
+// yamlKey tells whether YAML 1.1 reads the key from from to the parser
+// (at its ':') as JSON does: a key of flow mapping is a YAML simple
+// key, which must end on the line it starts on and within 1024
+// characters; the merge key "<<" and a key given twice read otherwise.
+func (p *parser) yamlKey(m map[string]any, key string, from int) bool {
+	if _, dup := m[key]; dup || key == "<<" {
+		return false
+	}
+	span := p.b[from:p.i]
+	return len(span) <= 1000 && bytes.IndexByte(span, '\n') < 0
 }
 
 func (p *parser) array(depth int) (any, error) {
