@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -34,22 +35,49 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
-// counter counts API requests by method, to prove what was not sent.
+// counter records the API requests of a client, to prove what was sent
+// and what was not.
 type counter struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu   sync.Mutex
+	sent []sent
 }
 
+type sent struct {
+	method string
+	url    url.URL
+}
+
+// get counts the requests sent with method.
 func (c *counter) get(method string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.n[method]
+	n := 0
+	for _, s := range c.sent {
+		if s.method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// lists are the LISTs of resource sent, each as its label selector and
+// limit ("selector|limit").
+func (c *counter) lists(resource string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, s := range c.sent {
+		if s.method == http.MethodGet && strings.HasSuffix(s.url.Path, "/"+resource) {
+			out = append(out, s.url.Query().Get("labelSelector")+"|"+s.url.Query().Get("limit"))
+		}
+	}
+	return out
 }
 
 func (c *counter) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.n = map[string]int{}
+	c.sent = nil
 }
 
 type countingTransport struct {
@@ -59,14 +87,14 @@ type countingTransport struct {
 
 func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.c.mu.Lock()
-	t.c.n[r.Method]++
+	t.c.sent = append(t.c.sent, sent{r.Method, *r.URL})
 	t.c.mu.Unlock()
 	return t.rt.RoundTrip(r)
 }
 
 func newManager(t *testing.T) (*apply.Manager, dynamic.Interface, *counter) {
 	t.Helper()
-	c := &counter{n: map[string]int{}}
+	c := &counter{}
 	cfg := rest.CopyConfig(env.Config)
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt, c} }
 	dyn, err := dynamic.NewForConfig(cfg)
@@ -641,7 +669,7 @@ func TestPlanDigestIsDigest(t *testing.T) {
 func TestFirstPlanReadsASharedNamespaceByPages(t *testing.T) {
 	ns := env.Namespace(t)
 	ctx := context.Background()
-	_, dyn, _ := newManager(t)
+	m, dyn, c := newManager(t)
 	var g errgroup.Group
 	g.SetLimit(16)
 	const others = 1100
@@ -666,28 +694,7 @@ func TestFirstPlanReadsASharedNamespaceByPages(t *testing.T) {
 		o.SetLabels(map[string]string{inventory.PartOfLabel: "applyset-test-v1"})
 		desired = append(desired, o)
 	}
-	var mu sync.Mutex
-	var limits []string
-	cfg := rest.CopyConfig(env.Config)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripper(func(r *http.Request) (*http.Response, error) {
-			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/configmaps") {
-				mu.Lock()
-				limits = append(limits, r.URL.Query().Get("labelSelector")+"|"+r.URL.Query().Get("limit"))
-				mu.Unlock()
-			}
-			return rt.RoundTrip(r)
-		})
-	}
-	paged, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := apply.New(paged, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)), apply.Options{})
+	c.reset()
 	p, err := m.Plan(ctx, desired)
 	if err != nil {
 		t.Fatal(err)
@@ -704,11 +711,7 @@ func TestFirstPlanReadsASharedNamespaceByPages(t *testing.T) {
 		t.Error("the plan does not hold an object it asked for")
 	}
 	want := []string{inventory.PartOfLabel + "=applyset-test-v1|1000", "|250", "|250", "|250", "|250", "|250"}
-	if !slices.Equal(limits, want) {
-		t.Errorf("LISTs sent (selector|limit): %q, want %q", limits, want)
+	if got := c.lists("configmaps"); !slices.Equal(got, want) {
+		t.Errorf("LISTs sent (selector|limit): %q, want %q", got, want)
 	}
 }
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
