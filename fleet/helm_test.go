@@ -13,12 +13,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	helmrepo "helm.sh/helm/v4/pkg/repo/v1"
@@ -26,7 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/tidegate/tidegate/charts"
+	"github.com/tidegate/tidegate/charts/chartstest"
 	"github.com/tidegate/tidegate/fleet"
 	"github.com/tidegate/tidegate/images/registrytest"
 	"github.com/tidegate/tidegate/object"
@@ -408,19 +402,7 @@ func TestFleetHelmReleaseOCI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-		img = mutate.ConfigMediaType(img, "application/vnd.cncf.helm.config.v1+json")
-		img, err = mutate.Append(img, mutate.Addendum{Layer: static.NewLayer(archive, charts.ChartLayerMediaType), MediaType: charts.ChartLayerMediaType})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref, err := name.NewTag(reg.Host() + "/charts/hello:" + v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(ref, img); err != nil {
-			t.Fatal(err)
-		}
+		chartstest.PushOCI(t, reg.Host(), nil, "charts/hello", v, archive)
 	}
 	r := newRepo(t)
 	r.write("clusters/test/units.yaml", kustomization(ns, "apps", "./apps", ""))

@@ -12,18 +12,12 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/tidegate/tidegate/charts"
+	"github.com/tidegate/tidegate/charts/chartstest"
 	"github.com/tidegate/tidegate/fleet"
 	"github.com/tidegate/tidegate/images/registrytest"
 	"github.com/tidegate/tidegate/internal/plaintext"
@@ -280,19 +274,7 @@ func TestFleetHelmReleaseOCIDistribution(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-		img = mutate.ConfigMediaType(img, "application/vnd.cncf.helm.config.v1+json")
-		img, err = mutate.Append(img, mutate.Addendum{Layer: static.NewLayer(archive, charts.ChartLayerMediaType), MediaType: charts.ChartLayerMediaType})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref, err := name.NewTag(d.Host + "/team/hello:" + v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(ref, img, remote.WithAuth(&authn.Basic{Username: d.User, Password: d.Pass})); err != nil {
-			t.Fatal(err)
-		}
+		chartstest.PushOCI(t, d.Host, &authn.Basic{Username: d.User, Password: d.Pass}, "team/hello", v, archive)
 	}
 	if _, err := env.Client().CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "registry-creds", Namespace: ns},
