@@ -2,7 +2,6 @@ package images
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,22 +21,7 @@ func updateGolden(t *testing.T, name string, opts Options) *Result {
 		t.Fatalf("Update() error = %v", err)
 	}
 	deliver(t, dir, res)
-	got := readTree(t, dir)
-	if *update {
-		os.RemoveAll(expected)
-		for f, content := range got {
-			p := filepath.Join(expected, filepath.FromSlash(f))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if diff := cmp.Diff(readTree(t, expected), got); diff != "" {
-		t.Errorf("rewritten tree differs from %s (-want +got):\n%s", expected, diff)
-	}
+	golden(t, expected, readTree(t, dir))
 	return res
 }
 

@@ -83,21 +83,7 @@ func TestUpdateGolden(t *testing.T) {
 	}
 	deliver(t, dir, res)
 	got := readTree(t, dir)
-	if *update {
-		os.RemoveAll(expected)
-		for f, content := range got {
-			p := filepath.Join(expected, filepath.FromSlash(f))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if diff := cmp.Diff(readTree(t, expected), got); diff != "" {
-		t.Errorf("rewritten tree differs from %s (-want +got):\n%s", expected, diff)
-	}
+	golden(t, expected, got)
 
 	// Files without changes are not written, and are byte-for-byte the
 	// originals.
@@ -391,5 +377,26 @@ spec:
 	}
 	if diff := cmp.Diff([]string{"main-d4e5f6-1700000900", "main-a1b2c3-1700000100", "main-0a0b0c-1700000500"}, e.Tags); diff != "" {
 		t.Errorf("candidate tags (-want +got):\n%s", diff)
+	}
+}
+
+// golden compares the rewritten tree got with the tree expected holds,
+// after writing got there with -update.
+func golden(t *testing.T, expected string, got map[string]string) {
+	t.Helper()
+	if *update {
+		os.RemoveAll(expected)
+		for f, content := range got {
+			p := filepath.Join(expected, filepath.FromSlash(f))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if diff := cmp.Diff(readTree(t, expected), got); diff != "" {
+		t.Errorf("rewritten tree differs from %s (-want +got):\n%s", expected, diff)
 	}
 }
