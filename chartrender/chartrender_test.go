@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/tidegate/tidegate/chartrender"
+	"github.com/tidegate/tidegate/charts/chartstest"
 )
 
 const kube = "v1.34.1"
@@ -203,7 +203,7 @@ func TestMatchesHelmTemplate(t *testing.T) {
 			if res.CRDPolicy != chartrender.CRDsSkip {
 				args = append(args, "--include-crds")
 			}
-			out := runHelm(t, bin, args...)
+			out := chartstest.Helm(t, bin, args...)
 			want := normalize(t, parseHelm(t, out))
 			got := normalize(t, ours(res, true))
 			if len(want) < 3 {
@@ -214,20 +214,6 @@ func TestMatchesHelmTemplate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func runHelm(t testing.TB, bin string, args ...string) string {
-	t.Helper()
-	home := t.TempDir()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home, "KUBECONFIG="+filepath.Join(home, "none"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
 }
 
 func TestRenderSplitsCRDsObjectsAndHooks(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -111,22 +110,8 @@ func helmDependencyBuild(t *testing.T, bin, root string) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	must(t, os.CopyFS(dir, os.DirFS(root)))
 	chart := filepath.Join(dir, "apps", "parent")
-	helm(t, bin, "dependency", "build", chart, "--plain-http")
+	chartstest.Helm(t, bin, "dependency", "build", chart, "--plain-http")
 	return chart
-}
-
-func helm(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	home := t.TempDir()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home, "KUBECONFIG="+filepath.Join(home, "none"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return string(out)
 }
 
 // objects are rendered objects by kind/name, through YAML so both
@@ -148,7 +133,7 @@ func objects(t *testing.T, docs []string) map[string]map[string]any {
 
 func helmTemplate(t *testing.T, bin, chart string) map[string]map[string]any {
 	t.Helper()
-	out := helm(t, bin, "template", "rel", chart, "--namespace", "apps", "--kube-version", kubeVersion)
+	out := chartstest.Helm(t, bin, "template", "rel", chart, "--namespace", "apps", "--kube-version", kubeVersion)
 	return objects(t, strings.Split(out, "\n---\n"))
 }
 

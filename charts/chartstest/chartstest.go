@@ -8,7 +8,10 @@ package chartstest
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -128,4 +131,21 @@ func PushOCI(t testing.TB, host string, auth authn.Authenticator, repo, tag stri
 		t.Fatal(err)
 	}
 	return d.String(), ld.String()
+}
+
+// Helm runs the helm binary bin with args in a home of its own (no
+// user configuration, cache or cluster) and returns its stdout; a
+// failure fails the test with helm's stderr.
+func Helm(t testing.TB, bin string, args ...string) string {
+	t.Helper()
+	home := t.TempDir()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home, "KUBECONFIG="+filepath.Join(home, "none"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
 }
